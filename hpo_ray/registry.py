@@ -1,0 +1,100 @@
+"""Searchers and schedulers by name. Each factory takes the experiment config.
+
+Example::
+
+    make_scheduler(cfg)  # ASHAScheduler for search.scheduler == "asha"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hpo_ray.config import OBJECTIVE, SCHEDULERS, SEARCHERS, ExperimentConfig
+from hpo_ray.errors import ConfigError
+from hpo_ray.space import optuna_space, tune_space
+
+
+def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    if not cfg.search.space:
+        raise ConfigError("search.space is empty; add at least one parameter to search over")
+    sampler = optuna.samplers.TPESampler(seed=cfg.search.seed)
+    # The study lives in memory inside the searcher (pickled by Tune, so restore works); the
+    # SQLite copy for optuna-dashboard is written from the results (see hpo_ray.study).
+    searcher = OptunaSearch(space=optuna_space(cfg.search.space), sampler=sampler,
+                            metric=OBJECTIVE, mode=cfg.search.mode)
+    return searcher, {}
+
+
+def _random(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
+    from ray.tune.search import BasicVariantGenerator
+
+    return BasicVariantGenerator(random_state=cfg.search.seed), tune_space(cfg.search.space)
+
+
+def _max_evaluations(cfg: ExperimentConfig) -> int:
+    """The most evaluations a trial can report (ASHA's max_t)."""
+    if cfg.training.eval_steps:
+        return 10_000
+    epochs = [cfg.training.num_train_epochs]
+    spec = cfg.search.space.get("num_train_epochs")
+    if spec is not None:
+        epochs += [int(v) for v in (spec.values or [])]
+        epochs += [int(spec.high)] if spec.high is not None else []
+    return max(epochs)
+
+
+def _asha(cfg: ExperimentConfig) -> Any:
+    from ray.tune.schedulers import ASHAScheduler
+
+    max_t = max(_max_evaluations(cfg), cfg.search.grace_period)
+    return ASHAScheduler(time_attr="training_iteration", max_t=max_t,
+                         grace_period=cfg.search.grace_period,
+                         reduction_factor=cfg.search.reduction_factor)
+
+
+def _median(cfg: ExperimentConfig) -> Any:
+    from ray.tune.schedulers import MedianStoppingRule
+
+    return MedianStoppingRule(time_attr="training_iteration", grace_period=cfg.search.grace_period,
+                              min_samples_required=2)
+
+
+def _fifo(cfg: ExperimentConfig) -> Any:
+    from ray.tune.schedulers import FIFOScheduler
+
+    return FIFOScheduler()
+
+
+SEARCHER_FACTORIES: dict[str, Callable[[ExperimentConfig], tuple[Any, dict[str, Any]]]] = {
+    "optuna": _optuna,
+    "random": _random,
+}
+SCHEDULER_FACTORIES: dict[str, Callable[[ExperimentConfig], Any]] = {
+    "asha": _asha,
+    "median": _median,
+    "none": _fifo,
+}
+assert tuple(SEARCHER_FACTORIES) == SEARCHERS and tuple(SCHEDULER_FACTORIES) == SCHEDULERS
+
+
+def make_searcher(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
+    """The search algorithm and the ``param_space`` to give the Tuner."""
+    try:
+        factory = SEARCHER_FACTORIES[cfg.search.searcher]
+    except KeyError:
+        raise ConfigError(f"search.searcher={cfg.search.searcher!r} is not known; choose one of: "
+                          f"{', '.join(SEARCHER_FACTORIES)}") from None
+    return factory(cfg)
+
+
+def make_scheduler(cfg: ExperimentConfig) -> Any:
+    try:
+        factory = SCHEDULER_FACTORIES[cfg.search.scheduler]
+    except KeyError:
+        raise ConfigError(f"search.scheduler={cfg.search.scheduler!r} is not known; choose one "
+                          f"of: {', '.join(SCHEDULER_FACTORIES)}") from None
+    return factory(cfg)

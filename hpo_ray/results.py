@@ -1,0 +1,213 @@
+"""Experiment folder -> one trial table -> CSV, best params, summary, plots.
+
+Works on a finished or interrupted experiment folder alone (no live objects), which is what
+``hpo-ray report`` needs.
+
+Example::
+
+    results = SearchResults.load("ray_results/demo")
+    results.frame[["trial", "objective", "status"]]
+    results.best_params()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from hpo_ray.config import OBJECTIVE, ExperimentConfig, from_dict
+from hpo_ray.errors import ConfigError
+
+ARTIFACTS = "hpo_artifacts"
+STUDY_FILE = "optuna_study.db"
+METRIC_COLUMNS = ("eval_f1", "eval_accuracy", "eval_macro_f1", "eval_loss")
+
+
+def load_experiment_config(exp_dir: Path) -> ExperimentConfig:
+    from hpo_ray.search import CONFIG_FILE
+
+    path = exp_dir / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{exp_dir} is not an hpo_ray experiment folder (no {CONFIG_FILE}); "
+                          "pass a folder under ray_results/")
+    return from_dict(yaml.safe_load(path.read_text()))
+
+
+def trial_status(tune_status: str, last: dict[str, Any]) -> str:
+    """completed | patience_stop | scheduler_stop | failed | running | pending."""
+    if tune_status == "ERROR":
+        return "failed"
+    if last.get("train_done"):
+        return "patience_stop" if last.get("_planned_more") else "completed"
+    if tune_status == "TERMINATED":
+        return "scheduler_stop" if last else "failed"
+    return tune_status.lower()
+
+
+@dataclass
+class SearchResults:
+    """One row per trial, in creation order, plus each trial's evaluation history."""
+
+    cfg: ExperimentConfig
+    frame: pd.DataFrame
+    history: dict[str, pd.DataFrame]
+
+    @classmethod
+    def load(cls, exp_dir: str | Path) -> SearchResults:
+        from ray.tune import ExperimentAnalysis
+
+        exp_dir = Path(exp_dir).resolve()
+        cfg = load_experiment_config(exp_dir)
+        if not list(exp_dir.glob("experiment_state-*.json")):
+            raise ConfigError(f"{exp_dir} has no Tune experiment state yet (the search never "
+                              "started a trial); run `hpo-ray search` again with --overwrite")
+        analysis = ExperimentAnalysis(str(exp_dir))
+        space = list(cfg.search.space)
+        rows, history = [], {}
+        for trial in sorted(analysis.trials, key=_creation_order):
+            number = _creation_order(trial)
+            hist = _trial_history(Path(trial.local_path))
+            history[trial.trial_id] = hist
+            last = dict(trial.last_result or {})
+            if not hist.empty:
+                last = {**hist.iloc[-1].to_dict(), **last}
+            planned = int(trial.config.get("num_train_epochs", cfg.training.num_train_epochs))
+            last["_planned_more"] = (not cfg.training.eval_steps
+                                     and float(last.get("epoch", 0) or 0) < planned - 1e-6)
+            best = _best_row(hist, cfg.search.mode)
+            row: dict[str, Any] = {"trial": number, "trial_id": trial.trial_id}
+            row.update({p: trial.config.get(p) for p in space})
+            row[OBJECTIVE] = best.get(OBJECTIVE, math.nan)
+            for col in METRIC_COLUMNS:
+                row[col] = best.get(col, math.nan)
+            row["best_epoch"] = best.get("epoch", math.nan)
+            row["epochs_run"] = last.get("epoch", math.nan)
+            row["evaluations"] = len(hist)
+            row["time_s"] = last.get("time_total_s", math.nan)
+            row["status"] = trial_status(trial.status, last if not hist.empty else {})
+            row["error"] = _error_text(trial) if trial.status == "ERROR" else ""
+            rows.append(row)
+        return cls(cfg, pd.DataFrame(rows), history)
+
+    @property
+    def finished(self) -> pd.DataFrame:
+        """Trials with a usable objective (failed and never-evaluated ones excluded)."""
+        return self.frame[self.frame[OBJECTIVE].notna()]
+
+    def best_row(self) -> pd.Series:
+        done = self.finished
+        if done.empty:
+            raise ConfigError("no trial finished an evaluation, so there is no best "
+                              "configuration; see the error column of hpo_trials.csv")
+        ascending = self.cfg.search.mode == "min"
+        return done.sort_values([OBJECTIVE, "trial"], ascending=[ascending, True]).iloc[0]
+
+    def best_params(self) -> dict[str, Any]:
+        """The full training values of the best trial (base config + its searched values)."""
+        from dataclasses import asdict
+
+        params = asdict(self.cfg.training)
+        row = self.best_row()
+        for name in self.cfg.search.space:
+            params[name] = _plain(row[name])
+        return params
+
+    def summary(self) -> str:
+        counts = self.frame["status"].value_counts().to_dict()
+        s = self.cfg.search
+        lines = [
+            f"experiment: {self.cfg.run.name}",
+            f"objective: maximise best eval_{s.metric} per trial" if s.mode == "max"
+            else f"objective: minimise best eval_{s.metric} per trial",
+            f"  on the validation split ({self.cfg.data.validation_size:g} of the data, seed "
+            f"{self.cfg.data.seed}); training seed {self.cfg.training.seed}",
+            f"searcher: {s.searcher} (seed {s.seed}); scheduler: {s.scheduler}",
+            f"trials: {len(self.frame)} of {s.num_samples} requested",
+            f"  completed: {counts.get('completed', 0)}",
+            f"  stopped early by patience: {counts.get('patience_stop', 0)}",
+            f"  stopped early by the scheduler: {counts.get('scheduler_stop', 0)}",
+            f"  failed: {counts.get('failed', 0)}",
+        ]
+        other = {k: v for k, v in counts.items()
+                 if k not in ("completed", "patience_stop", "scheduler_stop", "failed")}
+        if other:
+            lines.append(f"  not finished: {other}")
+        if not self.finished.empty:
+            best = self.best_row()
+            lines.append(f"best trial: {int(best['trial'])} ({best['trial_id']}) "
+                         f"{OBJECTIVE}={best[OBJECTIVE]:.4f}")
+            for name in self.cfg.search.space:
+                lines.append(f"  {name}: {_plain(best[name])}")
+        return "\n".join(lines) + "\n"
+
+
+def _creation_order(trial: Any) -> int:
+    """Tune numbers trials in creation order at the front of ``experiment_tag`` ("3_lr=...")."""
+    head = str(trial.experiment_tag).split("_", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _trial_history(trial_dir: Path) -> pd.DataFrame:
+    path = trial_dir / "result.json"
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame()
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return pd.DataFrame(records)
+
+
+def _best_row(hist: pd.DataFrame, mode: str) -> dict[str, Any]:
+    if hist.empty or OBJECTIVE not in hist:
+        return {}
+    metric_col = hist[OBJECTIVE]
+    # The objective is a running best; the first row reaching the final value is the best epoch.
+    target = metric_col.max() if mode == "max" else metric_col.min()
+    return dict(hist[metric_col == target].iloc[0].to_dict())
+
+
+def _error_text(trial: Any) -> str:
+    path = Path(trial.local_path) / "error.txt"
+    if path.is_file():
+        lines = [ln for ln in path.read_text().strip().splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else "error"
+    return "error (no error.txt)"
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python, so YAML and JSON stay readable."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def write_report(exp_dir: str | Path) -> Path:
+    """Write hpo_trials.csv, best_params.yaml, summary.txt, plots and the SQLite study."""
+    from hpo_ray.plots import plot_history, plot_importances, plot_metrics_vs_param
+    from hpo_ray.study import sync_study
+
+    exp_dir = Path(exp_dir).resolve()
+    results = SearchResults.load(exp_dir)
+    out = exp_dir / ARTIFACTS
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_csv(results.frame, out / "hpo_trials.csv")
+    notes = []
+    study = sync_study(results, exp_dir / STUDY_FILE)
+    if not results.finished.empty:
+        (out / "best_params.yaml").write_text(yaml.safe_dump(results.best_params(),
+                                                             sort_keys=False))
+        for name in results.cfg.search.space:
+            plot_metrics_vs_param(results.finished, name, results.cfg.search.space[name],
+                                  out / f"metrics_vs_{name}.png")
+        plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
+        notes.append(plot_importances(study, out / "param_importances.png"))
+    (out / "summary.txt").write_text(results.summary() + "".join(n for n in notes if n))
+    return out
+
+
+def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)

@@ -1,0 +1,158 @@
+"""Run a Bayesian (or random) search: checks, data, Ray, the Tuner, then report and refit.
+
+Example::
+
+    cfg = load_config("configs/demo.yaml")
+    outcome = run_search(cfg)
+    outcome.experiment_dir, outcome.trained_dir
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hpo_ray.config import OBJECTIVE, ExperimentConfig, dump_config
+from hpo_ray.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "hpo_config.yaml"
+"""The resolved config, written into the experiment folder for report, refit and resume."""
+
+
+@dataclass
+class SearchOutcome:
+    experiment_dir: Path
+    artifacts_dir: Path
+    trained_dir: Path | None
+
+
+def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
+    """Refuse to clobber earlier results unless asked; runs before any expensive work."""
+    exp = cfg.experiment_dir
+    if exp.exists() and any(exp.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"experiment folder {exp} already holds results; use `hpo-ray "
+                              f"report {exp}`, pick another run.name=..., or pass --overwrite")
+    if cfg.run.refit:
+        out = cfg.trained_path
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise ConfigError(f"model folder {out} is not empty; pick another run.name=..., "
+                              "set run.refit=false, or pass --overwrite")
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None, **init_kwargs: Any) -> Iterator[None]:
+    """Join ``address`` (or RAY_ADDRESS), or start a private local Ray; reuse one already up."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    if address == "local":
+        init_kwargs.setdefault("include_dashboard", _dashboard_installed())
+        init_kwargs.setdefault("dashboard_host", "127.0.0.1")
+    ray.init(address=address, log_to_driver=True, **init_kwargs)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _dashboard_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("aiohttp") is not None and \
+        importlib.util.find_spec("opencensus") is not None
+
+
+def check_resources(cfg: ExperimentConfig) -> None:
+    """Refuse a per-trial request that no node of the cluster can ever satisfy."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    need = {"CPU": cfg.resources.cpu, "GPU": cfg.resources.gpu}
+    if not any(all(n.get(k, 0.0) >= v for k, v in need.items() if v > 0) for n in nodes):
+        have = ", ".join(f"CPU {n.get('CPU', 0):g} GPU {n.get('GPU', 0):g}" for n in nodes)
+        raise ConfigError(f"resources: a trial asks for CPU {cfg.resources.cpu:g} GPU "
+                          f"{cfg.resources.gpu:g} but no node has that (nodes: {have}); lower "
+                          "resources.cpu / resources.gpu")
+
+
+def run_search(cfg: ExperimentConfig, *, overwrite: bool = False,
+               fail_on: dict[str, Any] | None = None) -> SearchOutcome:
+    """The main job: search, write the report, refit the best configuration."""
+    from hpo_ray.data import prepare_data
+    from hpo_ray.models import load_tokenizer, resolve_model
+    from hpo_ray.registry import make_scheduler, make_searcher
+
+    check_outputs(cfg, overwrite)
+    make_searcher(cfg), make_scheduler(cfg)  # name and space errors before any data work
+    model_path = resolve_model(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, model_path)
+    data = prepare_data(cfg.data, tokenizer)
+
+    exp = cfg.experiment_dir
+    if overwrite and exp.exists():
+        shutil.rmtree(exp)
+    with ray_session(cfg.run.address):
+        check_resources(cfg)
+        exp.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, exp / CONFIG_FILE)
+        tuner = build_tuner(cfg, model_path, data, fail_on=fail_on)
+        tuner.fit()
+    return finish(cfg, overwrite=overwrite)
+
+
+def build_tuner(cfg: ExperimentConfig, model_path: str, data: Any,
+                fail_on: dict[str, Any] | None = None) -> Any:
+    """The Tuner over the HF trainable; data goes to the object store once."""
+    from ray import tune
+
+    from hpo_ray.registry import make_scheduler, make_searcher
+    from hpo_ray.study import StudyMirror
+    from hpo_ray.trainable import TrialSetup, make_data_handle, train_trial
+
+    searcher, param_space = make_searcher(cfg)
+    setup = TrialSetup(
+        base_params=asdict(cfg.training), model_path=model_path, label_names=data.label_names,
+        metric=cfg.search.metric, mode=cfg.search.mode, cpus_per_trial=cfg.resources.cpu,
+        checkpoint=cfg.run.checkpoint, trust_remote_code=cfg.model.trust_remote_code,
+        fail_on=fail_on)
+    trainable = tune.with_resources(
+        tune.with_parameters(train_trial, setup=setup, data=make_data_handle(data)),
+        {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu})
+    keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=OBJECTIVE, mode=cfg.search.mode, search_alg=searcher,
+            scheduler=make_scheduler(cfg), num_samples=cfg.search.num_samples,
+            max_concurrent_trials=cfg.search.max_concurrent_trials,
+            time_budget_s=cfg.search.time_budget_s, reuse_actors=True,
+            trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}"),
+        run_config=tune.RunConfig(
+            name=cfg.run.name, storage_path=cfg.run.storage,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
+            failure_config=tune.FailureConfig(max_failures=cfg.run.max_failures),
+            callbacks=[StudyMirror(cfg)], verbose=cfg.run.verbose),
+    )
+
+
+def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
+    """Report from the experiment folder, then refit the best configuration if configured."""
+    from hpo_ray.refit import refit_best
+    from hpo_ray.results import write_report
+
+    artifacts = write_report(cfg.experiment_dir)
+    trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refit else None
+    return SearchOutcome(cfg.experiment_dir, artifacts, trained)

@@ -1,0 +1,108 @@
+"""An Optuna study in SQLite mirroring the Tune trials, for ``optuna-dashboard``.
+
+The searcher keeps its own study in memory: Tune pickles it with the experiment, so
+``Tuner.restore`` brings it back intact. Handing OptunaSearch an SQLite storage instead breaks
+restore (the pickled searcher and the database disagree about finished trials), so the database
+here is a mirror: written live by a Tune callback as trials end, and brought up to date from the
+experiment folder by every report. Each trial is stored once, keyed by its Tune trial id.
+
+Example::
+
+    study = sync_study(SearchResults.load(exp_dir), exp_dir / "optuna_study.db")
+    len(study.trials)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ray import tune
+
+from hpo_ray.config import OBJECTIVE, ExperimentConfig
+
+if TYPE_CHECKING:
+    import optuna
+
+    from hpo_ray.results import SearchResults
+
+TRIAL_ID_ATTR = "ray_trial_id"
+
+
+def open_study(db_path: Path, cfg: ExperimentConfig) -> optuna.Study:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "maximize" if cfg.search.mode == "max" else "minimize"
+    return optuna.create_study(storage=f"sqlite:///{db_path}", study_name=cfg.run.name,
+                               direction=direction, load_if_exists=True)
+
+
+def add_trial(study: optuna.Study, cfg: ExperimentConfig, trial_id: str, params: dict[str, Any],
+              curve: list[float], state: str) -> bool:
+    """Store one Tune trial (``state``: complete | pruned | fail) unless already stored."""
+    import optuna
+
+    from hpo_ray.space import optuna_space
+
+    known = {t.user_attrs.get(TRIAL_ID_ATTR) for t in study.get_trials(deepcopy=False)}
+    if trial_id in known:
+        return False
+    space = optuna_space(cfg.search.space)
+    values = [v for v in curve if v is not None and not math.isnan(v)]
+    trial_state = {"complete": optuna.trial.TrialState.COMPLETE,
+                   "pruned": optuna.trial.TrialState.PRUNED,
+                   "fail": optuna.trial.TrialState.FAIL}[state]
+    if trial_state == optuna.trial.TrialState.COMPLETE and not values:
+        trial_state = optuna.trial.TrialState.FAIL
+    kept = {k: params[k] for k in space if k in params}
+    study.add_trial(optuna.trial.create_trial(
+        state=trial_state,
+        value=values[-1] if trial_state == optuna.trial.TrialState.COMPLETE else None,
+        params=kept, distributions={k: space[k] for k in kept},
+        intermediate_values=dict(enumerate(values, start=1)),
+        user_attrs={TRIAL_ID_ATTR: trial_id}))
+    return True
+
+
+def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
+    """Bring the SQLite study up to date with every ended trial in ``results``."""
+    study = open_study(db_path, results.cfg)
+    for _, row in results.frame.iterrows():
+        state = {"completed": "complete", "patience_stop": "complete",
+                 "scheduler_stop": "pruned", "failed": "fail"}.get(row["status"])
+        if state is None:
+            continue  # still running or pending: added when it ends
+        hist = results.history.get(row["trial_id"])
+        curve = [] if hist is None or OBJECTIVE not in hist else hist[OBJECTIVE].tolist()
+        params = {k: row[k] for k in results.cfg.search.space}
+        params = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+        add_trial(study, results.cfg, row["trial_id"], params, curve, state)
+    return study
+
+
+class StudyMirror(tune.Callback):
+    """Adds each trial to the SQLite study as soon as it ends (live view in the dashboard)."""
+
+    def __init__(self, cfg: ExperimentConfig) -> None:
+        self.cfg = cfg
+        self.curves: dict[str, list[float]] = {}
+
+    def _store(self, trial: Any, state: str) -> None:
+        from hpo_ray.results import STUDY_FILE
+
+        db = Path(self.cfg.experiment_dir) / STUDY_FILE
+        add_trial(open_study(db, self.cfg), self.cfg, trial.trial_id, dict(trial.config),
+                  self.curves.pop(trial.trial_id, []), state)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        self.curves.setdefault(trial.trial_id, []).append(float(result.get(OBJECTIVE, math.nan)))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        done = bool((trial.last_result or {}).get("train_done"))
+        self._store(trial, "complete" if done else "pruned")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._store(trial, "fail")

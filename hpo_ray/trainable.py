@@ -1,0 +1,146 @@
+"""The Tune function trainable: a thin adapter around the Hugging Face Trainer.
+
+Runs inside Ray workers. Everything it needs arrives as arguments: the sampled hyperparameters
+as ``config``, a ``TrialSetup`` and the tokenized data through the object store. With
+``reuse_actors`` a worker runs many trials; the data is fetched once per worker and kept here,
+keyed by its content fingerprint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from ray import tune
+
+from hpo_ray.config import OBJECTIVE
+
+_DATA_CACHE: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """The fixed part of every trial (the searched part comes as Tune's ``config``)."""
+
+    base_params: dict[str, Any]
+    model_path: str
+    label_names: list[str]
+    metric: str
+    mode: str
+    cpus_per_trial: float
+    checkpoint: str
+    trust_remote_code: bool = False
+    fail_on: dict[str, Any] | None = None
+    """Test hook: a trial whose params match every item here raises (simulates a crash)."""
+
+
+@dataclass(frozen=True)
+class DataHandle:
+    """A small, cheap-to-fetch pointer to the tokenized data in the object store."""
+
+    fingerprint: str
+    refs: list[Any]  # [ObjectRef] kept in a list so Tune does not resolve it eagerly
+
+
+def make_data_handle(data: Any) -> DataHandle:
+    import ray
+
+    return DataHandle(data.fingerprint, [ray.put(data)])
+
+
+def fetch_data(handle: DataHandle) -> Any:
+    """The prepared data, from this worker's cache or (first trial on the worker) the store."""
+    if handle.fingerprint not in _DATA_CACHE:
+        import ray
+
+        _DATA_CACHE.clear()
+        _DATA_CACHE[handle.fingerprint] = ray.get(handle.refs[0])
+    return _DATA_CACHE[handle.fingerprint]
+
+
+def _report_callback_class() -> type:
+    from transformers import TrainerCallback
+
+    class TuneReportCallback(TrainerCallback):  # type: ignore[misc]
+        """Reports every evaluation to Tune, with a weights-only checkpoint unless finished.
+
+        ``objective`` is the trial's best ``eval_<metric>`` so far: the one number the searcher,
+        the scheduler and best-trial selection all use (refit also keeps its best epoch).
+        """
+
+        def __init__(self, checkpoint: str, metric: str, mode: str) -> None:
+            self.checkpoint = checkpoint
+            self.metric = f"eval_{metric}"
+            self.mode = mode
+            self.best: float | None = None
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            # With step-wise evaluation make sure the last step is evaluated too, so the final
+            # report carries train_done=True.
+            if args.eval_strategy == "steps" and state.global_step >= state.max_steps:
+                control.should_evaluate = True
+
+        def on_evaluate(self, args: Any, state: Any, control: Any,
+                        metrics: dict[str, float], **kwargs: Any) -> None:
+            done = state.global_step >= state.max_steps or bool(control.should_training_stop)
+            result = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+            value = result[self.metric]
+            better = max if self.mode == "max" else min
+            self.best = value if self.best is None else better(self.best, value)
+            result.update({OBJECTIVE: self.best},  epoch=float(state.epoch or 0.0),
+                          step=int(state.global_step), train_done=done)
+            if self.checkpoint == "none" or done:
+                tune.report(result)
+                return
+            folder = tempfile.mkdtemp(prefix="hpo-ckpt-")
+            try:
+                kwargs["model"].save_pretrained(folder)
+                state.save_to_json(os.path.join(folder, "trainer_state.json"))
+                tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    return TuneReportCallback
+
+
+def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> None:
+    """One trial: train with the sampled ``config`` and report each evaluation to Tune."""
+    import torch
+    from transformers.integrations import TensorBoardCallback
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    torch.set_num_threads(max(1, int(setup.cpus_per_trial)))
+    params = {**setup.base_params, **config}
+    if setup.fail_on and all(params.get(k) == v for k, v in setup.fail_on.items()):
+        raise RuntimeError(f"injected failure for params {setup.fail_on}")
+
+    prepared = fetch_data(data)
+    trial_dir = tune.get_context().get_trial_dir()
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=trial_dir)
+    callbacks = [_report_callback_class()(setup.checkpoint, setup.metric, setup.mode), TensorBoardCallback(writer)]
+    from hpo_ray.models import load_tokenizer_from_path
+    from hpo_ray.training import build_trainer
+
+    with tempfile.TemporaryDirectory(prefix="hpo-trial-") as scratch:
+        trainer = build_trainer(
+            params, setup.model_path, setup.label_names, prepared.train, prepared.validation,
+            load_tokenizer_from_path(setup.model_path, setup.trust_remote_code), scratch,
+            metric=setup.metric, mode=setup.mode, callbacks=callbacks,
+            trust_remote_code=setup.trust_remote_code, quiet=True)
+        checkpoint = tune.get_checkpoint()
+        try:
+            if checkpoint is not None:
+                with checkpoint.as_directory() as folder:
+                    trainer.train(resume_from_checkpoint=folder)
+            else:
+                trainer.train()
+        finally:
+            writer.close()

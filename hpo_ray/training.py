@@ -1,0 +1,114 @@
+"""Glue between hpo_ray's training values and the Hugging Face Trainer.
+
+Shared by the Tune trainable and by refit, so a trial and the final model train the same way.
+The config keeps the familiar ``TrainingArguments`` names; ``training_arguments`` translates them
+to what the installed transformers accepts (5.x dropped ``warmup_ratio``: ``warmup_steps`` below 1
+is a ratio).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TRAINING_ARG_NAMES = (
+    "learning_rate", "num_train_epochs", "per_device_train_batch_size",
+    "per_device_eval_batch_size", "weight_decay", "lr_scheduler_type",
+    "gradient_accumulation_steps", "max_grad_norm", "seed", "logging_steps", "fp16", "bf16",
+)
+
+
+def pick_device() -> str:
+    """CUDA, then Apple MPS, then CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def compute_metrics(eval_pred: Any) -> dict[str, float]:
+    """Accuracy, weighted F1 (as the classic scripts) and macro F1, by scikit-learn."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    preds = np.asarray(logits).argmax(axis=-1)
+    return {
+        "accuracy": float(accuracy_score(labels, preds)),
+        "f1": float(f1_score(labels, preds, average="weighted", zero_division=0)),
+        "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0)),
+    }
+
+
+def training_arguments(params: dict[str, Any], output_dir: str, *, metric: str, mode: str,
+                       save: bool = False, **extra: Any) -> Any:
+    """``TrainingArguments`` for one run; ``params`` uses hpo_ray's training field names."""
+    from transformers import TrainingArguments
+
+    device = pick_device()
+    eval_steps = params.get("eval_steps")
+    strategy = "steps" if eval_steps else "epoch"
+    kwargs: dict[str, Any] = {k: params[k] for k in TRAINING_ARG_NAMES if k in params}
+    kwargs["num_train_epochs"] = int(params["num_train_epochs"])
+    kwargs["warmup_steps"] = float(params.get("warmup_ratio", 0.0))
+    if device != "cuda":
+        kwargs["fp16"] = kwargs["bf16"] = False
+    return TrainingArguments(
+        output_dir=output_dir,
+        eval_strategy=strategy,
+        eval_steps=eval_steps,
+        save_strategy=strategy if save else "no",
+        save_steps=eval_steps if save else None,
+        save_total_limit=1 if save else None,
+        load_best_model_at_end=save,
+        metric_for_best_model=f"eval_{metric}",
+        greater_is_better=mode == "max",
+        use_cpu=device == "cpu",
+        report_to="none",
+        disable_tqdm=True,
+        logging_strategy="steps",
+        dataloader_num_workers=0,
+        **kwargs,
+        **extra,
+    )
+
+
+def build_trainer(params: dict[str, Any], model_path: str, label_names: list[str], train: Any,
+                  validation: Any, tokenizer: Any, output_dir: str, *, metric: str, mode: str,
+                  callbacks: list[Any], save: bool = False, trust_remote_code: bool = False,
+                  quiet: bool = False) -> Any:
+    """A Trainer whose model is built in ``model_init`` after seeding, so runs repeat exactly."""
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
+    from transformers.utils import logging as hf_logging
+
+    from hpo_ray.models import load_model
+
+    hf_logging.disable_progress_bar()
+    args = training_arguments(params, output_dir, metric=metric, mode=mode, save=save)
+    patience = int(params.get("early_stopping_patience", 0))
+    if patience > 0:
+        # HF's callback only needs metric_for_best_model; it compares against the best metric
+        # the Trainer tracks, no checkpoints required. It runs before ``callbacks`` so they see
+        # its stop decision.
+        callbacks = [EarlyStoppingCallback(early_stopping_patience=patience), *callbacks]
+    trainer = Trainer(
+        model_init=lambda *_: load_model(model_path, label_names, trust_remote_code),
+        args=args,
+        train_dataset=train,
+        eval_dataset=validation,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+    if quiet:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # trials log to TensorBoard and Tune instead
+    return trainer
