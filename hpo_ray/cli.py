@@ -66,8 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="experiment YAML, e.g. configs/demo.yaml")
     p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. search.num_samples=4")
     p.add_argument("--address", help="Ray cluster to join (auto, ray://host:10001)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing experiment folder and model folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing experiment folder and model folder",
+    )
     p.add_argument("--no-refit", action="store_true", help="skip the refit of the best config")
     p.set_defaults(func=_search)
 

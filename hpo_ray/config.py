@@ -31,8 +31,14 @@ METRICS = ("accuracy", "f1", "macro_f1", "loss")
 OBJECTIVE = "objective"
 """Name of the reported value every trial is judged by: its best ``eval_<metric>`` so far."""
 
-LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
-                 "constant_with_warmup")
+LR_SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+)
 SEARCHERS = ("optuna", "random")
 SCHEDULERS = ("asha", "median", "none")
 CHECKPOINT_POLICIES = ("none", "model")
@@ -199,8 +205,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} not found; pass the path of a YAML file "
-                          "such as configs/demo.yaml")
+        raise ConfigError(
+            f"config file {str(path)!r} not found; pass the path of a YAML file "
+            "such as configs/demo.yaml"
+        )
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -277,7 +285,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(names)}"
-            raise ConfigError(f"unknown key {prefix}{key!r}; {hint}")
+            raise ConfigError(f"unknown key '{prefix}{key}'; {hint}")
         kwargs[key] = _convert(value, hints[key], f"{prefix}{key}")
     return cls(**kwargs)
 
@@ -348,31 +356,47 @@ def validate(cfg: ExperimentConfig) -> None:
     """Check values and cross-field rules; raises ``ConfigError`` on the first problem."""
     d, t, s, r = cfg.data, cfg.training, cfg.search, cfg.resources
     _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
-    _check(0 < d.validation_size < 1,
-           f"data.validation_size={d.validation_size} must be between 0 and 1 (e.g. 0.2)")
-    _check(0 <= d.test_size < 1 and d.test_size + d.validation_size < 1,
-           f"data.test_size={d.test_size} must be >= 0 and leave data for training "
-           "(test_size + validation_size < 1)")
+    _check(
+        0 < d.validation_size < 1,
+        f"data.validation_size={d.validation_size} must be between 0 and 1 (e.g. 0.2)",
+    )
+    _check(
+        0 <= d.test_size < 1 and d.test_size + d.validation_size < 1,
+        f"data.test_size={d.test_size} must be >= 0 and leave data for training "
+        "(test_size + validation_size < 1)",
+    )
     _check(d.max_length >= 8, f"data.max_length={d.max_length} must be at least 8")
-    _check(d.max_rows is None or d.max_rows >= 10,
-           f"data.max_rows={d.max_rows} must be at least 10 (or null for all rows)")
+    _check(
+        d.max_rows is None or d.max_rows >= 10,
+        f"data.max_rows={d.max_rows} must be at least 10 (or null for all rows)",
+    )
     if d.label_names is not None and d.label_rule == "threshold":
-        _check(len(d.label_names) == 2,
-               f"data.label_names={d.label_names} must name 2 classes [negative, positive] "
-               "for the threshold rule")
+        _check(
+            len(d.label_names) == 2,
+            f"data.label_names={d.label_names} must name 2 classes [negative, positive] "
+            "for the threshold rule",
+        )
     _check(bool(cfg.model.name.strip()), "model.name is empty; set a folder or a model name")
 
     _check(t.learning_rate > 0, f"training.learning_rate={t.learning_rate} must be > 0")
     _check(t.num_train_epochs >= 1, f"training.num_train_epochs={t.num_train_epochs} must be >= 1")
-    for key in ("per_device_train_batch_size", "per_device_eval_batch_size",
-                "gradient_accumulation_steps", "logging_steps"):
+    for key in (
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "logging_steps",
+    ):
         _check(getattr(t, key) >= 1, f"training.{key}={getattr(t, key)} must be >= 1")
     _check(0 <= t.warmup_ratio < 1, f"training.warmup_ratio={t.warmup_ratio} must be in [0, 1)")
     _check(t.weight_decay >= 0, f"training.weight_decay={t.weight_decay} must be >= 0")
-    _check(t.early_stopping_patience >= 0,
-           f"training.early_stopping_patience={t.early_stopping_patience} must be >= 0 (0 = off)")
-    _check(t.eval_steps is None or t.eval_steps >= 1,
-           f"training.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch")
+    _check(
+        t.early_stopping_patience >= 0,
+        f"training.early_stopping_patience={t.early_stopping_patience} must be >= 0 (0 = off)",
+    )
+    _check(
+        t.eval_steps is None or t.eval_steps >= 1,
+        f"training.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch",
+    )
     _one_of("training.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
     _check(not (t.fp16 and t.bf16), "training.fp16 and training.bf16 are both true; pick one")
 
@@ -382,10 +406,14 @@ def validate(cfg: ExperimentConfig) -> None:
     _one_of("search.searcher", s.searcher, SEARCHERS)
     _one_of("search.scheduler", s.scheduler, SCHEDULERS)
     _check(s.num_samples >= 1, f"search.num_samples={s.num_samples} must be >= 1")
-    _check(s.max_concurrent_trials is None or s.max_concurrent_trials >= 1,
-           f"search.max_concurrent_trials={s.max_concurrent_trials} must be >= 1 or null")
-    _check(s.time_budget_s is None or s.time_budget_s > 0,
-           f"search.time_budget_s={s.time_budget_s} must be > 0 or null")
+    _check(
+        s.max_concurrent_trials is None or s.max_concurrent_trials >= 1,
+        f"search.max_concurrent_trials={s.max_concurrent_trials} must be >= 1 or null",
+    )
+    _check(
+        s.time_budget_s is None or s.time_budget_s > 0,
+        f"search.time_budget_s={s.time_budget_s} must be > 0 or null",
+    )
     _check(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")
     _check(s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2")
     for name, spec in s.space.items():
@@ -393,15 +421,21 @@ def validate(cfg: ExperimentConfig) -> None:
 
     _check(r.cpu > 0, f"resources.cpu={r.cpu} must be > 0")
     _check(r.gpu >= 0, f"resources.gpu={r.gpu} must be >= 0")
-    _check(r.gpu <= 1 or r.gpu.is_integer(),
-           f"resources.gpu={r.gpu}: above 1 a trial must ask for whole GPUs")
+    _check(
+        r.gpu <= 1 or r.gpu.is_integer(),
+        f"resources.gpu={r.gpu}: above 1 a trial must ask for whole GPUs",
+    )
     _one_of("run.checkpoint", cfg.run.checkpoint, CHECKPOINT_POLICIES)
-    _check(cfg.run.keep_checkpoints >= 1,
-           f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1")
+    _check(
+        cfg.run.keep_checkpoints >= 1,
+        f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1",
+    )
     _check(cfg.run.max_failures >= -1, f"run.max_failures={cfg.run.max_failures} must be >= -1")
     name = cfg.run.name
-    _check(not name or ("/" not in name and name not in (".", "..")),
-           f"run.name={name!r} must be a plain folder name without '/'")
+    _check(
+        not name or ("/" not in name and name not in (".", "..")),
+        f"run.name={name!r} must be a plain folder name without '/'",
+    )
 
 
 def validate_param(name: str, spec: ParamSpec) -> None:
@@ -423,10 +457,14 @@ def validate_param(name: str, spec: ParamSpec) -> None:
         return
     if spec.low is None or spec.high is None:
         raise ConfigError(f"{key} needs low and high for type {spec.type}")
-    _check(spec.low <= spec.high,
-           f"{key} is an empty range: low={spec.low} > high={spec.high}; swap them")
+    _check(
+        spec.low <= spec.high,
+        f"{key} is an empty range: low={spec.low} > high={spec.high}; swap them",
+    )
     _check(not spec.log or spec.low > 0, f"{key}: a log scale needs low > 0, got low={spec.low}")
     _check(field_type is not str, f"{key}: {name} takes strings; use type: categorical")
     if spec.type == "int":
-        _check(float(spec.low).is_integer() and float(spec.high).is_integer(),
-               f"{key}: type int needs whole-number bounds, got {spec.low}..{spec.high}")
+        _check(
+            float(spec.low).is_integer() and float(spec.high).is_integer(),
+            f"{key}: type int needs whole-number bounds, got {spec.low}..{spec.high}",
+        )

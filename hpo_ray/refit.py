@@ -26,8 +26,9 @@ from hpo_ray.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def refit_best(cfg: ExperimentConfig, *, overwrite: bool = False,
-               params: dict[str, Any] | None = None) -> Path:
+def refit_best(
+    cfg: ExperimentConfig, *, overwrite: bool = False, params: dict[str, Any] | None = None
+) -> Path:
     """Refit ``params`` (default: the best trial's) and save the model; returns its folder."""
     from hpo_ray.data import prepare_data
     from hpo_ray.models import load_tokenizer, resolve_model
@@ -36,8 +37,9 @@ def refit_best(cfg: ExperimentConfig, *, overwrite: bool = False,
 
     out = cfg.trained_path
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"model folder {out} is not empty; pass --overwrite or pick another "
-                          "run.name=...")
+        raise ConfigError(
+            f"model folder {out} is not empty; pass --overwrite or pick another run.name=..."
+        )
     if params is None:
         params = SearchResults.load(cfg.experiment_dir).best_params()
     model_path = resolve_model(cfg.model)
@@ -49,9 +51,19 @@ def refit_best(cfg: ExperimentConfig, *, overwrite: bool = False,
     try:
         with tempfile.TemporaryDirectory(prefix="hpo-refit-") as scratch:
             trainer = build_trainer(
-                params, model_path, data.label_names, data.train, data.validation, tokenizer,
-                scratch, metric=cfg.search.metric, mode=cfg.search.mode, callbacks=[],
-                save=True, trust_remote_code=cfg.model.trust_remote_code)
+                params,
+                model_path,
+                data.label_names,
+                data.train,
+                data.validation,
+                tokenizer,
+                scratch,
+                metric=cfg.search.metric,
+                mode=cfg.search.mode,
+                callbacks=[],
+                save=True,
+                trust_remote_code=cfg.model.trust_remote_code,
+            )
             log.info("refit on %d training examples with %s", len(data.train), params)
             trainer.train()
             metrics = {"validation": trainer.evaluate(data.validation)}

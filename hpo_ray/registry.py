@@ -24,8 +24,12 @@ def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     sampler = optuna.samplers.TPESampler(seed=cfg.search.seed)
     # The study lives in memory inside the searcher (pickled by Tune, so restore works); the
     # SQLite copy for optuna-dashboard is written from the results (see hpo_ray.study).
-    searcher = OptunaSearch(space=optuna_space(cfg.search.space), sampler=sampler,
-                            metric=OBJECTIVE, mode=cfg.search.mode)
+    searcher = OptunaSearch(
+        space=optuna_space(cfg.search.space),
+        sampler=sampler,
+        metric=OBJECTIVE,
+        mode=cfg.search.mode,
+    )
     return searcher, {}
 
 
@@ -51,16 +55,20 @@ def _asha(cfg: ExperimentConfig) -> Any:
     from ray.tune.schedulers import ASHAScheduler
 
     max_t = max(_max_evaluations(cfg), cfg.search.grace_period)
-    return ASHAScheduler(time_attr="training_iteration", max_t=max_t,
-                         grace_period=cfg.search.grace_period,
-                         reduction_factor=cfg.search.reduction_factor)
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=max_t,
+        grace_period=cfg.search.grace_period,
+        reduction_factor=cfg.search.reduction_factor,
+    )
 
 
 def _median(cfg: ExperimentConfig) -> Any:
     from ray.tune.schedulers import MedianStoppingRule
 
-    return MedianStoppingRule(time_attr="training_iteration", grace_period=cfg.search.grace_period,
-                              min_samples_required=2)
+    return MedianStoppingRule(
+        time_attr="training_iteration", grace_period=cfg.search.grace_period, min_samples_required=2
+    )
 
 
 def _fifo(cfg: ExperimentConfig) -> Any:
@@ -86,8 +94,10 @@ def make_searcher(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     try:
         factory = SEARCHER_FACTORIES[cfg.search.searcher]
     except KeyError:
-        raise ConfigError(f"search.searcher={cfg.search.searcher!r} is not known; choose one of: "
-                          f"{', '.join(SEARCHER_FACTORIES)}") from None
+        raise ConfigError(
+            f"search.searcher={cfg.search.searcher!r} is not known; choose one of: "
+            f"{', '.join(SEARCHER_FACTORIES)}"
+        ) from None
     return factory(cfg)
 
 
@@ -95,6 +105,8 @@ def make_scheduler(cfg: ExperimentConfig) -> Any:
     try:
         factory = SCHEDULER_FACTORIES[cfg.search.scheduler]
     except KeyError:
-        raise ConfigError(f"search.scheduler={cfg.search.scheduler!r} is not known; choose one "
-                          f"of: {', '.join(SCHEDULER_FACTORIES)}") from None
+        raise ConfigError(
+            f"search.scheduler={cfg.search.scheduler!r} is not known; choose one "
+            f"of: {', '.join(SCHEDULER_FACTORIES)}"
+        ) from None
     return factory(cfg)

@@ -34,8 +34,10 @@ def load_experiment_config(exp_dir: Path) -> ExperimentConfig:
 
     path = exp_dir / CONFIG_FILE
     if not path.is_file():
-        raise ConfigError(f"{exp_dir} is not an hpo_ray experiment folder (no {CONFIG_FILE}); "
-                          "pass a folder under ray_results/")
+        raise ConfigError(
+            f"{exp_dir} is not an hpo_ray experiment folder (no {CONFIG_FILE}); "
+            "pass a folder under ray_results/"
+        )
     return from_dict(yaml.safe_load(path.read_text()))
 
 
@@ -65,21 +67,24 @@ class SearchResults:
         exp_dir = Path(exp_dir).resolve()
         cfg = load_experiment_config(exp_dir)
         if not list(exp_dir.glob("experiment_state-*.json")):
-            raise ConfigError(f"{exp_dir} has no Tune experiment state yet (the search never "
-                              "started a trial); run `hpo-ray search` again with --overwrite")
+            raise ConfigError(
+                f"{exp_dir} has no Tune experiment state yet (the search never "
+                "started a trial); run `hpo-ray search` again with --overwrite"
+            )
         analysis = ExperimentAnalysis(str(exp_dir))
         space = list(cfg.search.space)
         rows, history = [], {}
         for trial in sorted(analysis.trials, key=_creation_order):
             number = _creation_order(trial)
-            hist = _trial_history(Path(trial.local_path))
+            hist = _trial_history(Path(str(trial.local_path)))
             history[trial.trial_id] = hist
             last = dict(trial.last_result or {})
             if not hist.empty:
                 last = {**hist.iloc[-1].to_dict(), **last}
             planned = int(trial.config.get("num_train_epochs", cfg.training.num_train_epochs))
-            last["_planned_more"] = (not cfg.training.eval_steps
-                                     and float(last.get("epoch", 0) or 0) < planned - 1e-6)
+            last["_planned_more"] = (
+                not cfg.training.eval_steps and float(last.get("epoch", 0) or 0) < planned - 1e-6
+            )
             best = _best_row(hist, cfg.search.mode)
             row: dict[str, Any] = {"trial": number, "trial_id": trial.trial_id}
             row.update({p: trial.config.get(p) for p in space})
@@ -103,8 +108,10 @@ class SearchResults:
     def best_row(self) -> pd.Series:
         done = self.finished
         if done.empty:
-            raise ConfigError("no trial finished an evaluation, so there is no best "
-                              "configuration; see the error column of hpo_trials.csv")
+            raise ConfigError(
+                "no trial finished an evaluation, so there is no best "
+                "configuration; see the error column of hpo_trials.csv"
+            )
         ascending = self.cfg.search.mode == "min"
         return done.sort_values([OBJECTIVE, "trial"], ascending=[ascending, True]).iloc[0]
 
@@ -123,7 +130,8 @@ class SearchResults:
         s = self.cfg.search
         lines = [
             f"experiment: {self.cfg.run.name}",
-            f"objective: maximise best eval_{s.metric} per trial" if s.mode == "max"
+            f"objective: maximise best eval_{s.metric} per trial"
+            if s.mode == "max"
             else f"objective: minimise best eval_{s.metric} per trial",
             f"  on the validation split ({self.cfg.data.validation_size:g} of the data, seed "
             f"{self.cfg.data.seed}); training seed {self.cfg.training.seed}",
@@ -134,14 +142,19 @@ class SearchResults:
             f"  stopped early by the scheduler: {counts.get('scheduler_stop', 0)}",
             f"  failed: {counts.get('failed', 0)}",
         ]
-        other = {k: v for k, v in counts.items()
-                 if k not in ("completed", "patience_stop", "scheduler_stop", "failed")}
+        other = {
+            k: v
+            for k, v in counts.items()
+            if k not in ("completed", "patience_stop", "scheduler_stop", "failed")
+        }
         if other:
             lines.append(f"  not finished: {other}")
         if not self.finished.empty:
             best = self.best_row()
-            lines.append(f"best trial: {int(best['trial'])} ({best['trial_id']}) "
-                         f"{OBJECTIVE}={best[OBJECTIVE]:.4f}")
+            lines.append(
+                f"best trial: {int(best['trial'])} ({best['trial_id']}) "
+                f"{OBJECTIVE}={best[OBJECTIVE]:.4f}"
+            )
             for name in self.cfg.search.space:
                 lines.append(f"  {name}: {_plain(best[name])}")
         return "\n".join(lines) + "\n"
@@ -196,11 +209,16 @@ def write_report(exp_dir: str | Path) -> Path:
     notes = []
     study = sync_study(results, exp_dir / STUDY_FILE)
     if not results.finished.empty:
-        (out / "best_params.yaml").write_text(yaml.safe_dump(results.best_params(),
-                                                             sort_keys=False))
+        (out / "best_params.yaml").write_text(
+            yaml.safe_dump(results.best_params(), sort_keys=False)
+        )
         for name in results.cfg.search.space:
-            plot_metrics_vs_param(results.finished, name, results.cfg.search.space[name],
-                                  out / f"metrics_vs_{name}.png")
+            plot_metrics_vs_param(
+                results.finished,
+                name,
+                results.cfg.search.space[name],
+                out / f"metrics_vs_{name}.png",
+            )
         plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
         notes.append(plot_importances(study, out / "param_importances.png"))
     (out / "summary.txt").write_text(results.summary() + "".join(n for n in notes if n))

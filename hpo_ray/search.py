@@ -37,15 +37,18 @@ class SearchOutcome:
 def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
     """Refuse to clobber earlier results unless asked; runs before any expensive work."""
     exp = cfg.experiment_dir
-    if exp.exists() and any(exp.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"experiment folder {exp} already holds results; use `hpo-ray "
-                              f"report {exp}`, pick another run.name=..., or pass --overwrite")
+    if exp.exists() and any(exp.iterdir()) and not overwrite:
+        raise ConfigError(
+            f"experiment folder {exp} already holds results; use `hpo-ray "
+            f"report {exp}`, pick another run.name=..., or pass --overwrite"
+        )
     if cfg.run.refit:
         out = cfg.trained_path
         if out.exists() and any(out.iterdir()) and not overwrite:
-            raise ConfigError(f"model folder {out} is not empty; pick another run.name=..., "
-                              "set run.refit=false, or pass --overwrite")
+            raise ConfigError(
+                f"model folder {out} is not empty; pick another run.name=..., "
+                "set run.refit=false, or pass --overwrite"
+            )
 
 
 @contextlib.contextmanager
@@ -70,8 +73,10 @@ def ray_session(address: str | None, **init_kwargs: Any) -> Iterator[None]:
 def _dashboard_installed() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("aiohttp") is not None and \
-        importlib.util.find_spec("opencensus") is not None
+    return (
+        importlib.util.find_spec("aiohttp") is not None
+        and importlib.util.find_spec("opencensus") is not None
+    )
 
 
 def check_resources(cfg: ExperimentConfig) -> None:
@@ -82,13 +87,16 @@ def check_resources(cfg: ExperimentConfig) -> None:
     need = {"CPU": cfg.resources.cpu, "GPU": cfg.resources.gpu}
     if not any(all(n.get(k, 0.0) >= v for k, v in need.items() if v > 0) for n in nodes):
         have = ", ".join(f"CPU {n.get('CPU', 0):g} GPU {n.get('GPU', 0):g}" for n in nodes)
-        raise ConfigError(f"resources: a trial asks for CPU {cfg.resources.cpu:g} GPU "
-                          f"{cfg.resources.gpu:g} but no node has that (nodes: {have}); lower "
-                          "resources.cpu / resources.gpu")
+        raise ConfigError(
+            f"resources: a trial asks for CPU {cfg.resources.cpu:g} GPU "
+            f"{cfg.resources.gpu:g} but no node has that (nodes: {have}); lower "
+            "resources.cpu / resources.gpu"
+        )
 
 
-def run_search(cfg: ExperimentConfig, *, overwrite: bool = False,
-               fail_on: dict[str, Any] | None = None) -> SearchOutcome:
+def run_search(
+    cfg: ExperimentConfig, *, overwrite: bool = False, fail_on: dict[str, Any] | None = None
+) -> SearchOutcome:
     """The main job: search, write the report, refit the best configuration."""
     from hpo_ray.data import prepare_data
     from hpo_ray.models import load_tokenizer, resolve_model
@@ -112,8 +120,9 @@ def run_search(cfg: ExperimentConfig, *, overwrite: bool = False,
     return finish(cfg, overwrite=overwrite)
 
 
-def build_tuner(cfg: ExperimentConfig, model_path: str, data: Any,
-                fail_on: dict[str, Any] | None = None) -> Any:
+def build_tuner(
+    cfg: ExperimentConfig, model_path: str, data: Any, fail_on: dict[str, Any] | None = None
+) -> Any:
     """The Tuner over the HF trainable; data goes to the object store once."""
     from ray import tune
 
@@ -123,28 +132,43 @@ def build_tuner(cfg: ExperimentConfig, model_path: str, data: Any,
 
     searcher, param_space = make_searcher(cfg)
     setup = TrialSetup(
-        base_params=asdict(cfg.training), model_path=model_path, label_names=data.label_names,
-        metric=cfg.search.metric, mode=cfg.search.mode, cpus_per_trial=cfg.resources.cpu,
-        checkpoint=cfg.run.checkpoint, trust_remote_code=cfg.model.trust_remote_code,
-        fail_on=fail_on)
+        base_params=asdict(cfg.training),
+        model_path=model_path,
+        label_names=data.label_names,
+        metric=cfg.search.metric,
+        mode=cfg.search.mode,
+        cpus_per_trial=cfg.resources.cpu,
+        checkpoint=cfg.run.checkpoint,
+        trust_remote_code=cfg.model.trust_remote_code,
+        fail_on=fail_on,
+    )
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, setup=setup, data=make_data_handle(data)),
-        {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu})
+        {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu},
+    )
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
     return tune.Tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(
-            metric=OBJECTIVE, mode=cfg.search.mode, search_alg=searcher,
-            scheduler=make_scheduler(cfg), num_samples=cfg.search.num_samples,
+            metric=OBJECTIVE,
+            mode=cfg.search.mode,
+            search_alg=searcher,
+            scheduler=make_scheduler(cfg),
+            num_samples=cfg.search.num_samples,
             max_concurrent_trials=cfg.search.max_concurrent_trials,
-            time_budget_s=cfg.search.time_budget_s, reuse_actors=True,
-            trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}"),
+            time_budget_s=cfg.search.time_budget_s,
+            reuse_actors=True,
+            trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+        ),
         run_config=tune.RunConfig(
-            name=cfg.run.name, storage_path=cfg.run.storage,
+            name=cfg.run.name,
+            storage_path=cfg.run.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
             failure_config=tune.FailureConfig(max_failures=cfg.run.max_failures),
-            callbacks=[StudyMirror(cfg)], verbose=cfg.run.verbose),
+            callbacks=[StudyMirror(cfg)],
+            verbose=cfg.run.verbose,
+        ),
     )
 
 

@@ -34,13 +34,27 @@ def open_study(db_path: Path, cfg: ExperimentConfig) -> optuna.Study:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    direction = "maximize" if cfg.search.mode == "max" else "minimize"
-    return optuna.create_study(storage=f"sqlite:///{db_path}", study_name=cfg.run.name,
-                               direction=direction, load_if_exists=True)
+    direction = (
+        optuna.study.StudyDirection.MAXIMIZE
+        if cfg.search.mode == "max"
+        else optuna.study.StudyDirection.MINIMIZE
+    )
+    return optuna.create_study(
+        storage=f"sqlite:///{db_path}",
+        study_name=cfg.run.name,
+        direction=direction,
+        load_if_exists=True,
+    )
 
 
-def add_trial(study: optuna.Study, cfg: ExperimentConfig, trial_id: str, params: dict[str, Any],
-              curve: list[float], state: str) -> bool:
+def add_trial(
+    study: optuna.Study,
+    cfg: ExperimentConfig,
+    trial_id: str,
+    params: dict[str, Any],
+    curve: list[float],
+    state: str,
+) -> bool:
     """Store one Tune trial (``state``: complete | pruned | fail) unless already stored."""
     import optuna
 
@@ -51,18 +65,24 @@ def add_trial(study: optuna.Study, cfg: ExperimentConfig, trial_id: str, params:
         return False
     space = optuna_space(cfg.search.space)
     values = [v for v in curve if v is not None and not math.isnan(v)]
-    trial_state = {"complete": optuna.trial.TrialState.COMPLETE,
-                   "pruned": optuna.trial.TrialState.PRUNED,
-                   "fail": optuna.trial.TrialState.FAIL}[state]
+    trial_state = {
+        "complete": optuna.trial.TrialState.COMPLETE,
+        "pruned": optuna.trial.TrialState.PRUNED,
+        "fail": optuna.trial.TrialState.FAIL,
+    }[state]
     if trial_state == optuna.trial.TrialState.COMPLETE and not values:
         trial_state = optuna.trial.TrialState.FAIL
     kept = {k: params[k] for k in space if k in params}
-    study.add_trial(optuna.trial.create_trial(
-        state=trial_state,
-        value=values[-1] if trial_state == optuna.trial.TrialState.COMPLETE else None,
-        params=kept, distributions={k: space[k] for k in kept},
-        intermediate_values=dict(enumerate(values, start=1)),
-        user_attrs={TRIAL_ID_ATTR: trial_id}))
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=trial_state,
+            value=values[-1] if trial_state == optuna.trial.TrialState.COMPLETE else None,
+            params=kept,
+            distributions={k: space[k] for k in kept},
+            intermediate_values=dict(enumerate(values, start=1)),
+            user_attrs={TRIAL_ID_ATTR: trial_id},
+        )
+    )
     return True
 
 
@@ -70,8 +90,12 @@ def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
     """Bring the SQLite study up to date with every ended trial in ``results``."""
     study = open_study(db_path, results.cfg)
     for _, row in results.frame.iterrows():
-        state = {"completed": "complete", "patience_stop": "complete",
-                 "scheduler_stop": "pruned", "failed": "fail"}.get(row["status"])
+        state = {
+            "completed": "complete",
+            "patience_stop": "complete",
+            "scheduler_stop": "pruned",
+            "failed": "fail",
+        }.get(row["status"])
         if state is None:
             continue  # still running or pending: added when it ends
         hist = results.history.get(row["trial_id"])
@@ -93,11 +117,18 @@ class StudyMirror(tune.Callback):
         from hpo_ray.results import STUDY_FILE
 
         db = Path(self.cfg.experiment_dir) / STUDY_FILE
-        add_trial(open_study(db, self.cfg), self.cfg, trial.trial_id, dict(trial.config),
-                  self.curves.pop(trial.trial_id, []), state)
+        add_trial(
+            open_study(db, self.cfg),
+            self.cfg,
+            trial.trial_id,
+            dict(trial.config),
+            self.curves.pop(trial.trial_id, []),
+            state,
+        )
 
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
-                        **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
         self.curves.setdefault(trial.trial_id, []).append(float(result.get(OBJECTIVE, math.nan)))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

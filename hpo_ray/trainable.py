@@ -65,7 +65,7 @@ def fetch_data(handle: DataHandle) -> Any:
 def _report_callback_class() -> type:
     from transformers import TrainerCallback
 
-    class TuneReportCallback(TrainerCallback):  # type: ignore[misc]
+    class TuneReportCallback(TrainerCallback):
         """Reports every evaluation to Tune, with a weights-only checkpoint unless finished.
 
         ``objective`` is the trial's best ``eval_<metric>`` so far: the one number the searcher,
@@ -84,15 +84,19 @@ def _report_callback_class() -> type:
             if args.eval_strategy == "steps" and state.global_step >= state.max_steps:
                 control.should_evaluate = True
 
-        def on_evaluate(self, args: Any, state: Any, control: Any,
-                        metrics: dict[str, float], **kwargs: Any) -> None:
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             done = state.global_step >= state.max_steps or bool(control.should_training_stop)
+            metrics = kwargs.get("metrics") or {}
             result = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
             value = result[self.metric]
             better = max if self.mode == "max" else min
             self.best = value if self.best is None else better(self.best, value)
-            result.update({OBJECTIVE: self.best},  epoch=float(state.epoch or 0.0),
-                          step=int(state.global_step), train_done=done)
+            result.update(
+                {OBJECTIVE: self.best},
+                epoch=float(state.epoch or 0.0),
+                step=int(state.global_step),
+                train_done=done,
+            )
             if self.checkpoint == "none" or done:
                 tune.report(result)
                 return
@@ -125,16 +129,28 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(log_dir=trial_dir)
-    callbacks = [_report_callback_class()(setup.checkpoint, setup.metric, setup.mode), TensorBoardCallback(writer)]
+    callbacks = [
+        _report_callback_class()(setup.checkpoint, setup.metric, setup.mode),
+        TensorBoardCallback(writer),
+    ]
     from hpo_ray.models import load_tokenizer_from_path
     from hpo_ray.training import build_trainer
 
     with tempfile.TemporaryDirectory(prefix="hpo-trial-") as scratch:
         trainer = build_trainer(
-            params, setup.model_path, setup.label_names, prepared.train, prepared.validation,
-            load_tokenizer_from_path(setup.model_path, setup.trust_remote_code), scratch,
-            metric=setup.metric, mode=setup.mode, callbacks=callbacks,
-            trust_remote_code=setup.trust_remote_code, quiet=True)
+            params,
+            setup.model_path,
+            setup.label_names,
+            prepared.train,
+            prepared.validation,
+            load_tokenizer_from_path(setup.model_path, setup.trust_remote_code),
+            scratch,
+            metric=setup.metric,
+            mode=setup.mode,
+            callbacks=callbacks,
+            trust_remote_code=setup.trust_remote_code,
+            quiet=True,
+        )
         checkpoint = tune.get_checkpoint()
         try:
             if checkpoint is not None:

@@ -13,9 +13,18 @@ from typing import Any
 import numpy as np
 
 TRAINING_ARG_NAMES = (
-    "learning_rate", "num_train_epochs", "per_device_train_batch_size",
-    "per_device_eval_batch_size", "weight_decay", "lr_scheduler_type",
-    "gradient_accumulation_steps", "max_grad_norm", "seed", "logging_steps", "fp16", "bf16",
+    "learning_rate",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "weight_decay",
+    "lr_scheduler_type",
+    "gradient_accumulation_steps",
+    "max_grad_norm",
+    "seed",
+    "logging_steps",
+    "fp16",
+    "bf16",
 )
 
 
@@ -46,8 +55,15 @@ def compute_metrics(eval_pred: Any) -> dict[str, float]:
     }
 
 
-def training_arguments(params: dict[str, Any], output_dir: str, *, metric: str, mode: str,
-                       save: bool = False, **extra: Any) -> Any:
+def training_arguments(
+    params: dict[str, Any],
+    output_dir: str,
+    *,
+    metric: str,
+    mode: str,
+    save: bool = False,
+    **extra: Any,
+) -> Any:
     """``TrainingArguments`` for one run; ``params`` uses hpo_ray's training field names."""
     from transformers import TrainingArguments
 
@@ -64,7 +80,7 @@ def training_arguments(params: dict[str, Any], output_dir: str, *, metric: str, 
         eval_strategy=strategy,
         eval_steps=eval_steps,
         save_strategy=strategy if save else "no",
-        save_steps=eval_steps if save else None,
+        save_steps=eval_steps if save and eval_steps else 500,
         save_total_limit=1 if save else None,
         load_best_model_at_end=save,
         metric_for_best_model=f"eval_{metric}",
@@ -79,10 +95,22 @@ def training_arguments(params: dict[str, Any], output_dir: str, *, metric: str, 
     )
 
 
-def build_trainer(params: dict[str, Any], model_path: str, label_names: list[str], train: Any,
-                  validation: Any, tokenizer: Any, output_dir: str, *, metric: str, mode: str,
-                  callbacks: list[Any], save: bool = False, trust_remote_code: bool = False,
-                  quiet: bool = False) -> Any:
+def build_trainer(
+    params: dict[str, Any],
+    model_path: str,
+    label_names: list[str],
+    train: Any,
+    validation: Any,
+    tokenizer: Any,
+    output_dir: str,
+    *,
+    metric: str,
+    mode: str,
+    callbacks: list[Any],
+    save: bool = False,
+    trust_remote_code: bool = False,
+    quiet: bool = False,
+) -> Any:
     """A Trainer whose model is built in ``model_init`` after seeding, so runs repeat exactly."""
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
     from transformers.utils import logging as hf_logging

@@ -12,16 +12,27 @@ def tiny_config(tmp: Path, csv: Path, model: Path, **sections: dict[str, Any]) -
     raw: dict[str, Any] = {
         "data": {"path": str(csv), "max_length": 32, "cache_dir": str(tmp / "cache")},
         "model": {"name": str(model)},
-        "training": {"learning_rate": 1e-3, "num_train_epochs": 2,
-                     "per_device_train_batch_size": 16, "early_stopping_patience": 1,
-                     "logging_steps": 5},
-        "search": {"num_samples": 4, "scheduler": "asha", "space": {
-            "learning_rate": {"type": "float", "low": 1e-4, "high": 5e-3, "log": True},
-            "num_train_epochs": {"type": "int", "low": 1, "high": 3},
-        }},
+        "training": {
+            "learning_rate": 1e-3,
+            "num_train_epochs": 2,
+            "per_device_train_batch_size": 16,
+            "early_stopping_patience": 1,
+            "logging_steps": 5,
+        },
+        "search": {
+            "num_samples": 4,
+            "scheduler": "asha",
+            "space": {
+                "learning_rate": {"type": "float", "low": 1e-4, "high": 5e-3, "log": True},
+                "num_train_epochs": {"type": "int", "low": 1, "high": 3},
+            },
+        },
         "resources": {"cpu": 1},
-        "run": {"name": "exp", "storage": str(tmp / "ray_results"),
-                "trained_dir": str(tmp / "trained")},
+        "run": {
+            "name": "exp",
+            "storage": str(tmp / "ray_results"),
+            "trained_dir": str(tmp / "trained"),
+        },
     }
     for section, values in sections.items():
         raw.setdefault(section, {}).update(values)

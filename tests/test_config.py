@@ -1,0 +1,141 @@
+from pathlib import Path
+
+import pytest
+
+from hpo_ray.config import ParamSpec, apply_override, from_dict, load_config
+from hpo_ray.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_configs_load():
+    for name in ("demo.yaml", "distilbert_search.yaml"):
+        cfg = load_config(REPO / "configs" / name)
+        assert cfg.run.name == Path(name).stem
+        assert Path(cfg.data.path).is_absolute() and Path(cfg.run.storage).is_absolute()
+        assert cfg.search.space
+
+
+def test_yaml_scientific_notation_becomes_float(tmp_path):
+    cfg = load_config(write(tmp_path, "training:\n  learning_rate: 1e-5\n"))
+    assert cfg.training.learning_rate == pytest.approx(1e-5)
+    assert isinstance(cfg.training.learning_rate, float)
+
+
+def test_overrides_are_typed_and_nested(tmp_path):
+    cfg = load_config(
+        write(tmp_path, "search:\n  num_samples: 10\n"),
+        [
+            "search.num_samples=4",
+            "resources.gpu=0.5",
+            "training.fp16=true",
+            "search.space.per_device_train_batch_size={type: categorical, values: [8, 16]}",
+        ],
+    )
+    assert cfg.search.num_samples == 4 and cfg.resources.gpu == 0.5 and cfg.training.fp16
+    assert cfg.search.space["per_device_train_batch_size"].values == [8, 16]
+
+
+def test_classic_space_types_preserved():
+    cfg = load_config(REPO / "configs" / "distilbert_search.yaml")
+    space = cfg.search.space
+    assert space["learning_rate"] == ParamSpec(type="float", low=1e-5, high=5e-4, log=True)
+    assert space["lr_scheduler_type"].values == [
+        "linear",
+        "cosine",
+        "cosine_with_restarts",
+        "polynomial",
+    ]
+    assert space["gradient_accumulation_steps"].values == [1, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (
+            {"training": {"lerning_rate": 1e-5}},
+            r"unknown key 'training.lerning_rate'.*learning_rate",
+        ),
+        ({"trainig": {}}, r"unknown key 'trainig'.*'training'"),
+        ({"search": {"num_samples": "many"}}, r"search.num_samples must be an integer, got 'many'"),
+        ({"search": {"num_samples": 2.5}}, r"search.num_samples must be an integer"),
+        ({"training": {"fp16": "yes"}}, r"training.fp16 must be true or false"),
+        (
+            {"search": {"scheduler": "hyperband"}},
+            r"search.scheduler='hyperband'.*asha, median, none",
+        ),
+        ({"search": {"searcher": "grid"}}, r"search.searcher='grid'.*optuna, random"),
+        ({"search": {"metric": "precision"}}, r"search.metric='precision'.*accuracy, f1"),
+        (
+            {"search": {"space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-5}}}},
+            r"search.space.learning_rate is an empty range: low=0.001 > high=1e-05; swap",
+        ),
+        (
+            {
+                "search": {
+                    "space": {"learning_rate": {"type": "float", "low": 0, "high": 1, "log": True}}
+                }
+            },
+            r"log scale needs low > 0",
+        ),
+        (
+            {"search": {"space": {"dropout": {"type": "float", "low": 0, "high": 1}}}},
+            r"search.space.dropout is not a training parameter",
+        ),
+        (
+            {"search": {"space": {"num_train_epochs": {"type": "normal", "low": 1, "high": 2}}}},
+            r"search.space.num_train_epochs.type='normal'",
+        ),
+        (
+            {
+                "search": {
+                    "space": {"lr_scheduler_type": {"type": "categorical", "values": ["cos"]}}
+                }
+            },
+            r"lr_scheduler_type.values='cos'",
+        ),
+        (
+            {
+                "search": {
+                    "space": {
+                        "per_device_train_batch_size": {"type": "categorical", "values": [8, "big"]}
+                    }
+                }
+            },
+            r"per_device_train_batch_size.values must be an integer, got 'big'",
+        ),
+        ({"data": {"validation_size": 1.5}}, r"data.validation_size=1.5"),
+        ({"data": {"label_rule": "regex"}}, r"data.label_rule='regex'"),
+        ({"resources": {"gpu": 1.5}}, r"whole GPUs"),
+        ({"run": {"name": "a/b"}}, r"run.name='a/b'"),
+    ],
+)
+def test_bad_values_are_rejected_with_the_key(raw, match):
+    with pytest.raises(ConfigError, match=match):
+        from_dict(raw)
+
+
+def test_metric_accepts_eval_prefix_and_implies_mode():
+    cfg = from_dict({"search": {"metric": "eval_loss"}})
+    assert cfg.search.metric == "loss" and cfg.search.mode == "min"
+    assert from_dict({}).search.mode == "max"
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "data: [unclosed\n"))
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="not key=value"):
+        apply_override({}, "search.num_samples")
+    with pytest.raises(ConfigError, match="is a value, not a section"):
+        apply_override({"search": 3}, "search.num_samples=4")

@@ -1,0 +1,216 @@
+"""End-to-end runs on a real local Ray with a tiny random-init BERT and the real HF Trainer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+from helpers import tiny_config
+
+from hpo_ray import data as data_mod
+from hpo_ray.cli import main
+from hpo_ray.errors import ConfigError
+from hpo_ray.results import ARTIFACTS, STUDY_FILE, SearchResults, write_report
+from hpo_ray.search import run_search
+
+pytestmark = pytest.mark.e2e
+
+STATUSES = {"completed", "patience_stop", "scheduler_stop", "failed"}
+
+
+@pytest.fixture(scope="module")
+def asha_run(tmp_path_factory, corpus_csv, tiny_model, ray_local):
+    tmp = tmp_path_factory.mktemp("asha")
+    cfg = tiny_config(
+        tmp,
+        corpus_csv,
+        tiny_model,
+        training={"num_train_epochs": 3, "early_stopping_patience": 0, "learning_rate": 3e-3},
+        search={
+            "num_samples": 6,
+            "scheduler": "asha",
+            "grace_period": 1,
+            "reduction_factor": 2,
+            "max_concurrent_trials": 2,
+            "space": {
+                "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True},
+                "weight_decay": {"type": "float", "low": 0.0, "high": 0.1},
+            },
+        },
+    )
+    before = data_mod.TOKENIZE_CALLS
+    outcome = run_search(cfg)
+    return cfg, outcome, data_mod.TOKENIZE_CALLS - before
+
+
+def test_asha_search_writes_the_trial_table(asha_run):
+    cfg, outcome, _ = asha_run
+    table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")
+    assert len(table) == 6
+    assert table["trial"].tolist() == list(range(6))
+    for col in (
+        "learning_rate",
+        "weight_decay",
+        "objective",
+        "eval_f1",
+        "eval_accuracy",
+        "epochs_run",
+        "time_s",
+        "status",
+        "error",
+    ):
+        assert col in table.columns
+    assert set(table["status"]) <= STATUSES
+    # ASHA (rungs at 1 and 2 evaluations) stopped some trials before their 3 epochs.
+    stopped = table[table["status"] == "scheduler_stop"]
+    assert len(stopped) >= 1 and (stopped["epochs_run"] < 3).all()
+    assert (table.loc[table["status"] == "completed", "epochs_run"] == 3).all()
+    # The objective is each trial's best validation F1, and the best trial learned something.
+    assert (table["objective"] >= table["eval_f1"] - 1e-9).all()
+    assert table["objective"].max() > 0.8
+
+
+def test_asha_search_artifacts(asha_run):
+    cfg, outcome, _ = asha_run
+    out = outcome.artifacts_dir
+    for name in (
+        "metrics_vs_learning_rate.png",
+        "metrics_vs_weight_decay.png",
+        "optimization_history.png",
+        "param_importances.png",
+        "summary.txt",
+        "best_params.yaml",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    best = yaml.safe_load((out / "best_params.yaml").read_text())
+    table = pd.read_csv(out / "hpo_trials.csv")
+    top = table.sort_values("objective", ascending=False).iloc[0]
+    assert best["learning_rate"] == pytest.approx(top["learning_rate"])
+    summary = (out / "summary.txt").read_text()
+    assert "trials: 6 of 6 requested" in summary and "maximise best eval_f1" in summary
+
+
+def test_optuna_study_mirrors_every_trial(asha_run):
+    import optuna
+
+    cfg, outcome, _ = asha_run
+    study = optuna.load_study(
+        study_name=cfg.run.name, storage=f"sqlite:///{outcome.experiment_dir / STUDY_FILE}"
+    )
+    assert len(study.trials) == 6
+    ids = {t.user_attrs["ray_trial_id"] for t in study.trials}
+    assert ids == set(pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")["trial_id"])
+    assert any(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+
+
+def test_tokenized_once_for_all_trials_and_refit(asha_run):
+    _, _, tokenize_calls = asha_run
+    assert tokenize_calls == 1
+
+
+def test_tensorboard_curves_and_bounded_checkpoints(asha_run):
+    cfg, outcome, _ = asha_run
+    trial_dirs = sorted(outcome.experiment_dir.glob("trial_*"))
+    assert len(trial_dirs) == 6
+    for trial_dir in trial_dirs:
+        assert list(trial_dir.glob("events.out.tfevents.*")), trial_dir
+        assert not list(trial_dir.rglob("checkpoint-*")), "HF wrote its own checkpoints"
+        assert len(list(trial_dir.glob("checkpoint_*"))) <= cfg.run.keep_checkpoints
+        for ckpt in trial_dir.glob("checkpoint_*"):
+            assert not (ckpt / "optimizer.pt").exists()
+
+
+def test_refit_model_reloads_and_predicts(asha_run):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    cfg, outcome, _ = asha_run
+    folder = outcome.trained_dir
+    assert json.loads((folder / "labels.json").read_text()) == ["negative", "positive"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["validation"]["eval_f1"] > 0.8
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    batch = tok(
+        ["the film was great and wonderful", "dull and boring plot"],
+        return_tensors="pt",
+        padding=True,
+    )
+    with torch.no_grad():
+        preds = model(**batch).logits.argmax(-1).tolist()
+    assert preds == [1, 0]
+
+
+def test_rerun_refuses_to_overwrite(asha_run):
+    cfg, outcome, _ = asha_run
+    before = (outcome.artifacts_dir / "hpo_trials.csv").read_bytes()
+    with pytest.raises(ConfigError, match="already holds results.*--overwrite"):
+        run_search(cfg)
+    assert (outcome.artifacts_dir / "hpo_trials.csv").read_bytes() == before
+
+
+def test_report_regenerates_from_the_folder(asha_run, capsys):
+    cfg, outcome, _ = asha_run
+    expected = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")
+    shutil.rmtree(outcome.artifacts_dir)
+    assert main(["report", str(outcome.experiment_dir)]) == 0
+    again = pd.read_csv(outcome.experiment_dir / ARTIFACTS / "hpo_trials.csv")
+    pd.testing.assert_frame_equal(expected, again)
+    assert "best trial" in capsys.readouterr().out
+
+
+def test_median_scheduler_and_a_failing_trial(tmp_path, corpus_csv, tiny_model, ray_local):
+    cfg = tiny_config(
+        tmp_path,
+        corpus_csv,
+        tiny_model,
+        training={"early_stopping_patience": 0},
+        search={
+            "num_samples": 4,
+            "scheduler": "median",
+            "searcher": "random",
+            "space": {
+                "per_device_train_batch_size": {"type": "categorical", "values": [8, 16]},
+                "num_train_epochs": {"type": "categorical", "values": [1, 2]},
+            },
+        },
+        run={"refit": False},
+    )
+    outcome = run_search(cfg, fail_on={"per_device_train_batch_size": 8})
+    results = SearchResults.load(outcome.experiment_dir)
+    frame = results.frame
+    assert len(frame) == 4
+    failed = frame[frame["per_device_train_batch_size"] == 8]
+    assert (failed["status"] == "failed").all()
+    assert failed["error"].str.contains("injected failure").all()
+    ok = frame[frame["per_device_train_batch_size"] == 16]
+    assert (ok["status"] != "failed").all() and ok["objective"].notna().all()
+    assert outcome.trained_dir is None
+    write_report(outcome.experiment_dir)  # a report with failures still writes everything
+    assert "failed: " + str(len(failed)) in (outcome.artifacts_dir / "summary.txt").read_text()
+
+
+def test_cli_user_errors_exit_2_before_ray(tmp_path, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("search:\n  scheduler: hyperband\n")
+    assert main(["search", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "search.scheduler='hyperband'" in err
+    assert (
+        main(
+            [
+                "search",
+                str(cfg),
+                "search.scheduler=asha",
+                "data.path=/nonexistent.csv",
+                f"run.storage={tmp_path}/rr",
+            ]
+        )
+        == 2
+    )
+    assert "data.path" in capsys.readouterr().err
+    assert not (tmp_path / "rr").exists()

@@ -1,0 +1,64 @@
+import optuna
+import pytest
+from ray.tune.search.sample import Categorical, Float, Integer
+
+from hpo_ray.config import ParamSpec, TrainingConfig, from_dict
+from hpo_ray.registry import SCHEDULER_FACTORIES, SEARCHER_FACTORIES, make_scheduler, make_searcher
+from hpo_ray.space import optuna_space, trial_params, tune_space
+
+SPACE = {
+    "learning_rate": ParamSpec(type="float", low=1e-5, high=5e-4, log=True),
+    "num_train_epochs": ParamSpec(type="int", low=2, high=6),
+    "per_device_train_batch_size": ParamSpec(type="categorical", values=[8, 16, 32]),
+    "weight_decay": ParamSpec(type="float", low=0.0, high=0.15),
+}
+
+
+def test_optuna_space():
+    space = optuna_space(SPACE)
+    assert space["learning_rate"] == optuna.distributions.FloatDistribution(1e-5, 5e-4, log=True)
+    assert space["num_train_epochs"] == optuna.distributions.IntDistribution(2, 6)
+    assert space["per_device_train_batch_size"].choices == (8, 16, 32)
+    assert space["weight_decay"] == optuna.distributions.FloatDistribution(0.0, 0.15)
+
+
+def test_tune_space_bounds_are_inclusive():
+    space = tune_space(SPACE)
+    assert isinstance(space["learning_rate"], Float)
+    assert isinstance(space["num_train_epochs"], Integer)
+    assert space["num_train_epochs"].upper == 7  # randint's upper bound is exclusive
+    assert isinstance(space["per_device_train_batch_size"], Categorical)
+    samples = {space["num_train_epochs"].sample() for _ in range(300)}
+    assert samples == {2, 3, 4, 5, 6}
+
+
+def test_trial_params_override_base():
+    params = trial_params(TrainingConfig(), {"learning_rate": 3e-4, "unknown": 1})
+    assert params["learning_rate"] == 3e-4 and "unknown" not in params
+    assert params["num_train_epochs"] == TrainingConfig().num_train_epochs
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULER_FACTORIES))
+@pytest.mark.parametrize("searcher", sorted(SEARCHER_FACTORIES))
+def test_every_registered_pair_builds(searcher, scheduler):
+    cfg = from_dict(
+        {
+            "search": {
+                "searcher": searcher,
+                "scheduler": scheduler,
+                "space": {
+                    "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
+                },
+            }
+        }
+    )
+    alg, param_space = make_searcher(cfg)
+    assert alg is not None and make_scheduler(cfg) is not None
+    assert ("learning_rate" in param_space) == (searcher == "random")
+
+
+def test_optuna_needs_a_space():
+    from hpo_ray.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="search.space is empty"):
+        make_searcher(from_dict({}))
