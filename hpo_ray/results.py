@@ -76,7 +76,7 @@ class SearchResults:
         rows, history = [], {}
         for trial in sorted(analysis.trials, key=_creation_order):
             number = _creation_order(trial)
-            hist = _trial_history(Path(str(trial.local_path)))
+            hist = _trial_history(_trial_dir(exp_dir, trial))
             history[trial.trial_id] = hist
             last = dict(trial.last_result or {})
             if not hist.empty:
@@ -96,7 +96,9 @@ class SearchResults:
             row["evaluations"] = len(hist)
             row["time_s"] = last.get("time_total_s", math.nan)
             row["status"] = trial_status(trial.status, last if not hist.empty else {})
-            row["error"] = _error_text(trial) if trial.status == "ERROR" else ""
+            row["error"] = (
+                _error_text(_trial_dir(exp_dir, trial)) if trial.status == "ERROR" else ""
+            )
             rows.append(row)
         return cls(cfg, pd.DataFrame(rows), history)
 
@@ -160,10 +162,15 @@ class SearchResults:
         return "\n".join(lines) + "\n"
 
 
+def _trial_dir(exp_dir: Path, trial: Any) -> Path:
+    """The trial's folder inside the experiment (no live Ray session needed)."""
+    return exp_dir / trial.storage.trial_dir_name
+
+
 def _creation_order(trial: Any) -> int:
-    """Tune numbers trials in creation order at the front of ``experiment_tag`` ("3_lr=...")."""
+    """Tune numbers trials from 1 in creation order at the front of ``experiment_tag``."""
     head = str(trial.experiment_tag).split("_", 1)[0]
-    return int(head) if head.isdigit() else 0
+    return int(head) - 1 if head.isdigit() else 0
 
 
 def _trial_history(trial_dir: Path) -> pd.DataFrame:
@@ -183,8 +190,8 @@ def _best_row(hist: pd.DataFrame, mode: str) -> dict[str, Any]:
     return dict(hist[metric_col == target].iloc[0].to_dict())
 
 
-def _error_text(trial: Any) -> str:
-    path = Path(trial.local_path) / "error.txt"
+def _error_text(trial_dir: Path) -> str:
+    path = trial_dir / "error.txt"
     if path.is_file():
         lines = [ln for ln in path.read_text().strip().splitlines() if ln.strip()]
         return lines[-1][:300] if lines else "error"

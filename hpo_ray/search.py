@@ -109,6 +109,8 @@ def run_search(
     data = prepare_data(cfg.data, tokenizer)
 
     exp = cfg.experiment_dir
+    # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if overwrite and exp.exists():
         shutil.rmtree(exp)
     with ray_session(cfg.run.address):

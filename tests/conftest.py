@@ -35,7 +35,7 @@ def write_csv(path: Path, rows: list[tuple[str, float]]) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_csv(tmp_path_factory.mktemp("data") / "dataset.csv", make_rows(240))
+    return write_csv(tmp_path_factory.mktemp("data") / "dataset.csv", make_rows(400))
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ def tiny_config(tmp: Path, csv: Path, model: Path, **sections: dict[str, Any]) -
         "training": {
             "learning_rate": 1e-3,
             "num_train_epochs": 2,
-            "per_device_train_batch_size": 16,
+            "per_device_train_batch_size": 8,
             "early_stopping_patience": 1,
             "logging_steps": 5,
         },

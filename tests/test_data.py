@@ -104,7 +104,7 @@ def test_tokenization_is_cached_by_content(tmp_path, corpus_csv, tiny_model):
     assert first.fingerprint == second.fingerprint
     assert max(len(x) for x in first.train["input_ids"]) <= 16
     assert set(first.train.column_names) >= {"input_ids", "attention_mask", "labels"}
-    assert len(first.train) + len(first.validation) == 240
+    assert len(first.train) + len(first.validation) == 400
     third = prepare_data(
         DataConfig(path=str(corpus_csv), cache_dir=cfg.cache_dir, max_length=24), tok
     )

@@ -174,20 +174,20 @@ def test_median_scheduler_and_a_failing_trial(tmp_path, corpus_csv, tiny_model, 
             "scheduler": "median",
             "searcher": "random",
             "space": {
-                "per_device_train_batch_size": {"type": "categorical", "values": [8, 16]},
+                "per_device_train_batch_size": {"type": "categorical", "values": [4, 8]},
                 "num_train_epochs": {"type": "categorical", "values": [1, 2]},
             },
         },
         run={"refit": False},
     )
-    outcome = run_search(cfg, fail_on={"per_device_train_batch_size": 8})
+    outcome = run_search(cfg, fail_on={"per_device_train_batch_size": 4})
     results = SearchResults.load(outcome.experiment_dir)
     frame = results.frame
     assert len(frame) == 4
-    failed = frame[frame["per_device_train_batch_size"] == 8]
+    failed = frame[frame["per_device_train_batch_size"] == 4]
     assert (failed["status"] == "failed").all()
     assert failed["error"].str.contains("injected failure").all()
-    ok = frame[frame["per_device_train_batch_size"] == 16]
+    ok = frame[frame["per_device_train_batch_size"] == 8]
     assert (ok["status"] != "failed").all() and ok["objective"].notna().all()
     assert outcome.trained_dir is None
     write_report(outcome.experiment_dir)  # a report with failures still writes everything
@@ -206,6 +206,7 @@ def test_cli_user_errors_exit_2_before_ray(tmp_path, capsys):
                 "search",
                 str(cfg),
                 "search.scheduler=asha",
+                "search.space.learning_rate={type: float, low: 1.0e-5, high: 1.0e-3}",
                 "data.path=/nonexistent.csv",
                 f"run.storage={tmp_path}/rr",
             ]
