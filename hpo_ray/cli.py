@@ -10,26 +10,33 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from hpo_ray.errors import ConfigError
 
 
 def _search(args: argparse.Namespace) -> int:
+    from hpo_ray.search import run_ofat, run_search
+
+    run = run_ofat if args.command == "ofat" else run_search
+    cfg = _load(args)
+    outcome = run(cfg, overwrite=args.overwrite)
+    print(f"results: {outcome.artifacts_dir}")
+    print((outcome.artifacts_dir / "summary.txt").read_text(), end="")
+    if outcome.trained_dir:
+        print(f"tuned model: {outcome.trained_dir}")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> Any:
     from hpo_ray.config import load_config
-    from hpo_ray.search import run_search
 
     overrides = list(args.overrides)
     if args.address:
         overrides.append(f"run.address={args.address}")
     if args.no_refit:
         overrides.append("run.refit=false")
-    cfg = load_config(args.config, overrides)
-    outcome = run_search(cfg, overwrite=args.overwrite)
-    print(f"results: {outcome.artifacts_dir}")
-    print((outcome.artifacts_dir / "summary.txt").read_text(), end="")
-    if outcome.trained_dir:
-        print(f"tuned model: {outcome.trained_dir}")
-    return 0
+    return load_config(args.config, overrides)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -62,17 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hpo-ray", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("search", help="Bayesian search, report, refit the best model")
-    p.add_argument("config", help="experiment YAML, e.g. configs/demo.yaml")
-    p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. search.num_samples=4")
-    p.add_argument("--address", help="Ray cluster to join (auto, ray://host:10001)")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an existing experiment folder and model folder",
-    )
-    p.add_argument("--no-refit", action="store_true", help="skip the refit of the best config")
-    p.set_defaults(func=_search)
+    for command, help_text, example in (
+        ("search", "Bayesian search, report, refit the best model", "configs/demo.yaml"),
+        ("ofat", "one-factor-at-a-time sweep (ofat.grid), report", "configs/ofat_demo.yaml"),
+    ):
+        p = sub.add_parser(command, help=help_text)
+        p.add_argument("config", help=f"experiment YAML, e.g. {example}")
+        p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. resources.gpu=0.5")
+        p.add_argument("--address", help="Ray cluster to join (auto, ray://host:10001)")
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace an existing experiment folder and model folder",
+        )
+        p.add_argument("--no-refit", action="store_true", help="skip the refit of the best config")
+        p.set_defaults(func=_search)
 
     p = sub.add_parser("report", help="rewrite CSV, plots and summary of an experiment folder")
     p.add_argument("experiment", help="e.g. ray_results/demo")

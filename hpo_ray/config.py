@@ -144,6 +144,17 @@ class SearchConfig:
 
 
 @dataclass(kw_only=True)
+class OfatConfig:
+    """A one-factor-at-a-time grid: per training parameter, the values to try.
+
+    Each variant is the ``training`` base with exactly one parameter set to one of its values;
+    run with ``hpo-ray ofat``.
+    """
+
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
 class ResourcesConfig:
     """Per-trial resources; fractional GPUs pack several trials on one device."""
 
@@ -178,6 +189,7 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    ofat: OfatConfig = field(default_factory=OfatConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
@@ -378,27 +390,7 @@ def validate(cfg: ExperimentConfig) -> None:
         )
     _check(bool(cfg.model.name.strip()), "model.name is empty; set a folder or a model name")
 
-    _check(t.learning_rate > 0, f"training.learning_rate={t.learning_rate} must be > 0")
-    _check(t.num_train_epochs >= 1, f"training.num_train_epochs={t.num_train_epochs} must be >= 1")
-    for key in (
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "gradient_accumulation_steps",
-        "logging_steps",
-    ):
-        _check(getattr(t, key) >= 1, f"training.{key}={getattr(t, key)} must be >= 1")
-    _check(0 <= t.warmup_ratio < 1, f"training.warmup_ratio={t.warmup_ratio} must be in [0, 1)")
-    _check(t.weight_decay >= 0, f"training.weight_decay={t.weight_decay} must be >= 0")
-    _check(
-        t.early_stopping_patience >= 0,
-        f"training.early_stopping_patience={t.early_stopping_patience} must be >= 0 (0 = off)",
-    )
-    _check(
-        t.eval_steps is None or t.eval_steps >= 1,
-        f"training.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch",
-    )
-    _one_of("training.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
-    _check(not (t.fp16 and t.bf16), "training.fp16 and training.bf16 are both true; pick one")
+    validate_training(t, "training")
 
     metric = s.metric.removeprefix("eval_")
     _one_of("search.metric", metric, METRICS)
@@ -418,6 +410,7 @@ def validate(cfg: ExperimentConfig) -> None:
     _check(s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2")
     for name, spec in s.space.items():
         validate_param(name, spec)
+    validate_ofat(cfg.ofat, t)
 
     _check(r.cpu > 0, f"resources.cpu={r.cpu} must be > 0")
     _check(r.gpu >= 0, f"resources.gpu={r.gpu} must be >= 0")
@@ -468,3 +461,48 @@ def validate_param(name: str, spec: ParamSpec) -> None:
             float(spec.low).is_integer() and float(spec.high).is_integer(),
             f"{key}: type int needs whole-number bounds, got {spec.low}..{spec.high}",
         )
+
+
+def validate_training(t: TrainingConfig, where: str) -> None:
+    """Check training values; ``where`` names them in messages (``training`` or an OFAT value)."""
+    _check(t.learning_rate > 0, f"{where}.learning_rate={t.learning_rate} must be > 0")
+    _check(t.num_train_epochs >= 1, f"{where}.num_train_epochs={t.num_train_epochs} must be >= 1")
+    for key in (
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "logging_steps",
+    ):
+        _check(getattr(t, key) >= 1, f"{where}.{key}={getattr(t, key)} must be >= 1")
+    _check(0 <= t.warmup_ratio < 1, f"{where}.warmup_ratio={t.warmup_ratio} must be in [0, 1)")
+    _check(t.weight_decay >= 0, f"{where}.weight_decay={t.weight_decay} must be >= 0")
+    _check(
+        t.early_stopping_patience >= 0,
+        f"{where}.early_stopping_patience={t.early_stopping_patience} must be >= 0 (0 = off)",
+    )
+    _check(
+        t.eval_steps is None or t.eval_steps >= 1,
+        f"{where}.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch",
+    )
+    _one_of(f"{where}.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
+    _check(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")
+
+
+def validate_ofat(ofat: OfatConfig, base: TrainingConfig) -> None:
+    """Convert each grid value to its field's type and check it as a training value."""
+    hints = typing.get_type_hints(TrainingConfig)
+    for name, values in ofat.grid.items():
+        key = f"ofat.grid.{name}"
+        if name not in SEARCHABLE:
+            close = difflib.get_close_matches(name, SEARCHABLE, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(SEARCHABLE)}"
+            raise ConfigError(f"{key} is not a training parameter; {hint}")
+        if not values:
+            raise ConfigError(f"{key} must list at least one value, e.g. [1.0e-5, 2.0e-5]")
+        converted = [_convert(v, hints[name], key) for v in values]
+        twice = [v for i, v in enumerate(converted) if v in converted[:i]]
+        if twice:
+            raise ConfigError(f"{key} lists {twice[0]!r} twice; list each value once")
+        for value in converted:
+            validate_training(dataclasses.replace(base, **{name: value}), "ofat.grid")
+        ofat.grid[name] = converted

@@ -20,7 +20,10 @@ def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     from ray.tune.search.optuna import OptunaSearch
 
     if not cfg.search.space:
-        raise ConfigError("search.space is empty; add at least one parameter to search over")
+        raise ConfigError(
+            "search.space is empty; add at least one parameter to search over "
+            "(for a one-factor-at-a-time grid use `hpo-ray ofat`)"
+        )
     sampler = optuna.samplers.TPESampler(seed=cfg.search.seed)
     # The study lives in memory inside the searcher (pickled by Tune, so restore works); the
     # SQLite copy for optuna-dashboard is written from the results (see hpo_ray.study).

@@ -23,6 +23,7 @@ import yaml
 
 from hpo_ray.config import OBJECTIVE, ExperimentConfig, from_dict
 from hpo_ray.errors import ConfigError
+from hpo_ray.space import OFAT_KEY, trial_overrides, variant_name
 
 ARTIFACTS = "hpo_artifacts"
 STUDY_FILE = "optuna_study.db"
@@ -59,6 +60,8 @@ class SearchResults:
     cfg: ExperimentConfig
     frame: pd.DataFrame
     history: dict[str, pd.DataFrame]
+    overrides: dict[str, dict[str, Any]]
+    """Per trial id, the training values its config set (searched values or OFAT variant)."""
 
     @classmethod
     def load(cls, exp_dir: str | Path) -> SearchResults:
@@ -73,7 +76,7 @@ class SearchResults:
             )
         analysis = ExperimentAnalysis(str(exp_dir))
         space = list(cfg.search.space)
-        rows, history = [], {}
+        rows, history, overrides = [], {}, {}
         for trial in sorted(analysis.trials, key=_creation_order):
             number = _creation_order(trial)
             hist = _trial_history(_trial_dir(exp_dir, trial))
@@ -81,13 +84,19 @@ class SearchResults:
             last = dict(trial.last_result or {})
             if not hist.empty:
                 last = {**hist.iloc[-1].to_dict(), **last}
-            planned = int(trial.config.get("num_train_epochs", cfg.training.num_train_epochs))
+            overrides[trial.trial_id] = trial_overrides(trial.config)
+            planned = int(
+                overrides[trial.trial_id].get("num_train_epochs", cfg.training.num_train_epochs)
+            )
             last["_planned_more"] = (
                 not cfg.training.eval_steps and float(last.get("epoch", 0) or 0) < planned - 1e-6
             )
             best = _best_row(hist, cfg.search.mode)
             row: dict[str, Any] = {"trial": number, "trial_id": trial.trial_id}
-            row.update({p: trial.config.get(p) for p in space})
+            row.update({p: overrides[trial.trial_id].get(p) for p in space})
+            variant = trial.config.get(OFAT_KEY)
+            if isinstance(variant, dict):
+                row["variant"] = variant_name(variant["param"], variant["value"])
             row[OBJECTIVE] = best.get(OBJECTIVE, math.nan)
             for col in METRIC_COLUMNS:
                 row[col] = best.get(col, math.nan)
@@ -100,7 +109,7 @@ class SearchResults:
                 _error_text(_trial_dir(exp_dir, trial)) if trial.status == "ERROR" else ""
             )
             rows.append(row)
-        return cls(cfg, pd.DataFrame(rows), history)
+        return cls(cfg, pd.DataFrame(rows), history, overrides)
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -123,8 +132,7 @@ class SearchResults:
 
         params = asdict(self.cfg.training)
         row = self.best_row()
-        for name in self.cfg.search.space:
-            params[name] = _plain(row[name])
+        params.update({k: _plain(v) for k, v in self.overrides[row["trial_id"]].items()})
         return params
 
     def summary(self) -> str:
@@ -204,15 +212,21 @@ def _plain(value: Any) -> Any:
 
 
 def write_report(exp_dir: str | Path) -> Path:
-    """Write hpo_trials.csv, best_params.yaml, summary.txt, plots and the SQLite study."""
+    """Write hpo_trials.csv, best_params.yaml, summary.txt, plots and the SQLite study.
+
+    An OFAT experiment folder gets its own report instead (see ``hpo_ray.ofat``).
+    """
+    from hpo_ray.ofat import GRID_FILE, write_ofat_report
     from hpo_ray.plots import plot_history, plot_importances, plot_metrics_vs_param
     from hpo_ray.study import sync_study
 
     exp_dir = Path(exp_dir).resolve()
+    if (exp_dir / GRID_FILE).is_file():
+        return write_ofat_report(exp_dir)
     results = SearchResults.load(exp_dir)
     out = exp_dir / ARTIFACTS
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_csv(results.frame, out / "hpo_trials.csv")
+    atomic_csv(results.frame, out / "hpo_trials.csv")
     notes = []
     study = sync_study(results, exp_dir / STUDY_FILE)
     if not results.finished.empty:
@@ -232,7 +246,8 @@ def write_report(exp_dir: str | Path) -> Path:
     return out
 
 
-def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+def atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV so that a crash mid-write never leaves a truncated file behind."""
     tmp = path.with_suffix(".csv.tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(path)

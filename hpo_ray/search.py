@@ -94,16 +94,67 @@ def check_resources(cfg: ExperimentConfig) -> None:
         )
 
 
+@dataclass
+class TunePlan:
+    """How the Tuner explores: search algorithm, param space, scheduler, trial count."""
+
+    kind: str
+    """``search`` (Bayesian or random) or ``ofat`` (single-axis grid)."""
+    searcher: Any
+    param_space: dict[str, Any]
+    scheduler: Any
+    num_samples: int
+
+
+def search_plan(cfg: ExperimentConfig) -> TunePlan:
+    """OptunaSearch or random search with an early-stopping scheduler, from ``cfg.search``."""
+    from hpo_ray.registry import make_scheduler, make_searcher
+
+    searcher, param_space = make_searcher(cfg)
+    return TunePlan("search", searcher, param_space, make_scheduler(cfg), cfg.search.num_samples)
+
+
+def ofat_plan(cfg: ExperimentConfig) -> TunePlan:
+    """One trial per single-axis variant of ``cfg.ofat.grid``; nothing stops or reorders them."""
+    from ray.tune.schedulers import FIFOScheduler
+
+    from hpo_ray.space import ofat_param_space
+
+    if not cfg.ofat.grid:
+        raise ConfigError(
+            "ofat.grid is empty; list values per parameter, e.g. "
+            "ofat.grid.learning_rate=[1.0e-5,5.0e-5]"
+        )
+    return TunePlan("ofat", None, ofat_param_space(cfg.training, cfg.ofat.grid), FIFOScheduler(), 1)
+
+
 def run_search(
     cfg: ExperimentConfig, *, overwrite: bool = False, fail_on: dict[str, Any] | None = None
 ) -> SearchOutcome:
     """The main job: search, write the report, refit the best configuration."""
+    return run_experiment(cfg, search_plan, overwrite=overwrite, fail_on=fail_on)
+
+
+def run_ofat(
+    cfg: ExperimentConfig, *, overwrite: bool = False, fail_on: dict[str, Any] | None = None
+) -> SearchOutcome:
+    """The OFAT sweep: every single-axis variant in parallel, then its report (and refit)."""
+    return run_experiment(cfg, ofat_plan, overwrite=overwrite, fail_on=fail_on)
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    make_plan: Any,
+    *,
+    overwrite: bool = False,
+    fail_on: dict[str, Any] | None = None,
+) -> SearchOutcome:
+    """Checks, tokenized data, Ray, the Tuner; then report and refit from the folder."""
     from hpo_ray.data import prepare_data
     from hpo_ray.models import load_tokenizer, resolve_model
-    from hpo_ray.registry import make_scheduler, make_searcher
 
     check_outputs(cfg, overwrite)
-    make_searcher(cfg), make_scheduler(cfg)  # name and space errors before any data work
+    make_plan(cfg)  # name and space errors before any data work
     model_path = resolve_model(cfg.model)
     tokenizer = load_tokenizer(cfg.model, model_path)
     data = prepare_data(cfg.data, tokenizer)
@@ -115,24 +166,31 @@ def run_search(
         shutil.rmtree(exp)
     with ray_session(cfg.run.address):
         check_resources(cfg)
+        plan = make_plan(cfg)
         exp.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, exp / CONFIG_FILE)
-        tuner = build_tuner(cfg, model_path, data, fail_on=fail_on)
+        if plan.kind == "ofat":
+            from hpo_ray.ofat import write_grid_file
+
+            write_grid_file(cfg, exp)
+        tuner = build_tuner(cfg, plan, model_path, data, fail_on=fail_on)
         tuner.fit()
     return finish(cfg, overwrite=overwrite)
 
 
 def build_tuner(
-    cfg: ExperimentConfig, model_path: str, data: Any, fail_on: dict[str, Any] | None = None
+    cfg: ExperimentConfig,
+    plan: TunePlan,
+    model_path: str,
+    data: Any,
+    fail_on: dict[str, Any] | None = None,
 ) -> Any:
     """The Tuner over the HF trainable; data goes to the object store once."""
     from ray import tune
 
-    from hpo_ray.registry import make_scheduler, make_searcher
     from hpo_ray.study import StudyMirror
     from hpo_ray.trainable import TrialSetup, make_data_handle, train_trial
 
-    searcher, param_space = make_searcher(cfg)
     setup = TrialSetup(
         base_params=asdict(cfg.training),
         model_path=model_path,
@@ -151,13 +209,13 @@ def build_tuner(
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
     return tune.Tuner(
         trainable,
-        param_space=param_space,
+        param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
             mode=cfg.search.mode,
-            search_alg=searcher,
-            scheduler=make_scheduler(cfg),
-            num_samples=cfg.search.num_samples,
+            search_alg=plan.searcher,
+            scheduler=plan.scheduler,
+            num_samples=plan.num_samples,
             max_concurrent_trials=cfg.search.max_concurrent_trials,
             time_budget_s=cfg.search.time_budget_s,
             reuse_actors=True,
@@ -168,7 +226,7 @@ def build_tuner(
             storage_path=cfg.run.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
             failure_config=tune.FailureConfig(max_failures=cfg.run.max_failures),
-            callbacks=[StudyMirror(cfg)],
+            callbacks=[StudyMirror(cfg)] if plan.kind == "search" else [],
             verbose=cfg.run.verbose,
         ),
     )

@@ -65,3 +65,69 @@ def trial_params(base: TrainingConfig, sampled: dict[str, Any]) -> dict[str, Any
     params = asdict(base)
     params.update({k: v for k, v in sampled.items() if k in params})
     return params
+
+
+# ---------------------------------------------------------------------------------------------
+# OFAT: one factor at a time
+
+OFAT_KEY = "ofat"
+"""The Tune config key holding a trial's OFAT variant ``{"param": ..., "value": ...}``."""
+BASE = "base"
+
+
+def ofat_variants(base: TrainingConfig, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The distinct trainings of an OFAT grid: the base first, then each non-base value.
+
+    A value equal to the base's is not a variant of its own: the base run stands for it on
+    every axis it appears in (``ofat_rows`` says so).
+    """
+    variants: list[dict[str, Any]] = [{"param": BASE, "value": None}]
+    for param, values in grid.items():
+        base_value = getattr(base, param)
+        variants += [{"param": param, "value": v} for v in values if not _same(v, base_value)]
+    return variants
+
+
+def ofat_rows(base: TrainingConfig, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """One row per (param, value) in grid order, naming the variant that trains it."""
+    rows = []
+    for param, values in grid.items():
+        base_value = getattr(base, param)
+        for v in values:
+            shared = _same(v, base_value)
+            rows.append(
+                {
+                    "param": param,
+                    "value": v,
+                    "is_base": shared,
+                    "variant": variant_name(BASE if shared else param, None if shared else v),
+                }
+            )
+    return rows
+
+
+def variant_name(param: str, value: Any) -> str:
+    return BASE if param == BASE else f"{param}={value}"
+
+
+def ofat_param_space(base: TrainingConfig, grid: dict[str, list[Any]]) -> dict[str, Any]:
+    """Tune's ``param_space``: one ``grid_search`` over the single-axis variants."""
+    return {OFAT_KEY: tune.grid_search(ofat_variants(base, grid))}
+
+
+def trial_overrides(config: dict[str, Any]) -> dict[str, Any]:
+    """The training values a Tune trial config sets (searched values or its OFAT variant)."""
+    out = {k: v for k, v in config.items() if k != OFAT_KEY}
+    variant = config.get(OFAT_KEY)
+    if isinstance(variant, dict) and variant.get("param") not in (None, BASE):
+        out[variant["param"]] = variant["value"]
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)), 1.0)
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)

@@ -18,6 +18,7 @@ from typing import Any
 from ray import tune
 
 from hpo_ray.config import OBJECTIVE
+from hpo_ray.space import trial_overrides
 
 _DATA_CACHE: dict[str, Any] = {}
 
@@ -120,7 +121,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
     hf_logging.set_verbosity_error()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     torch.set_num_threads(max(1, int(setup.cpus_per_trial)))
-    params = {**setup.base_params, **config}
+    params = {**setup.base_params, **trial_overrides(config)}
     if setup.fail_on and all(params.get(k) == v for k, v in setup.fail_on.items()):
         raise RuntimeError(f"injected failure for params {setup.fail_on}")
 
