@@ -20,11 +20,7 @@ def _search(args: argparse.Namespace) -> int:
 
     run = run_ofat if args.command == "ofat" else run_search
     cfg = _load(args)
-    outcome = run(cfg, overwrite=args.overwrite)
-    print(f"results: {outcome.artifacts_dir}")
-    print((outcome.artifacts_dir / "summary.txt").read_text(), end="")
-    if outcome.trained_dir:
-        print(f"tuned model: {outcome.trained_dir}")
+    _print_outcome(run(cfg, overwrite=args.overwrite))
     return 0
 
 
@@ -37,6 +33,27 @@ def _load(args: argparse.Namespace) -> Any:
     if args.no_refit:
         overrides.append("run.refit=false")
     return load_config(args.config, overrides)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from hpo_ray.search import resume_experiment
+
+    outcome = resume_experiment(
+        args.experiment,
+        retry_errored=args.retry_errored,
+        overwrite=args.overwrite,
+        address=args.address,
+        refit=False if args.no_refit else None,
+    )
+    _print_outcome(outcome)
+    return 0
+
+
+def _print_outcome(outcome: Any) -> None:
+    print(f"results: {outcome.artifacts_dir}")
+    print((outcome.artifacts_dir / "summary.txt").read_text(), end="")
+    if outcome.trained_dir:
+        print(f"tuned model: {outcome.trained_dir}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -54,6 +71,14 @@ def _refit(args: argparse.Namespace) -> int:
 
     cfg = load_experiment_config(Path(args.experiment).resolve())
     print(f"tuned model: {refit_best(cfg, overwrite=args.overwrite)}")
+    return 0
+
+
+def _check_cluster(args: argparse.Namespace) -> int:
+    from hpo_ray.cluster import check_cluster_config
+
+    prepared = check_cluster_config(args.cluster_config)
+    print(f"{args.cluster_config}: valid ({prepared['provider']['type']} provider)")
     return 0
 
 
@@ -85,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-refit", action="store_true", help="skip the refit of the best config")
         p.set_defaults(func=_search)
 
+    p = sub.add_parser("resume", help="continue an interrupted search or OFAT sweep")
+    p.add_argument("experiment", help="e.g. ray_results/demo")
+    p.add_argument("--address", help="Ray cluster to join (auto, ray://host:10001)")
+    p.add_argument(
+        "--retry-errored", action="store_true", help="run failed trials again (from checkpoint)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="refit into a non-empty model folder")
+    p.add_argument("--no-refit", action="store_true", help="skip the refit of the best config")
+    p.set_defaults(func=_resume)
+
     p = sub.add_parser("report", help="rewrite CSV, plots and summary of an experiment folder")
     p.add_argument("experiment", help="e.g. ray_results/demo")
     p.set_defaults(func=_report)
@@ -93,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", help="e.g. ray_results/demo")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.set_defaults(func=_refit)
+
+    p = sub.add_parser("check-cluster", help="validate a `ray up` YAML against Ray's schema")
+    p.add_argument("cluster_config", help="e.g. configs/cluster/aws-gpu.yaml")
+    p.set_defaults(func=_check_cluster)
 
     p = sub.add_parser("prepare-data", help="write the demo corpus to datasets/dataset.csv")
     p.add_argument("--out", default="datasets/dataset.csv")

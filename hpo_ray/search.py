@@ -128,18 +128,17 @@ def ofat_plan(cfg: ExperimentConfig) -> TunePlan:
     return TunePlan("ofat", None, ofat_param_space(cfg.training, cfg.ofat.grid), FIFOScheduler(), 1)
 
 
-def run_search(
-    cfg: ExperimentConfig, *, overwrite: bool = False, fail_on: dict[str, Any] | None = None
-) -> SearchOutcome:
-    """The main job: search, write the report, refit the best configuration."""
-    return run_experiment(cfg, search_plan, overwrite=overwrite, fail_on=fail_on)
+def run_search(cfg: ExperimentConfig, *, overwrite: bool = False, **hooks: Any) -> SearchOutcome:
+    """The main job: search, write the report, refit the best configuration.
+
+    ``hooks`` are fault-injection switches for tests (see ``TrialSetup``).
+    """
+    return run_experiment(cfg, search_plan, overwrite=overwrite, hooks=hooks)
 
 
-def run_ofat(
-    cfg: ExperimentConfig, *, overwrite: bool = False, fail_on: dict[str, Any] | None = None
-) -> SearchOutcome:
+def run_ofat(cfg: ExperimentConfig, *, overwrite: bool = False, **hooks: Any) -> SearchOutcome:
     """The OFAT sweep: every single-axis variant in parallel, then its report (and refit)."""
-    return run_experiment(cfg, ofat_plan, overwrite=overwrite, fail_on=fail_on)
+    return run_experiment(cfg, ofat_plan, overwrite=overwrite, hooks=hooks)
 
 
 def run_experiment(
@@ -147,17 +146,12 @@ def run_experiment(
     make_plan: Any,
     *,
     overwrite: bool = False,
-    fail_on: dict[str, Any] | None = None,
+    hooks: dict[str, Any] | None = None,
 ) -> SearchOutcome:
     """Checks, tokenized data, Ray, the Tuner; then report and refit from the folder."""
-    from hpo_ray.data import prepare_data
-    from hpo_ray.models import load_tokenizer, resolve_model
-
     check_outputs(cfg, overwrite)
     make_plan(cfg)  # name and space errors before any data work
-    model_path = resolve_model(cfg.model)
-    tokenizer = load_tokenizer(cfg.model, model_path)
-    data = prepare_data(cfg.data, tokenizer)
+    model_path, data = _prepare(cfg)
 
     exp = cfg.experiment_dir
     # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
@@ -173,22 +167,17 @@ def run_experiment(
             from hpo_ray.ofat import write_grid_file
 
             write_grid_file(cfg, exp)
-        tuner = build_tuner(cfg, plan, model_path, data, fail_on=fail_on)
+        tuner = build_tuner(cfg, plan, model_path, data, hooks)
         tuner.fit()
     return finish(cfg, overwrite=overwrite)
 
 
-def build_tuner(
-    cfg: ExperimentConfig,
-    plan: TunePlan,
-    model_path: str,
-    data: Any,
-    fail_on: dict[str, Any] | None = None,
+def make_trainable(
+    cfg: ExperimentConfig, model_path: str, data: Any, hooks: dict[str, Any] | None = None
 ) -> Any:
-    """The Tuner over the HF trainable; data goes to the object store once."""
+    """The HF trainable with its fixed setup, data (via the object store) and resources."""
     from ray import tune
 
-    from hpo_ray.study import StudyMirror
     from hpo_ray.trainable import TrialSetup, make_data_handle, train_trial
 
     setup = TrialSetup(
@@ -200,15 +189,30 @@ def build_tuner(
         cpus_per_trial=cfg.resources.cpu,
         checkpoint=cfg.run.checkpoint,
         trust_remote_code=cfg.model.trust_remote_code,
-        fail_on=fail_on,
+        experiment_dir=str(cfg.experiment_dir),
+        **(hooks or {}),
     )
-    trainable = tune.with_resources(
+    return tune.with_resources(
         tune.with_parameters(train_trial, setup=setup, data=make_data_handle(data)),
         {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu},
     )
+
+
+def build_tuner(
+    cfg: ExperimentConfig,
+    plan: TunePlan,
+    model_path: str,
+    data: Any,
+    hooks: dict[str, Any] | None = None,
+) -> Any:
+    """The Tuner over the HF trainable; data goes to the object store once."""
+    from ray import tune
+
+    from hpo_ray.study import StudyMirror
+
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
     return tune.Tuner(
-        trainable,
+        make_trainable(cfg, model_path, data, hooks),
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
@@ -230,6 +234,63 @@ def build_tuner(
             verbose=cfg.run.verbose,
         ),
     )
+
+
+def resume_experiment(
+    exp_dir: str | Path,
+    *,
+    retry_errored: bool = False,
+    overwrite: bool = False,
+    address: str | None = None,
+    refit: bool | None = None,
+) -> SearchOutcome:
+    """Continue an interrupted search or OFAT sweep with ``Tuner.restore``, then report/refit.
+
+    Finished trials are kept as they are; unfinished ones resume from their last checkpoint (or
+    start over when they had none); failed ones stay failed unless ``retry_errored``. The
+    searcher (Optuna's study, or the grid's position) comes back from the experiment folder.
+    """
+    from ray import tune
+
+    from hpo_ray.results import load_experiment_config
+
+    exp = Path(exp_dir).resolve()
+    cfg = load_experiment_config(exp)
+    cfg.run.storage, cfg.run.name = str(exp.parent), exp.name
+    if address:
+        cfg.run.address = address
+    if refit is not None:
+        cfg.run.refit = refit
+    if not tune.Tuner.can_restore(str(exp)):
+        raise ConfigError(
+            f"{exp} holds no Tune experiment state to resume (the search never started a "
+            f"trial); start it again with `hpo-ray search ... --overwrite`"
+        )
+    if cfg.run.refit:
+        out = cfg.trained_path
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise ConfigError(
+                f"model folder {out} is not empty; pass --overwrite to refit into it, or --no-refit"
+            )
+    model_path, data = _prepare(cfg)
+    with ray_session(cfg.run.address):
+        check_resources(cfg)
+        tuner = tune.Tuner.restore(
+            str(exp),
+            trainable=make_trainable(cfg, model_path, data),
+            resume_unfinished=True,
+            resume_errored=retry_errored,
+        )
+        tuner.fit()
+    return finish(cfg, overwrite=overwrite)
+
+
+def _prepare(cfg: ExperimentConfig) -> tuple[str, Any]:
+    from hpo_ray.data import prepare_data
+    from hpo_ray.models import load_tokenizer, resolve_model
+
+    model_path = resolve_model(cfg.model)
+    return model_path, prepare_data(cfg.data, load_tokenizer(cfg.model, model_path))
 
 
 def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:

@@ -9,6 +9,7 @@ keyed by its content fingerprint.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -35,8 +36,24 @@ class TrialSetup:
     cpus_per_trial: float
     checkpoint: str
     trust_remote_code: bool = False
+    experiment_dir: str = ""
+    """The experiment folder, where a trial's own-failure marker is kept when it is a path
+    every node sees (a local or NFS folder)."""
     fail_on: dict[str, Any] | None = None
     """Test hook: a trial whose params match every item here raises (simulates a crash)."""
+    nan_on: dict[str, Any] | None = None
+    """Test hook: a trial whose params match every item here gets NaN weights after its first
+    optimizer step (simulates a diverging run)."""
+
+
+OWN_FAILURE = "own_failure.txt"
+"""Written into a trial folder when the trial fails for its own reasons (NaN loss, out of
+memory): a retry after such a failure stops at once instead of training again to the same end.
+Retries (``run.max_failures``) are for lost workers and nodes."""
+
+
+class TrialDiverged(FloatingPointError):
+    """The training or evaluation loss is not finite."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,15 @@ def _report_callback_class() -> type:
             self.metric = f"eval_{metric}"
             self.mode = mode
             self.best: float | None = None
+            self.node_id = _node_id()
+
+        def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            loss = (kwargs.get("logs") or {}).get("loss")
+            if loss is not None and not math.isfinite(loss):
+                raise TrialDiverged(
+                    f"training loss is {loss} at step {state.global_step}; the run diverged "
+                    "(lower learning_rate, or raise warmup_ratio / max_grad_norm)"
+                )
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             # With step-wise evaluation make sure the last step is evaluated too, so the final
@@ -88,7 +114,14 @@ def _report_callback_class() -> type:
         def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             done = state.global_step >= state.max_steps or bool(control.should_training_stop)
             metrics = kwargs.get("metrics") or {}
-            result = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+            result: dict[str, Any] = {
+                k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))
+            }
+            if not math.isfinite(result.get("eval_loss", 0.0)):
+                raise TrialDiverged(
+                    f"eval_loss is {result['eval_loss']} at step {state.global_step}; the run "
+                    "diverged (lower learning_rate, or raise warmup_ratio / max_grad_norm)"
+                )
             value = result[self.metric]
             better = max if self.mode == "max" else min
             self.best = value if self.best is None else better(self.best, value)
@@ -97,6 +130,7 @@ def _report_callback_class() -> type:
                 epoch=float(state.epoch or 0.0),
                 step=int(state.global_step),
                 train_done=done,
+                node_id=self.node_id,
             )
             if self.checkpoint == "none" or done:
                 tune.report(result)
@@ -112,6 +146,43 @@ def _report_callback_class() -> type:
     return TuneReportCallback
 
 
+def _node_id() -> str:
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
+def _nan_callback_class() -> type:
+    from transformers import TrainerCallback
+
+    class PoisonWeights(TrainerCallback):
+        """Test hook: NaN into the first weight matrix after the first optimizer step."""
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step == 1:
+                import torch
+
+                with torch.no_grad():
+                    next(kwargs["model"].parameters()).fill_(float("nan"))
+
+    return PoisonWeights
+
+
+def _failure_markers(setup: TrialSetup, trial_dir: str) -> list[str]:
+    """The trial's own folder, and its folder in the experiment when this node can see it
+    (Tune syncs the former to the latter only on the next report, which a failure never makes).
+    """
+    markers = [os.path.join(trial_dir, OWN_FAILURE)]
+    shared = os.path.join(setup.experiment_dir, f"trial_{tune.get_context().get_trial_id()}")
+    if setup.experiment_dir and os.path.isdir(shared) and not os.path.samefile(shared, trial_dir):
+        markers.append(os.path.join(shared, OWN_FAILURE))
+    return markers
+
+
+def _matches(params: dict[str, Any], hook: dict[str, Any] | None) -> bool:
+    return bool(hook) and all(params.get(k) == v for k, v in (hook or {}).items())
+
+
 def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> None:
     """One trial: train with the sampled ``config`` and report each evaluation to Tune."""
     import torch
@@ -122,11 +193,16 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     torch.set_num_threads(max(1, int(setup.cpus_per_trial)))
     params = {**setup.base_params, **trial_overrides(config)}
-    if setup.fail_on and all(params.get(k) == v for k, v in setup.fail_on.items()):
+    if _matches(params, setup.fail_on):
         raise RuntimeError(f"injected failure for params {setup.fail_on}")
+    trial_dir = tune.get_context().get_trial_dir()
+    markers = _failure_markers(setup, trial_dir)
+    for marker in markers:
+        if os.path.exists(marker):
+            with open(marker) as f:
+                raise RuntimeError(f"not retried, the trial failed on its own: {f.read().strip()}")
 
     prepared = fetch_data(data)
-    trial_dir = tune.get_context().get_trial_dir()
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(log_dir=trial_dir)
@@ -134,6 +210,8 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
         _report_callback_class()(setup.checkpoint, setup.metric, setup.mode),
         TensorBoardCallback(writer),
     ]
+    if _matches(params, setup.nan_on):
+        callbacks.append(_nan_callback_class()())
     from hpo_ray.models import load_tokenizer_from_path
     from hpo_ray.training import build_trainer
 
@@ -159,5 +237,10 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
                     trainer.train(resume_from_checkpoint=folder)
             else:
                 trainer.train()
+        except (TrialDiverged, torch.OutOfMemoryError) as exc:
+            for marker in markers:
+                with open(marker, "w") as f:
+                    f.write(f"{type(exc).__name__}: {exc}\n")
+            raise
         finally:
             writer.close()

@@ -89,6 +89,7 @@ def training_arguments(
         report_to="none",
         disable_tqdm=True,
         logging_strategy="steps",
+        logging_nan_inf_filter=False,  # a diverged run must show (and fail), not be averaged away
         dataloader_num_workers=0,
         **kwargs,
         **extra,

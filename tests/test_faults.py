@@ -1,0 +1,188 @@
+"""Faults a long search meets, with real Ray processes: a diverging trial, a request no node
+can satisfy, the driver killed mid-search and resumed, a worker node lost mid-search."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import tiny_config
+
+from hpo_ray.cli import main
+from hpo_ray.config import dump_config
+from hpo_ray.errors import ConfigError
+from hpo_ray.results import SearchResults
+from hpo_ray.search import run_ofat, run_search
+from hpo_ray.trainable import OWN_FAILURE
+
+pytestmark = pytest.mark.e2e
+
+HERE = Path(__file__).parent
+
+
+def test_a_diverging_trial_fails_alone_and_is_not_retried(
+    tmp_path, corpus_csv, tiny_model, ray_local
+):
+    cfg = tiny_config(
+        tmp_path,
+        corpus_csv,
+        tiny_model,
+        training={"learning_rate": 3e-3, "num_train_epochs": 2, "logging_steps": 2},
+        ofat={"grid": {"learning_rate": [3e-3, 5e-3]}},
+        run={"refit": False, "max_failures": 2},
+    )
+    outcome = run_ofat(cfg, nan_on={"learning_rate": 5e-3})
+    table = pd.read_csv(outcome.artifacts_dir / "ofat_results.csv")
+    bad = table[table["value"] == 5e-3].iloc[0]
+    assert bad["status"] == "failed" and "diverged" in bad["error"]
+    good = table[table["value"] == 3e-3].iloc[0]
+    assert good["status"] == "completed" and good["f1"] > 0.5
+    marker = outcome.experiment_dir / f"trial_{bad['trial_id']}" / OWN_FAILURE
+    assert "TrialDiverged: training loss is nan" in marker.read_text()
+    # max_failures=2 retries lost workers; the diverged trial's first retry stops at the marker.
+    assert "not retried, the trial failed on its own" in bad["error"]
+    log = (outcome.experiment_dir / f"trial_{bad['trial_id']}" / "error.txt").read_text()
+    failures = log.split("Failure #")[1:]
+    assert len(failures) == 3  # the run and its 2 retries
+    assert "not retried" not in failures[0]
+    assert all("not retried, the trial failed on its own" in f for f in failures[1:])
+
+
+def test_a_request_no_node_can_satisfy_is_refused(tmp_path, corpus_csv, tiny_model, ray_local):
+    cfg = tiny_config(tmp_path, corpus_csv, tiny_model, resources={"cpu": 1, "gpu": 1})
+    with pytest.raises(ConfigError, match=r"asks for CPU 1 GPU 1 but no node has that"):
+        run_search(cfg)
+    assert not cfg.experiment_dir.exists()
+
+
+def _terminated(exp_dir: Path) -> set[str]:
+    """Ids of the trials the experiment state records as finished."""
+    states = sorted(exp_dir.glob("experiment_state-*.json"))
+    if not states:
+        return set()
+    try:
+        data = json.loads(states[-1].read_text())
+    except (json.JSONDecodeError, OSError):
+        return set()  # caught mid-write
+    trials = [json.loads(t[0]) for t in data["trial_data"]]
+    return {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tiny_model, ray_local):
+    cfg = tiny_config(
+        tmp_path,
+        corpus_csv,
+        tiny_model,
+        training={"num_train_epochs": 2, "early_stopping_patience": 0},
+        search={"num_samples": 6, "scheduler": "none", "max_concurrent_trials": 2},
+        run={"name": "killed", "refit": True, "verbose": 0},
+    )
+    path = tmp_path / "killed.yaml"
+    dump_config(cfg, path)
+    exp = cfg.experiment_dir
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "hpo_ray.cli", "search", str(path)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while len(_terminated(exp)) < 2 and driver.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    assert driver.poll() is None, "the search ended before it could be killed"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    time.sleep(3)  # Ray's processes follow their driver down
+    if _alive_group(driver.pid):
+        os.killpg(driver.pid, signal.SIGKILL)
+    before = SearchResults.load(exp).frame
+    finished = _terminated(exp)
+    done_before = before[before["trial_id"].isin(finished)].set_index("trial_id")
+    assert len(done_before) >= 2
+    assert len(before) < 6 or (before["status"] != "completed").any(), "nothing left to resume"
+    assert not cfg.trained_path.exists()
+
+    assert main(["resume", str(exp)]) == 0
+    after = SearchResults.load(exp).frame.set_index("trial_id")
+    assert len(after) == 6 and (after["status"] == "completed").all()
+    for trial_id, row in done_before.iterrows():  # kept, not re-run
+        assert after.loc[trial_id, "objective"] == row["objective"]
+        assert after.loc[trial_id, "time_s"] == row["time_s"]
+    # The resumed searcher continued Optuna's study: a from-scratch seeded TPE would suggest
+    # the first trials' learning rates again.
+    first = set(before.sort_values("trial")["learning_rate"].round(12))
+    new = after[~after.index.isin(before["trial_id"])]
+    assert not set(new["learning_rate"].round(12)) & first
+    study = _searcher_study(exp)
+    assert len(study.trials) == 6
+    assert (cfg.trained_path / "model.safetensors").is_file()
+
+
+def _alive_group(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _searcher_study(exp: Path):
+    from ray.tune.search.optuna import OptunaSearch
+
+    searcher = OptunaSearch()
+    searcher.restore_from_dir(str(exp))
+    return searcher._ot_study
+
+
+def test_resume_refuses_a_folder_without_state(tmp_path, capsys):
+    assert main(["resume", str(tmp_path)]) == 2
+    assert "not an hpo_ray experiment folder" in capsys.readouterr().err
+
+
+def test_losing_a_worker_node_mid_search(tmp_path, corpus_csv, tiny_model):
+    """Three simulated nodes; one is removed while trials run on it; every trial finishes."""
+    cfg = tiny_config(
+        tmp_path,
+        corpus_csv,
+        tiny_model,
+        training={"num_train_epochs": 3, "early_stopping_patience": 0},
+        search={"num_samples": 6, "scheduler": "none", "searcher": "random"},
+        run={"name": "nodes", "refit": False, "max_failures": 3, "verbose": 0},
+    )
+    path = tmp_path / "nodes.yaml"
+    dump_config(cfg, path)
+    out = tmp_path / "scenario.json"
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "cluster_scenario.py"), str(path), str(out)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    frame = SearchResults.load(cfg.experiment_dir).frame
+    assert len(frame) == 6
+    assert (frame["status"] == "completed").all(), frame[["trial_id", "status", "error"]]
+    nodes = {n for ids in report["nodes_per_trial"].values() for n in ids}
+    assert len(nodes) >= 2, "trials did not spread over the nodes"
+    removed = report["removed_node"]
+    hit = [t for t, ids in report["nodes_per_trial"].items() if removed in ids]
+    assert hit, "no trial was running on the removed node"
+    for trial_id in hit:  # retried elsewhere and finished
+        assert report["nodes_per_trial"][trial_id][-1] != removed
+        assert report["failures"][trial_id] >= 1
