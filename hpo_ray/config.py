@@ -418,6 +418,11 @@ def validate(cfg: ExperimentConfig) -> None:
         r.gpu <= 1 or r.gpu.is_integer(),
         f"resources.gpu={r.gpu}: above 1 a trial must ask for whole GPUs",
     )
+    _check(
+        "://" not in cfg.run.storage,
+        f"run.storage={cfg.run.storage!r}: object-store URIs are not supported yet; use a "
+        "folder every node mounts at the same path (NFS, EFS)",
+    )
     _one_of("run.checkpoint", cfg.run.checkpoint, CHECKPOINT_POLICIES)
     _check(
         cfg.run.keep_checkpoints >= 1,

@@ -113,6 +113,10 @@ def test_classic_space_types_preserved():
         ({"data": {"validation_size": 1.5}}, r"data.validation_size=1.5"),
         ({"data": {"label_rule": "regex"}}, r"data.label_rule='regex'"),
         ({"resources": {"gpu": 1.5}}, r"whole GPUs"),
+        (
+            {"run": {"storage": "s3://bucket/ray_results"}},
+            r"run.storage=.*URIs are not supported yet",
+        ),
         ({"run": {"name": "a/b"}}, r"run.name='a/b'"),
     ],
 )

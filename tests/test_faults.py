@@ -186,3 +186,14 @@ def test_losing_a_worker_node_mid_search(tmp_path, corpus_csv, tiny_model):
     for trial_id in hit:  # retried elsewhere and finished
         assert report["nodes_per_trial"][trial_id][-1] != removed
         assert report["failures"][trial_id] >= 1
+    for trial_dir in cfg.experiment_dir.glob("trial_*"):  # curves from every node landed
+        assert list(trial_dir.glob("events.out.tfevents.*")), trial_dir
+
+
+def test_fractional_resources_reach_tune(tmp_path, corpus_csv, tiny_model, ray_local):
+    from hpo_ray.search import _prepare, make_trainable
+
+    cfg = tiny_config(tmp_path, corpus_csv, tiny_model, resources={"cpu": 2, "gpu": 0.25})
+    model_path, data = _prepare(cfg)
+    request = make_trainable(cfg, model_path, data)._resources
+    assert request.required_resources == {"CPU": 2.0, "GPU": 0.25}
