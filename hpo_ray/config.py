@@ -24,9 +24,12 @@ from typing import Any
 import yaml
 
 from hpo_ray.errors import ConfigError
+from hpo_ray.losses import LOSSES
+from hpo_ray.metrics import AVERAGES, METRICS
 
-METRICS = ("accuracy", "f1", "macro_f1", "loss")
-"""Metrics the trainable reports (as ``eval_<name>``); ``search.metric`` picks one."""
+CONDITIONAL = {"focal_gamma": ("loss", "focal"), "focal_alpha": ("loss", "focal")}
+"""Training values that only matter when another one has a given value: a search samples them
+only then, and an OFAT variant of one also sets its parent."""
 
 OBJECTIVE = "objective"
 """Name of the reported value every trial is judged by: its best ``eval_<metric>`` so far."""
@@ -58,9 +61,15 @@ class DataConfig:
     threshold: float = 0.0
     label_names: list[str] | None = None
     """Names for the threshold rule's [negative, positive] classes."""
+    positive_label: str | None = None
+    """The class ``pos_f1`` scores and focal alpha favours (default: the second of two)."""
     validation_size: float = 0.2
     test_size: float = 0.0
     """Held-out fraction the search never sees (0 = no test split)."""
+    folds: int = 0
+    """k >= 2: every trial trains on k stratified folds of the train split (0 = off)."""
+    fold_aggregate: str = "mean"
+    """How the folds' metrics combine into the trial's: mean, median, min or max."""
     max_rows: int | None = None
     """Stratified subsample of the cleaned data, for quick runs."""
     seed: int = 42
@@ -99,6 +108,10 @@ class TrainingConfig:
     logging_steps: int = 10
     fp16: bool = False
     bf16: bool = False
+    loss: str = "ce"
+    """``ce``, ``weighted_ce`` (balanced class weights from the training split) or ``focal``."""
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
 
 
 SEARCHABLE = tuple(
@@ -119,6 +132,15 @@ class ParamSpec:
 
 
 @dataclass(kw_only=True)
+class ReseedConfig:
+    """Seed-robust selection: re-train the ``top_k`` configurations with ``seeds`` fresh seeds
+    and pick the winner by mean metric (0 = off)."""
+
+    top_k: int = 0
+    seeds: int = 3
+
+
+@dataclass(kw_only=True)
 class SearchConfig:
     """What to optimise and how to look for it."""
 
@@ -132,6 +154,9 @@ class SearchConfig:
     grace_period: int = 1
     """Evaluations every trial gets before a scheduler may stop it."""
     reduction_factor: int = 2
+    average: str | None = None
+    """``macro`` or ``weighted``: how roc_auc / pr_auc average over classes (multi-class)."""
+    reseed: ReseedConfig = field(default_factory=lambda: ReseedConfig())
     space: dict[str, ParamSpec] = field(default_factory=dict)
 
     @property
@@ -377,6 +402,12 @@ def validate(cfg: ExperimentConfig) -> None:
         f"data.test_size={d.test_size} must be >= 0 and leave data for training "
         "(test_size + validation_size < 1)",
     )
+    _check(d.folds == 0 or d.folds >= 2, f"data.folds={d.folds} must be 0 (off) or at least 2")
+    _one_of("data.fold_aggregate", d.fold_aggregate, ("mean", "median", "min", "max"))
+    _check(
+        not (d.folds and cfg.training.eval_steps),
+        "data.folds evaluates every epoch; set training.eval_steps: null",
+    )
     _check(d.max_length >= 8, f"data.max_length={d.max_length} must be at least 8")
     _check(
         d.max_rows is None or d.max_rows >= 10,
@@ -408,8 +439,31 @@ def validate(cfg: ExperimentConfig) -> None:
     )
     _check(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")
     _check(s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2")
+    if s.average is not None:
+        _one_of("search.average", s.average, AVERAGES)
+    if d.label_rule == "threshold":  # two classes known now; categorical is checked on the data
+        from hpo_ray.metrics import check_metric, task_metrics
+
+        names = d.label_names or ["negative", "positive"]
+        check_metric(metric, task_metrics(names, d.positive_label, s.average))
+    _check(s.reseed.top_k >= 0, f"search.reseed.top_k={s.reseed.top_k} must be >= 0 (0 = off)")
+    _check(s.reseed.seeds >= 2, f"search.reseed.seeds={s.reseed.seeds} must be >= 2")
     for name, spec in s.space.items():
         validate_param(name, spec)
+    for name in s.space:
+        if name in CONDITIONAL:
+            parent, value = CONDITIONAL[name]
+            parent_spec = s.space.get(parent)
+            can = (
+                value in (parent_spec.values or [])
+                if parent_spec is not None
+                else getattr(t, parent) == value
+            )
+            _check(
+                can,
+                f"search.space.{name} only matters when training.{parent} is {value!r}; set "
+                f"training.{parent}: {value} or search {parent} over values that include it",
+            )
     validate_ofat(cfg.ofat, t)
 
     _check(r.cpu > 0, f"resources.cpu={r.cpu} must be > 0")
@@ -449,9 +503,9 @@ def validate_param(name: str, spec: ParamSpec) -> None:
         if not spec.values:
             raise ConfigError(f"{key}.values must list at least one value")
         spec.values = [_convert(v, field_type, f"{key}.values") for v in spec.values]
-        if name == "lr_scheduler_type":
-            for v in spec.values:
-                _one_of(f"{key}.values", v, LR_SCHEDULERS)
+        allowed = {"lr_scheduler_type": LR_SCHEDULERS, "loss": LOSSES}.get(name)
+        for v in spec.values if allowed else []:
+            _one_of(f"{key}.values", v, allowed or ())
         return
     if spec.low is None or spec.high is None:
         raise ConfigError(f"{key} needs low and high for type {spec.type}")
@@ -490,6 +544,9 @@ def validate_training(t: TrainingConfig, where: str) -> None:
         f"{where}.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch",
     )
     _one_of(f"{where}.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
+    _one_of(f"{where}.loss", t.loss, LOSSES)
+    _check(t.focal_gamma >= 0, f"{where}.focal_gamma={t.focal_gamma} must be >= 0 (0 = CE)")
+    _check(0 < t.focal_alpha < 1, f"{where}.focal_alpha={t.focal_alpha} must be between 0 and 1")
     _check(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")
 
 

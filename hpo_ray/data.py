@@ -52,6 +52,8 @@ class PreparedData:
     fingerprint: str
     """Content hash of the tokenized corpus: the trainable caches the fetched data under it."""
     from_cache: bool
+    folds: list[tuple[list[int], list[int]]] = field(default_factory=list)
+    """With ``data.folds``: (train, validation) positions within ``train``, per fold."""
 
 
 def read_labelled(cfg: DataConfig) -> LabelledData:
@@ -238,6 +240,17 @@ def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
     h.update(labelled.labels.tobytes())
     for name in sorted(splits):
         h.update(name.encode() + splits[name].tobytes())
+    folds = []
+    if cfg.folds:
+        from hpo_ray.folds import fold_indices
+
+        try:
+            folds = fold_indices(labelled.labels[splits["train"]], cfg.folds, cfg.seed)
+        except ValueError as exc:
+            raise ConfigError(
+                f"data.folds={cfg.folds}: cannot split the train split ({exc})"
+            ) from None
+        h.update(repr(folds).encode())
     sizes = ", ".join(f"{k} {len(v)}" for k, v in parts.items())
     log.info("data: %d rows, classes %s; %s", len(labelled.texts), labelled.label_names, sizes)
     return PreparedData(
@@ -247,4 +260,5 @@ def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
         labelled.label_names,
         h.hexdigest()[:24],
         hit,
+        folds,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hpo_ray.config import OBJECTIVE, ParamSpec
@@ -178,3 +179,77 @@ def plot_ofat_overview(table: pd.DataFrame, sensitivity: pd.DataFrame, path: Pat
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
+
+
+def plot_reseed(table: pd.DataFrame, metric: str, path: Path) -> None:
+    """Mean +- sd of the objective per re-seeded configuration, with each seed's value."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    labels = [f"rank {r}\n{t}" for r, t in zip(table["rank"], table["trial_id"], strict=True)]
+    x = list(range(len(table)))
+    ax.errorbar(x, table["mean"], yerr=table["sd"].fillna(0), fmt="s", color="black", capsize=6)
+    for i, values in enumerate(table["values"]):
+        points = [float(v) for v in str(values).split()]
+        ax.scatter([i + 0.12] * len(points), points, marker="o", color="0.55", s=14)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel(f"best eval_{metric} per seed")
+    ax.set_title("top configurations re-trained with fresh seeds (mean +- sd)")
+    ax.grid(color="0.85")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_confusion(labels: Any, preds: Any, label_names: list[str], path: Path) -> None:
+    """Confusion matrix of one evaluation, counts in the cells."""
+    from sklearn.metrics import confusion_matrix
+
+    plt = _pyplot()
+    matrix = confusion_matrix(labels, preds, labels=list(range(len(label_names))))
+    size = 1.2 + 0.6 * len(label_names)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(matrix, cmap="Greys")
+    ax.set_xticks(range(len(label_names)), label_names, rotation=30)
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), count in np.ndenumerate(matrix):
+        color = "white" if count > threshold else "black"
+        ax.text(j, i, str(count), ha="center", va="center", color=color)
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Path) -> None:
+    """Training loss per logging step; training and validation loss per epoch."""
+    plt = _pyplot()
+    frame = pd.DataFrame(log_history)
+    train = frame.dropna(subset=["loss"]) if "loss" in frame else frame.iloc[0:0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(train.get("step", []), train.get("loss", []), color="black", marker=".")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss")
+    ax.set_title("training loss per logging step")
+    ax.grid(color="0.85")
+    fig.tight_layout()
+    fig.savefig(per_step, dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if not train.empty and "epoch" in train:
+        by_epoch = train.groupby(np.ceil(train["epoch"]))["loss"].mean()
+        ax.plot(by_epoch.index, by_epoch.values, "o-", color="black", label="training (mean)")
+    if "eval_loss" in frame:
+        evals = frame.dropna(subset=["eval_loss"])
+        ax.plot(evals["epoch"], evals["eval_loss"], "s--", color="0.45", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("loss per epoch")
+    ax.grid(color="0.85")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(per_epoch, dpi=110)
+    plt.close(fig)

@@ -31,8 +31,9 @@ def refit_best(
 ) -> Path:
     """Refit ``params`` (default: the best trial's) and save the model; returns its folder."""
     from hpo_ray.data import prepare_data
+    from hpo_ray.metrics import task_metrics
     from hpo_ray.models import load_tokenizer, resolve_model
-    from hpo_ray.results import SearchResults
+    from hpo_ray.reseed import selected_params
     from hpo_ray.training import build_trainer
 
     out = cfg.trained_path
@@ -41,7 +42,7 @@ def refit_best(
             f"model folder {out} is not empty; pass --overwrite or pick another run.name=..."
         )
     if params is None:
-        params = SearchResults.load(cfg.experiment_dir).best_params()
+        params = selected_params(cfg)
     model_path = resolve_model(cfg.model)
     tokenizer = load_tokenizer(cfg.model, model_path)
     data = prepare_data(cfg.data, tokenizer)  # cached: no second tokenization
@@ -61,6 +62,7 @@ def refit_best(
                 metric=cfg.search.metric,
                 mode=cfg.search.mode,
                 callbacks=[],
+                task=task_metrics(data.label_names, cfg.data.positive_label, cfg.search.average),
                 save=True,
                 trust_remote_code=cfg.model.trust_remote_code,
             )
@@ -74,6 +76,7 @@ def refit_best(
         (staging / "labels.json").write_text(json.dumps(data.label_names, indent=2))
         (staging / "best_params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        _copy_trial_artifacts(cfg, params, staging / "trial_artifacts")
         if out.exists():
             shutil.rmtree(out)
         staging.replace(out)
@@ -82,3 +85,23 @@ def refit_best(
             shutil.rmtree(staging, ignore_errors=True)
     log.info("saved the refit model to %s: %s", out, metrics)
     return out
+
+
+def _copy_trial_artifacts(cfg: ExperimentConfig, params: dict[str, Any], dest: Path) -> None:
+    """Copy the artifacts of the trial whose values are being refit (if it wrote any)."""
+    from hpo_ray.artifacts import FILES
+    from hpo_ray.results import SearchResults
+
+    try:
+        results = SearchResults.load(cfg.experiment_dir)
+    except ConfigError:
+        return
+    for trial_id, overrides in results.overrides.items():
+        if all(params.get(k) == v for k, v in overrides.items()):
+            source = cfg.experiment_dir / f"trial_{trial_id}"
+            files = [source / f for f in FILES if (source / f).is_file()]
+            if files:
+                dest.mkdir(parents=True, exist_ok=True)
+                for f in files:
+                    shutil.copy2(f, dest / f.name)
+            return

@@ -24,11 +24,15 @@ def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
             "search.space is empty; add at least one parameter to search over "
             "(for a one-factor-at-a-time grid use `hpo-ray ofat`)"
         )
+    from hpo_ray.space import DefineByRun, is_conditional
+
     sampler = optuna.samplers.TPESampler(seed=cfg.search.seed)
+    space = cfg.search.space
+    searched: Any = DefineByRun(space) if is_conditional(space) else optuna_space(space)
     # The study lives in memory inside the searcher (pickled by Tune, so restore works); the
     # SQLite copy for optuna-dashboard is written from the results (see hpo_ray.study).
     searcher = OptunaSearch(
-        space=optuna_space(cfg.search.space),
+        space=searched,
         sampler=sampler,
         metric=OBJECTIVE,
         mode=cfg.search.mode,

@@ -23,11 +23,13 @@ import yaml
 
 from hpo_ray.config import OBJECTIVE, ExperimentConfig, from_dict
 from hpo_ray.errors import ConfigError
-from hpo_ray.space import OFAT_KEY, trial_overrides, variant_name
+from hpo_ray.space import OFAT_KEY, RESEED_KEY, trial_overrides, variant_name
 
 ARTIFACTS = "hpo_artifacts"
 STUDY_FILE = "optuna_study.db"
 METRIC_COLUMNS = ("eval_f1", "eval_accuracy", "eval_macro_f1", "eval_loss")
+OPTIONAL_COLUMNS = ("eval_pos_f1", "eval_roc_auc", "eval_pr_auc")
+"""Reported only where the task defines them (see ``hpo_ray.metrics``)."""
 
 
 def load_experiment_config(exp_dir: Path) -> ExperimentConfig:
@@ -77,8 +79,8 @@ class SearchResults:
         analysis = ExperimentAnalysis(str(exp_dir))
         space = list(cfg.search.space)
         rows, history, overrides = [], {}, {}
-        for trial in sorted(analysis.trials, key=_creation_order):
-            number = _creation_order(trial)
+        ordered = sorted(analysis.trials, key=lambda t: (_tag_number(t), t.trial_id))
+        for number, trial in enumerate(ordered):
             hist = _trial_history(_trial_dir(exp_dir, trial))
             history[trial.trial_id] = hist
             last = dict(trial.last_result or {})
@@ -97,8 +99,11 @@ class SearchResults:
             variant = trial.config.get(OFAT_KEY)
             if isinstance(variant, dict):
                 row["variant"] = variant_name(variant["param"], variant["value"])
+            rerun = trial.config.get(RESEED_KEY)
+            if isinstance(rerun, dict):
+                row.update(rank=rerun["rank"], candidate=rerun["trial_id"], seed=rerun["seed"])
             row[OBJECTIVE] = best.get(OBJECTIVE, math.nan)
-            for col in METRIC_COLUMNS:
+            for col in METRIC_COLUMNS + OPTIONAL_COLUMNS:
                 row[col] = best.get(col, math.nan)
             row["best_epoch"] = best.get("epoch", math.nan)
             row["epochs_run"] = last.get("epoch", math.nan)
@@ -109,7 +114,9 @@ class SearchResults:
                 _error_text(_trial_dir(exp_dir, trial)) if trial.status == "ERROR" else ""
             )
             rows.append(row)
-        return cls(cfg, pd.DataFrame(rows), history, overrides)
+        frame = pd.DataFrame(rows)
+        unused = [c for c in OPTIONAL_COLUMNS if c in frame and frame[c].isna().all()]
+        return cls(cfg, frame.drop(columns=unused), history, overrides)
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -140,11 +147,7 @@ class SearchResults:
         s = self.cfg.search
         lines = [
             f"experiment: {self.cfg.run.name}",
-            f"objective: maximise best eval_{s.metric} per trial"
-            if s.mode == "max"
-            else f"objective: minimise best eval_{s.metric} per trial",
-            f"  on the validation split ({self.cfg.data.validation_size:g} of the data, seed "
-            f"{self.cfg.data.seed}); training seed {self.cfg.training.seed}",
+            *objective_statement(self.cfg),
             f"searcher: {s.searcher} (seed {s.seed}); scheduler: {s.scheduler}",
             f"trials: {len(self.frame)} of {s.num_samples} requested",
             f"  completed: {counts.get('completed', 0)}",
@@ -170,15 +173,75 @@ class SearchResults:
         return "\n".join(lines) + "\n"
 
 
+def objective_statement(cfg: ExperimentConfig) -> list[str]:
+    """What exactly a trial is judged by, so that results of different experiments are not
+    compared by mistake."""
+    s, d = cfg.search, cfg.data
+    verb = "maximise" if s.mode == "max" else "minimise"
+    metric = f"eval_{s.metric}"
+    if s.metric == "f1":
+        metric += " (weighted F1)"
+    elif s.metric in ("roc_auc", "pr_auc"):
+        metric += f" ({s.average or 'binary'}, from class probabilities)"
+    elif s.metric == "pos_f1":
+        metric += f" (F1 of class {d.positive_label or 'positive'})"
+    seeds = f"one training seed per trial ({cfg.training.seed})"
+    if s.reseed.top_k:
+        seeds += (
+            f"; then the top {s.reseed.top_k} re-trained with {s.reseed.seeds} fresh seeds "
+            "each, winner by mean"
+        )
+    loss = cfg.training.loss if "loss" not in s.space else "searched"
+    folds = (
+        f"{d.folds}-fold CV of the train split, {d.fold_aggregate} over folds per epoch"
+        if d.folds
+        else f"validation split {d.validation_size:g} (seed {d.seed}), no k-fold"
+    )
+    return [
+        f"objective: {verb} {metric}, best evaluation per trial (evaluated every "
+        f"{cfg.training.eval_steps or 1} {'steps' if cfg.training.eval_steps else 'epoch'})",
+        f"  data: {folds}; test split "
+        f"{d.test_size:g}{' (search never sees it)' if d.test_size else ''}",
+        f"  seeds: {seeds}; loss: {loss}",
+    ]
+
+
+def final_scores(cfg: ExperimentConfig, search_best: float | None = None) -> str:
+    """The refit model's validation and test scores side by side (empty before a refit), so the
+    optimism of picking the best of many trials on the validation split is visible."""
+    path = cfg.trained_path / "metrics.json"
+    if not path.is_file():
+        return ""
+    metrics = json.loads(path.read_text())
+    splits = [s for s in ("validation", "test") if s in metrics]
+    names = [m for m in ("accuracy", "f1", "macro_f1", "pos_f1", "roc_auc", "pr_auc", "loss")]
+    lines = [
+        f"refit model {cfg.trained_path}:",
+        "  metric      " + "".join(f"{s:>12}" for s in splits),
+    ]
+    for name in names:
+        values = [metrics[s].get(f"{'test' if s == 'test' else 'eval'}_{name}") for s in splits]
+        if all(v is None for v in values):
+            continue
+        cells = "".join(f"{v:>12.4f}" if v is not None else f"{'-':>12}" for v in values)
+        lines.append(f"  {name:<12}{cells}")
+    if search_best is not None:
+        lines.append(f"  search's best validation {OBJECTIVE}: {search_best:.4f}")
+    if "test" not in metrics:
+        lines.append("  (no test split: set data.test_size to see how optimistic validation is)")
+    return "\n".join(lines) + "\n"
+
+
 def _trial_dir(exp_dir: Path, trial: Any) -> Path:
     """The trial's folder inside the experiment (no live Ray session needed)."""
     return exp_dir / trial.storage.trial_dir_name
 
 
-def _creation_order(trial: Any) -> int:
-    """Tune numbers trials from 1 in creation order at the front of ``experiment_tag``."""
+def _tag_number(trial: Any) -> int:
+    """Tune's creation counter at the front of ``experiment_tag`` (from 1 for a searcher's
+    trials, from 0 for a grid's)."""
     head = str(trial.experiment_tag).split("_", 1)[0]
-    return int(head) - 1 if head.isdigit() else 0
+    return int(head) if head.isdigit() else 0
 
 
 def _trial_history(trial_dir: Path) -> pd.DataFrame:
@@ -218,6 +281,7 @@ def write_report(exp_dir: str | Path) -> Path:
     """
     from hpo_ray.ofat import GRID_FILE, write_ofat_report
     from hpo_ray.plots import plot_history, plot_importances, plot_metrics_vs_param
+    from hpo_ray.reseed import write_reseed_report
     from hpo_ray.study import sync_study
 
     exp_dir = Path(exp_dir).resolve()
@@ -242,7 +306,11 @@ def write_report(exp_dir: str | Path) -> Path:
             )
         plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
         notes.append(plot_importances(study, out / "param_importances.png"))
-    (out / "summary.txt").write_text(results.summary() + "".join(n for n in notes if n))
+    best = float(results.best_row()[OBJECTIVE]) if not results.finished.empty else None
+    reseed = write_reseed_report(results.cfg, out)
+    text = results.summary() + "".join(n for n in notes if n) + reseed
+    text += final_scores(results.cfg, best)
+    (out / "summary.txt").write_text(text)
     return out
 
 

@@ -169,7 +169,7 @@ def run_experiment(
             write_grid_file(cfg, exp)
         tuner = build_tuner(cfg, plan, model_path, data, hooks)
         tuner.fit()
-    return finish(cfg, overwrite=overwrite)
+        return finish(cfg, overwrite=overwrite)
 
 
 def make_trainable(
@@ -189,6 +189,9 @@ def make_trainable(
         cpus_per_trial=cfg.resources.cpu,
         checkpoint=cfg.run.checkpoint,
         trust_remote_code=cfg.model.trust_remote_code,
+        positive_label=cfg.data.positive_label,
+        average=cfg.search.average,
+        fold_aggregate=cfg.data.fold_aggregate,
         experiment_dir=str(cfg.experiment_dir),
         **(hooks or {}),
     )
@@ -230,6 +233,8 @@ def build_tuner(
             storage_path=cfg.run.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
             failure_config=tune.FailureConfig(max_failures=cfg.run.max_failures),
+            # Trial folders (TensorBoard curves, artifacts) reach the storage from every node.
+            sync_config=tune.SyncConfig(sync_artifacts=True),
             callbacks=[StudyMirror(cfg)] if plan.kind == "search" else [],
             verbose=cfg.run.verbose,
         ),
@@ -282,22 +287,34 @@ def resume_experiment(
             resume_errored=retry_errored,
         )
         tuner.fit()
-    return finish(cfg, overwrite=overwrite)
+        return finish(cfg, overwrite=overwrite)
 
 
 def _prepare(cfg: ExperimentConfig) -> tuple[str, Any]:
+    """The model's path and the tokenized data; refuses a metric the classes do not define."""
     from hpo_ray.data import prepare_data
+    from hpo_ray.metrics import check_metric, task_metrics
     from hpo_ray.models import load_tokenizer, resolve_model
 
     model_path = resolve_model(cfg.model)
-    return model_path, prepare_data(cfg.data, load_tokenizer(cfg.model, model_path))
+    data = prepare_data(cfg.data, load_tokenizer(cfg.model, model_path))
+    task = task_metrics(data.label_names, cfg.data.positive_label, cfg.search.average)
+    check_metric(cfg.search.metric, task)
+    return model_path, data
 
 
 def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
     """Report from the experiment folder, then refit the best configuration if configured."""
+    from hpo_ray.ofat import GRID_FILE
     from hpo_ray.refit import refit_best
-    from hpo_ray.results import write_report
+    from hpo_ray.reseed import run_reseed
+    from hpo_ray.results import final_scores, write_report
 
+    if cfg.search.reseed.top_k and not (cfg.experiment_dir / GRID_FILE).exists():
+        run_reseed(cfg)
     artifacts = write_report(cfg.experiment_dir)
     trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refit else None
+    if trained is not None:
+        summary = artifacts / "summary.txt"
+        summary.write_text(summary.read_text() + final_scores(cfg))
     return SearchOutcome(cfg.experiment_dir, artifacts, trained)

@@ -13,7 +13,7 @@ from typing import Any
 import optuna
 from ray import tune
 
-from hpo_ray.config import ParamSpec, TrainingConfig
+from hpo_ray.config import CONDITIONAL, ParamSpec, TrainingConfig
 
 
 def optuna_distribution(spec: ParamSpec) -> optuna.distributions.BaseDistribution:
@@ -35,6 +35,36 @@ def optuna_distribution(spec: ParamSpec) -> optuna.distributions.BaseDistributio
 def optuna_space(space: dict[str, ParamSpec]) -> dict[str, optuna.distributions.BaseDistribution]:
     """The whole space for ``OptunaSearch(space=...)`` and for the SQLite study mirror."""
     return {name: optuna_distribution(spec) for name, spec in space.items()}
+
+
+def is_conditional(space: dict[str, ParamSpec]) -> bool:
+    """Whether some searched parameter depends on another searched one (focal on loss)."""
+    return any(name in CONDITIONAL and CONDITIONAL[name][0] in space for name in space)
+
+
+class DefineByRun:
+    """An Optuna define-by-run space: a conditional parameter is suggested only when its parent
+    took the value it depends on, so it never appears in trials where it has no effect.
+
+    A class, not a closure, because Tune pickles the searcher with the experiment."""
+
+    def __init__(self, space: dict[str, ParamSpec]) -> None:
+        self.space = space
+        self.order = sorted(space, key=lambda name: name in CONDITIONAL)  # parents first
+
+    def __call__(self, trial: optuna.Trial) -> None:
+        for name in self.order:
+            if name in CONDITIONAL:
+                parent, value = CONDITIONAL[name]
+                if parent in trial.params and trial.params[parent] != value:
+                    continue
+            dist = optuna_distribution(self.space[name])
+            if isinstance(dist, optuna.distributions.CategoricalDistribution):
+                trial.suggest_categorical(name, list(dist.choices))
+            elif isinstance(dist, optuna.distributions.IntDistribution):
+                trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+            elif isinstance(dist, optuna.distributions.FloatDistribution):
+                trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
 def tune_domain(spec: ParamSpec) -> Any:
@@ -73,6 +103,8 @@ def trial_params(base: TrainingConfig, sampled: dict[str, Any]) -> dict[str, Any
 OFAT_KEY = "ofat"
 """The Tune config key holding a trial's OFAT variant ``{"param": ..., "value": ...}``."""
 BASE = "base"
+RESEED_KEY = "reseed"
+"""The Tune config key of a reseed run ``{"rank", "trial_id", "params", "seed"}``."""
 
 
 def ofat_variants(base: TrainingConfig, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -83,18 +115,25 @@ def ofat_variants(base: TrainingConfig, grid: dict[str, list[Any]]) -> list[dict
     """
     variants: list[dict[str, Any]] = [{"param": BASE, "value": None}]
     for param, values in grid.items():
-        base_value = getattr(base, param)
-        variants += [{"param": param, "value": v} for v in values if not _same(v, base_value)]
+        variants += [{"param": param, "value": v} for v in values if not is_base(base, param, v)]
     return variants
+
+
+def is_base(base: TrainingConfig, param: str, value: Any) -> bool:
+    """Whether setting ``param`` to ``value`` leaves the base training unchanged."""
+    if param in CONDITIONAL:
+        parent, needed = CONDITIONAL[param]
+        if getattr(base, parent) != needed:
+            return False
+    return _same(value, getattr(base, param))
 
 
 def ofat_rows(base: TrainingConfig, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """One row per (param, value) in grid order, naming the variant that trains it."""
     rows = []
     for param, values in grid.items():
-        base_value = getattr(base, param)
         for v in values:
-            shared = _same(v, base_value)
+            shared = is_base(base, param, v)
             rows.append(
                 {
                     "param": param,
@@ -116,12 +155,31 @@ def ofat_param_space(base: TrainingConfig, grid: dict[str, list[Any]]) -> dict[s
 
 
 def trial_overrides(config: dict[str, Any]) -> dict[str, Any]:
-    """The training values a Tune trial config sets (searched values or its OFAT variant)."""
-    out = {k: v for k, v in config.items() if k != OFAT_KEY}
+    """The training values a Tune trial config sets: its searched values, OFAT variant or
+    reseed run. A conditional value whose parent has another value is dropped (it has no
+    effect); an OFAT variant of a conditional value also sets its parent."""
+    out = {k: v for k, v in config.items() if k not in (OFAT_KEY, RESEED_KEY)}
     variant = config.get(OFAT_KEY)
     if isinstance(variant, dict) and variant.get("param") not in (None, BASE):
         out[variant["param"]] = variant["value"]
+        if variant["param"] in CONDITIONAL:
+            parent, value = CONDITIONAL[variant["param"]]
+            out[parent] = value
+    rerun = config.get(RESEED_KEY)
+    if isinstance(rerun, dict):
+        out.update(rerun["params"], seed=rerun["seed"])
+    for name in [n for n in out if n in CONDITIONAL]:
+        parent, value = CONDITIONAL[name]
+        if parent in out and out[parent] != value:
+            del out[name]
     return out
+
+
+def reseed_param_space(candidates: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """Tune's ``param_space`` re-running each candidate ``{"rank", "trial_id", "params"}`` once
+    per seed."""
+    runs = [{**c, "seed": s} for c in candidates for s in seeds]
+    return {RESEED_KEY: tune.grid_search(runs)}
 
 
 def _same(a: Any, b: Any) -> bool:

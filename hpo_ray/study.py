@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ray import tune
 
 from hpo_ray.config import OBJECTIVE, ExperimentConfig
+from hpo_ray.space import trial_overrides
 
 if TYPE_CHECKING:
     import optuna
@@ -100,8 +101,7 @@ def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
             continue  # still running or pending: added when it ends
         hist = results.history.get(row["trial_id"])
         curve = [] if hist is None or OBJECTIVE not in hist else hist[OBJECTIVE].tolist()
-        params = {k: row[k] for k in results.cfg.search.space}
-        params = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+        params = results.overrides.get(row["trial_id"], {})
         add_trial(study, results.cfg, row["trial_id"], params, curve, state)
     return study
 
@@ -121,7 +121,7 @@ class StudyMirror(tune.Callback):
             open_study(db, self.cfg),
             self.cfg,
             trial.trial_id,
-            dict(trial.config),
+            trial_overrides(trial.config),
             self.curves.pop(trial.trial_id, []),
             state,
         )

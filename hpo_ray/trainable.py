@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,9 @@ class TrialSetup:
     cpus_per_trial: float
     checkpoint: str
     trust_remote_code: bool = False
+    positive_label: str | None = None
+    average: str | None = None
+    fold_aggregate: str = "mean"
     experiment_dir: str = ""
     """The experiment folder, where a trial's own-failure marker is kept when it is a path
     every node sees (a local or NFS folder)."""
@@ -80,6 +84,33 @@ def fetch_data(handle: DataHandle) -> Any:
     return _DATA_CACHE[handle.fingerprint]
 
 
+def _guard_callback_class() -> type:
+    from transformers import TrainerCallback
+
+    class DivergenceGuard(TrainerCallback):
+        """Fails the trial when the training or evaluation loss stops being finite.
+
+        Runs before the report callback, so a diverged evaluation is never reported."""
+
+        def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            loss = (kwargs.get("logs") or {}).get("loss")
+            if loss is not None and not math.isfinite(loss):
+                raise TrialDiverged(
+                    f"training loss is {loss} at step {state.global_step}; the run diverged "
+                    "(lower learning_rate, or raise warmup_ratio / max_grad_norm)"
+                )
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            loss = (kwargs.get("metrics") or {}).get("eval_loss", 0.0)
+            if not math.isfinite(loss):
+                raise TrialDiverged(
+                    f"eval_loss is {loss} at step {state.global_step}; the run diverged "
+                    "(lower learning_rate, or raise warmup_ratio / max_grad_norm)"
+                )
+
+    return DivergenceGuard
+
+
 def _report_callback_class() -> type:
     from transformers import TrainerCallback
 
@@ -90,19 +121,42 @@ def _report_callback_class() -> type:
         the scheduler and best-trial selection all use (refit also keeps its best epoch).
         """
 
-        def __init__(self, checkpoint: str, metric: str, mode: str) -> None:
+        def __init__(
+            self,
+            checkpoint: str,
+            metric: str,
+            mode: str,
+            artifacts_dir: str | None = None,
+            label_names: list[str] | None = None,
+        ) -> None:
             self.checkpoint = checkpoint
             self.metric = f"eval_{metric}"
             self.mode = mode
             self.best: float | None = None
             self.node_id = _node_id()
+            self.artifacts_dir = artifacts_dir
+            self.label_names = label_names or []
+            self.computer: Any = None  # the Trainer's MetricsComputer, set after it is built
+            self.started = time.perf_counter()
+            self.steps_at_start = 0
 
-        def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            loss = (kwargs.get("logs") or {}).get("loss")
-            if loss is not None and not math.isfinite(loss):
-                raise TrialDiverged(
-                    f"training loss is {loss} at step {state.global_step}; the run diverged "
-                    "(lower learning_rate, or raise warmup_ratio / max_grad_norm)"
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.perf_counter()
+            self.steps_at_start = int(state.global_step)
+
+        def write_artifacts(self, state: Any, result: dict[str, Any], model: Any) -> None:
+            from hpo_ray.artifacts import write_trial_artifacts
+
+            steps = max(1, int(state.global_step) - self.steps_at_start)
+            metrics = {
+                **result,
+                "seconds_per_step": (time.perf_counter() - self.started) / steps,
+                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            }
+            last = getattr(self.computer, "last", None)
+            if self.artifacts_dir:
+                write_trial_artifacts(
+                    self.artifacts_dir, state.log_history, metrics, last, self.label_names
                 )
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -117,11 +171,6 @@ def _report_callback_class() -> type:
             result: dict[str, Any] = {
                 k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))
             }
-            if not math.isfinite(result.get("eval_loss", 0.0)):
-                raise TrialDiverged(
-                    f"eval_loss is {result['eval_loss']} at step {state.global_step}; the run "
-                    "diverged (lower learning_rate, or raise warmup_ratio / max_grad_norm)"
-                )
             value = result[self.metric]
             better = max if self.mode == "max" else min
             self.best = value if self.best is None else better(self.best, value)
@@ -132,6 +181,11 @@ def _report_callback_class() -> type:
                 train_done=done,
                 node_id=self.node_id,
             )
+            if done:
+                result["trainable_params"] = sum(
+                    p.numel() for p in kwargs["model"].parameters() if p.requires_grad
+                )
+                self.write_artifacts(state, result, kwargs["model"])
             if self.checkpoint == "none" or done:
                 tune.report(result)
                 return
@@ -206,16 +260,38 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(log_dir=trial_dir)
-    callbacks = [
-        _report_callback_class()(setup.checkpoint, setup.metric, setup.mode),
-        TensorBoardCallback(writer),
-    ]
+    guards: list[Any] = [_guard_callback_class()()]
     if _matches(params, setup.nan_on):
-        callbacks.append(_nan_callback_class()())
+        guards.append(_nan_callback_class()())
+    reporter = _report_callback_class()(
+        setup.checkpoint, setup.metric, setup.mode, trial_dir, setup.label_names
+    )
+    callbacks = [*guards, reporter, TensorBoardCallback(writer)]
+    from hpo_ray.metrics import task_metrics
     from hpo_ray.models import load_tokenizer_from_path
     from hpo_ray.training import build_trainer
 
     with tempfile.TemporaryDirectory(prefix="hpo-trial-") as scratch:
+        if prepared.folds:
+            from hpo_ray.folds import train_folds
+
+            node = _node_id()
+            try:
+                train_folds(
+                    params,
+                    setup,
+                    prepared,
+                    scratch,
+                    trial_dir,
+                    guards,
+                    lambda result: tune.report({**result, "node_id": node}),
+                )
+            except (TrialDiverged, torch.OutOfMemoryError) as exc:
+                _mark_own_failure(markers, exc)
+                raise
+            finally:
+                writer.close()
+            return
         trainer = build_trainer(
             params,
             setup.model_path,
@@ -227,9 +303,11 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             metric=setup.metric,
             mode=setup.mode,
             callbacks=callbacks,
+            task=task_metrics(setup.label_names, setup.positive_label, setup.average),
             trust_remote_code=setup.trust_remote_code,
             quiet=True,
         )
+        reporter.computer = trainer.compute_metrics
         checkpoint = tune.get_checkpoint()
         try:
             if checkpoint is not None:
@@ -238,9 +316,13 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             else:
                 trainer.train()
         except (TrialDiverged, torch.OutOfMemoryError) as exc:
-            for marker in markers:
-                with open(marker, "w") as f:
-                    f.write(f"{type(exc).__name__}: {exc}\n")
+            _mark_own_failure(markers, exc)
             raise
         finally:
             writer.close()
+
+
+def _mark_own_failure(markers: list[str], exc: BaseException) -> None:
+    for marker in markers:
+        with open(marker, "w") as f:
+            f.write(f"{type(exc).__name__}: {exc}\n")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 TRAINING_ARG_NAMES = (
     "learning_rate",
     "num_train_epochs",
@@ -41,18 +39,10 @@ def pick_device() -> str:
 
 
 def compute_metrics(eval_pred: Any) -> dict[str, float]:
-    """Accuracy, weighted F1 (as the classic scripts) and macro F1, by scikit-learn."""
-    from sklearn.metrics import accuracy_score, f1_score
+    """Metrics of a binary task whose positive class is the second (for simple callers)."""
+    from hpo_ray.metrics import TaskMetrics, make_compute_metrics
 
-    logits, labels = eval_pred.predictions, eval_pred.label_ids
-    if isinstance(logits, tuple):
-        logits = logits[0]
-    preds = np.asarray(logits).argmax(axis=-1)
-    return {
-        "accuracy": float(accuracy_score(labels, preds)),
-        "f1": float(f1_score(labels, preds, average="weighted", zero_division=0)),
-        "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0)),
-    }
+    return make_compute_metrics(TaskMetrics(2, positive=1, average=None))(eval_pred)
 
 
 def training_arguments(
@@ -62,6 +52,7 @@ def training_arguments(
     metric: str,
     mode: str,
     save: bool = False,
+    resumable: bool = False,
     **extra: Any,
 ) -> Any:
     """``TrainingArguments`` for one run; ``params`` uses hpo_ray's training field names."""
@@ -79,9 +70,9 @@ def training_arguments(
         output_dir=output_dir,
         eval_strategy=strategy,
         eval_steps=eval_steps,
-        save_strategy=strategy if save else "no",
+        save_strategy=strategy if save or resumable else "no",
         save_steps=eval_steps if save and eval_steps else 500,
-        save_total_limit=1 if save else None,
+        save_total_limit=1 if save or resumable else None,
         load_best_model_at_end=save,
         metric_for_best_model=f"eval_{metric}",
         greater_is_better=mode == "max",
@@ -108,18 +99,34 @@ def build_trainer(
     metric: str,
     mode: str,
     callbacks: list[Any],
+    task: Any = None,
     save: bool = False,
+    resumable: bool = False,
     trust_remote_code: bool = False,
     quiet: bool = False,
 ) -> Any:
-    """A Trainer whose model is built in ``model_init`` after seeding, so runs repeat exactly."""
+    """A Trainer whose model is built in ``model_init`` after seeding, so runs repeat exactly.
+
+    ``task`` (a ``TaskMetrics``) decides which metrics are reported and which class is positive
+    (default: binary, second class positive); ``params["loss"]`` picks the training loss.
+    ``save`` keeps the best epoch's model (refit); ``resumable`` keeps the last epoch's full
+    checkpoint so ``train(resume_from_checkpoint=True)`` continues it (k-fold).
+    """
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
     from transformers.utils import logging as hf_logging
 
+    from hpo_ray.losses import balanced_class_weights, make_loss
+    from hpo_ray.metrics import TaskMetrics, make_compute_metrics
     from hpo_ray.models import load_model
 
+    if task is None:
+        task = TaskMetrics(
+            len(label_names), positive=1 if len(label_names) == 2 else None, average=None
+        )
     hf_logging.disable_progress_bar()
-    args = training_arguments(params, output_dir, metric=metric, mode=mode, save=save)
+    args = training_arguments(
+        params, output_dir, metric=metric, mode=mode, save=save, resumable=resumable
+    )
     patience = int(params.get("early_stopping_patience", 0))
     if patience > 0:
         # HF's callback only needs metric_for_best_model; it compares against the best metric
@@ -133,7 +140,16 @@ def build_trainer(
         eval_dataset=validation,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
-        compute_metrics=compute_metrics,
+        compute_metrics=make_compute_metrics(task),
+        compute_loss_func=make_loss(
+            str(params.get("loss", "ce")),
+            class_weights=balanced_class_weights(train["labels"], len(label_names))
+            if params.get("loss") == "weighted_ce"
+            else None,
+            gamma=float(params.get("focal_gamma", 2.0)),
+            alpha=float(params.get("focal_alpha", 0.25)),
+            positive=task.positive,
+        ),
         callbacks=callbacks,
     )
     if quiet:

@@ -90,7 +90,10 @@ def test_asha_search_artifacts(asha_run):
     top = table.sort_values("objective", ascending=False).iloc[0]
     assert best["learning_rate"] == pytest.approx(top["learning_rate"])
     summary = (out / "summary.txt").read_text()
-    assert "trials: 6 of 6 requested" in summary and "maximise best eval_f1" in summary
+    assert (
+        "trials: 6 of 6 requested" in summary
+        and "maximise eval_f1 (weighted F1), best evaluation per trial" in summary
+    )
 
 
 def test_optuna_study_mirrors_every_trial(asha_run):
@@ -121,6 +124,32 @@ def test_tensorboard_curves_and_bounded_checkpoints(asha_run):
         assert len(list(trial_dir.glob("checkpoint_*"))) <= cfg.run.keep_checkpoints
         for ckpt in trial_dir.glob("checkpoint_*"):
             assert not (ckpt / "optimizer.pt").exists()
+
+
+def test_trials_that_finish_leave_their_evidence(asha_run):
+    import numpy as np
+
+    from hpo_ray.artifacts import FILES
+
+    cfg, outcome, _ = asha_run
+    table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")
+    finished = table[table["status"].isin(["completed", "patience_stop"])]
+    assert len(finished) >= 1
+    for trial_id in finished["trial_id"]:
+        folder = outcome.experiment_dir / f"trial_{trial_id}"
+        for name in FILES:
+            assert (folder / name).stat().st_size > 0, (trial_id, name)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["seconds_per_step"] > 0 and metrics["trainable_params"] > 1000
+        history = json.loads((folder / "log_history.json").read_text())
+        assert any("eval_f1" in h for h in history) and any("loss" in h for h in history)
+        saved = np.load(folder / "predictions.npz")
+        assert saved["logits"].shape == (len(saved["labels"]), 2)
+        assert list(saved["label_names"]) == ["negative", "positive"]
+        accuracy = (saved["logits"].argmax(1) == saved["labels"]).mean()
+        assert accuracy == pytest.approx(metrics["eval_accuracy"])
+    copied = outcome.trained_dir / "trial_artifacts"
+    assert (copied / "metrics.json").is_file() and (copied / "confusion_matrix.png").is_file()
 
 
 def test_refit_model_reloads_and_predicts(asha_run):

@@ -160,7 +160,13 @@ def test_losing_a_worker_node_mid_search(tmp_path, corpus_csv, tiny_model):
         corpus_csv,
         tiny_model,
         training={"num_train_epochs": 3, "early_stopping_patience": 0},
-        search={"num_samples": 6, "scheduler": "none", "searcher": "random"},
+        search={
+            "num_samples": 6,
+            "scheduler": "none",
+            "searcher": "random",
+            # every trial runs 3 epochs, so one seen on the node is still running when it goes
+            "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 5e-3, "log": True}},
+        },
         run={"name": "nodes", "refit": False, "max_failures": 3, "verbose": 0},
     )
     path = tmp_path / "nodes.yaml"

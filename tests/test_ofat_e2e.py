@@ -52,6 +52,10 @@ def test_table_has_a_row_per_grid_value_in_order(sweep):
     base = table[table["shared_base"]]
     assert list(base["value"]) == ["0.001", "linear"] and base["trial_id"].nunique() == 1
     assert (base["variant"] == "base").all()
+    # trials are numbered from 0 in creation order, the base first (a grid's Tune tags start
+    # at 0 where a searcher's start at 1)
+    assert (base["trial"] == 0).all()
+    assert sorted(table.drop_duplicates("variant")["trial"]) == [0, 1, 2, 3]
     failed = table[table["value"] == "0.0003"].iloc[0]
     assert failed["status"] == "failed" and "injected failure" in failed["error"]
     ok = table[table["status"] != "failed"]

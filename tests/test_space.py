@@ -62,3 +62,30 @@ def test_optuna_needs_a_space():
 
     with pytest.raises(ConfigError, match="search.space is empty"):
         make_searcher(from_dict({}))
+
+
+def test_conditional_space_is_define_by_run_and_pickles():
+    import pickle
+
+    from hpo_ray.space import DefineByRun
+
+    cfg = from_dict(
+        {
+            "search": {
+                "space": {
+                    "loss": {"type": "categorical", "values": ["ce", "focal"]},
+                    "focal_gamma": {"type": "float", "low": 1.0, "high": 3.0},
+                }
+            }
+        }
+    )
+    searcher, _ = make_searcher(cfg)
+    pickle.loads(pickle.dumps(searcher))  # Tune saves the searcher with the experiment
+    define = DefineByRun(cfg.search.space)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        define(trial)
+        assert ("focal_gamma" in trial.params) == (trial.params["loss"] == "focal")
+        study.tell(trial, 0.0)
+    assert {t.params["loss"] for t in study.trials} == {"ce", "focal"}

@@ -1,0 +1,149 @@
+"""K-fold cross-validation inside one trial: k Trainers advanced one epoch at a time in turn.
+
+With ``data.folds: k`` a trial trains its configuration on k stratified folds of the train split
+(the folds are index subsets of the one tokenized split: nothing is tokenized again). After
+each epoch every fold has been evaluated, and the trial reports the aggregate over folds
+(``data.fold_aggregate``: mean, median, min or max) as ``eval_<metric>``, with each fold's value
+as ``fold<i>_eval_<metric>``: the searcher and ASHA / median stopping see the aggregate epoch by
+epoch. A fold pauses at the end of each epoch with a full checkpoint (optimizer and scheduler
+included) in the trial's scratch folder and resumes from it for the next epoch, so its learning
+rate schedule is the one a single uninterrupted run would have.
+
+Example::
+
+    folds = fold_indices(train_labels, k=3, seed=42)  # [(train_idx, val_idx), ...]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from hpo_ray.config import OBJECTIVE
+
+AGGREGATES: dict[str, Callable[[Any], Any]] = {
+    "mean": np.mean,
+    "median": np.median,
+    "min": np.min,
+    "max": np.max,
+}
+
+
+def fold_indices(labels: np.ndarray, k: int, seed: int) -> list[tuple[list[int], list[int]]]:
+    """Stratified, seeded k-fold split of positions 0..len(labels)-1."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [
+        (train.tolist(), val.tolist())
+        for train, val in splitter.split(np.zeros(len(labels)), labels)
+    ]
+
+
+def _pause_callback_class() -> type:
+    from transformers import TrainerCallback
+
+    class PauseAtEpochEnd(TrainerCallback):
+        """Stops ``train()`` after each epoch's evaluation and checkpoint."""
+
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            control.should_training_stop = True
+
+    return PauseAtEpochEnd
+
+
+def train_folds(
+    params: dict[str, Any],
+    setup: Any,
+    prepared: Any,
+    scratch: str,
+    trial_dir: str,
+    callbacks: list[Any],
+    report: Callable[[dict[str, Any]], None],
+) -> None:
+    """Train every fold epoch by epoch and ``report`` the aggregate after each epoch."""
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers import EarlyStoppingCallback
+    from transformers.integrations import TensorBoardCallback
+
+    from hpo_ray.metrics import task_metrics
+    from hpo_ray.models import load_tokenizer_from_path
+    from hpo_ray.training import build_trainer
+
+    task = task_metrics(setup.label_names, setup.positive_label, setup.average)
+    tokenizer = load_tokenizer_from_path(setup.model_path, setup.trust_remote_code)
+    aggregate = AGGREGATES[setup.fold_aggregate]
+    metric = f"eval_{setup.metric}"
+    k = len(prepared.folds)
+    latest: list[dict[str, float]] = [{} for _ in range(k)]
+    done = [False] * k
+    writers = [SummaryWriter(log_dir=os.path.join(trial_dir, f"fold{i}")) for i in range(k)]
+    best: float | None = None
+    better = max if setup.mode == "max" else min
+    epochs = int(params["num_train_epochs"])
+    try:
+        for epoch in range(1, epochs + 1):
+            for i, (train_idx, val_idx) in enumerate(prepared.folds):
+                if done[i]:
+                    continue
+                trainer = build_trainer(
+                    params,
+                    setup.model_path,
+                    setup.label_names,
+                    prepared.train.select(train_idx),
+                    prepared.train.select(val_idx),
+                    tokenizer,
+                    os.path.join(scratch, f"fold{i}"),
+                    metric=setup.metric,
+                    mode=setup.mode,
+                    callbacks=[
+                        _pause_callback_class()(),
+                        TensorBoardCallback(writers[i]),
+                        *callbacks,
+                    ],
+                    task=task,
+                    resumable=True,
+                    trust_remote_code=setup.trust_remote_code,
+                    quiet=True,
+                )
+                trainer.train(resume_from_checkpoint=epoch > 1)
+                evals = [h for h in trainer.state.log_history if metric in h]
+                latest[i] = {
+                    key: float(v)
+                    for key, v in evals[-1].items()
+                    if key.startswith("eval_") and isinstance(v, (int, float))
+                }
+                stopper = next(
+                    (
+                        c
+                        for c in trainer.callback_handler.callbacks
+                        if isinstance(c, EarlyStoppingCallback)
+                    ),
+                    None,
+                )
+                patience_out = stopper is not None and (
+                    stopper.early_stopping_patience_counter >= stopper.early_stopping_patience
+                )
+                done[i] = trainer.state.global_step >= trainer.state.max_steps or patience_out
+            result: dict[str, Any] = {}
+            for key in latest[0]:
+                values = [fold.get(key, float("nan")) for fold in latest]
+                result[key] = float(aggregate(values))
+                result.update({f"fold{i}_{key}": v for i, v in enumerate(values)})
+            best = result[metric] if best is None else better(best, result[metric])
+            finished = all(done) or epoch == epochs
+            result.update(
+                {OBJECTIVE: best},
+                epoch=float(epoch),
+                folds=k,
+                train_done=finished,
+            )
+            report(result)
+            if finished:
+                return
+    finally:
+        for writer in writers:
+            writer.close()
