@@ -180,6 +180,23 @@ class OfatConfig:
 
 
 @dataclass(kw_only=True)
+class MlflowConfig:
+    """Where MLflow keeps the runs."""
+
+    uri: str
+    """A tracking URI: ``sqlite:///path/mlflow.db`` or a server's ``http://host:5000``."""
+    experiment: str = ""
+    """MLflow experiment name (default: run.name)."""
+
+
+@dataclass(kw_only=True)
+class TrackingConfig:
+    """Optional experiment tracking (off by default)."""
+
+    mlflow: MlflowConfig | None = None
+
+
+@dataclass(kw_only=True)
 class ResourcesConfig:
     """Per-trial resources; fractional GPUs pack several trials on one device."""
 
@@ -203,6 +220,9 @@ class RunConfig:
     address: str | None = None
     """Ray cluster to join (``auto``, ``ray://host:10001``); empty: start a local Ray."""
     max_failures: int = 0
+    dashboard: bool = True
+    """Start Ray's dashboard (on 127.0.0.1) with a local Ray, when the dashboard extra is
+    installed; false saves its memory and background CPU on small machines."""
     verbose: int = 1
 
 
@@ -217,6 +237,7 @@ class ExperimentConfig:
     ofat: OfatConfig = field(default_factory=OfatConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     @property
     def experiment_dir(self) -> Path:
@@ -478,6 +499,13 @@ def validate(cfg: ExperimentConfig) -> None:
         "folder every node mounts at the same path (NFS, EFS)",
     )
     _one_of("run.checkpoint", cfg.run.checkpoint, CHECKPOINT_POLICIES)
+    if cfg.tracking.mlflow is not None:
+        uri = cfg.tracking.mlflow.uri
+        _check(
+            "://" in uri or uri.startswith("databricks"),
+            f"tracking.mlflow.uri={uri!r} must be a tracking URI such as "
+            "sqlite:///mlflow.db or http://host:5000 (MLflow no longer takes plain folders)",
+        )
     _check(
         cfg.run.keep_checkpoints >= 1,
         f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1",

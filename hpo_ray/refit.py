@@ -26,6 +26,14 @@ from hpo_ray.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+def check_model_folder(cfg: ExperimentConfig, overwrite: bool, fix: str) -> None:
+    """Refuse to refit into a non-empty ``trained/<name>`` unless ``overwrite``; ``fix`` says
+    what else the user can do."""
+    out = cfg.trained_path
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"model folder {out} is not empty; {fix}, or pass --overwrite")
+
+
 def refit_best(
     cfg: ExperimentConfig, *, overwrite: bool = False, params: dict[str, Any] | None = None
 ) -> Path:
@@ -36,11 +44,8 @@ def refit_best(
     from hpo_ray.reseed import selected_params
     from hpo_ray.training import build_trainer
 
+    check_model_folder(cfg, overwrite, "pick another run.name=...")
     out = cfg.trained_path
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"model folder {out} is not empty; pass --overwrite or pick another run.name=..."
-        )
     if params is None:
         params = selected_params(cfg)
     model_path = resolve_model(cfg.model)

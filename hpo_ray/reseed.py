@@ -68,7 +68,7 @@ def run_reseed(cfg: ExperimentConfig) -> Path | None:
         "reseed", None, reseed_param_space(candidates, fresh_seeds(cfg)), FIFOScheduler(), 1
     )
     model_path, data = _prepare(cfg)
-    with ray_session(cfg.run.address):
+    with ray_session(cfg.run.address, cfg.run.dashboard):
         build_tuner(sub, plan, model_path, data).fit()
     return folder
 

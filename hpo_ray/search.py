@@ -43,16 +43,13 @@ def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
             f"report {exp}`, pick another run.name=..., or pass --overwrite"
         )
     if cfg.run.refit:
-        out = cfg.trained_path
-        if out.exists() and any(out.iterdir()) and not overwrite:
-            raise ConfigError(
-                f"model folder {out} is not empty; pick another run.name=..., "
-                "set run.refit=false, or pass --overwrite"
-            )
+        from hpo_ray.refit import check_model_folder
+
+        check_model_folder(cfg, overwrite, "pick another run.name=..., set run.refit=false")
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None, **init_kwargs: Any) -> Iterator[None]:
+def ray_session(address: str | None, dashboard: bool = True, **init_kwargs: Any) -> Iterator[None]:
     """Join ``address`` (or RAY_ADDRESS), or start a private local Ray; reuse one already up."""
     import ray
 
@@ -61,7 +58,7 @@ def ray_session(address: str | None, **init_kwargs: Any) -> Iterator[None]:
         return
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     if address == "local":
-        init_kwargs.setdefault("include_dashboard", _dashboard_installed())
+        init_kwargs.setdefault("include_dashboard", dashboard and _dashboard_installed())
         init_kwargs.setdefault("dashboard_host", "127.0.0.1")
     ray.init(address=address, log_to_driver=True, **init_kwargs)
     try:
@@ -158,7 +155,7 @@ def run_experiment(
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if overwrite and exp.exists():
         shutil.rmtree(exp)
-    with ray_session(cfg.run.address):
+    with ray_session(cfg.run.address, cfg.run.dashboard):
         check_resources(cfg)
         plan = make_plan(cfg)
         exp.mkdir(parents=True, exist_ok=True)
@@ -212,6 +209,7 @@ def build_tuner(
     from ray import tune
 
     from hpo_ray.study import StudyMirror
+    from hpo_ray.tracking import mlflow_callbacks
 
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
     return tune.Tuner(
@@ -235,7 +233,10 @@ def build_tuner(
             failure_config=tune.FailureConfig(max_failures=cfg.run.max_failures),
             # Trial folders (TensorBoard curves, artifacts) reach the storage from every node.
             sync_config=tune.SyncConfig(sync_artifacts=True),
-            callbacks=[StudyMirror(cfg)] if plan.kind == "search" else [],
+            callbacks=[
+                *([StudyMirror(cfg)] if plan.kind == "search" else []),
+                *mlflow_callbacks(cfg, plan.kind),
+            ],
             verbose=cfg.run.verbose,
         ),
     )
@@ -272,13 +273,11 @@ def resume_experiment(
             f"trial); start it again with `hpo-ray search ... --overwrite`"
         )
     if cfg.run.refit:
-        out = cfg.trained_path
-        if out.exists() and any(out.iterdir()) and not overwrite:
-            raise ConfigError(
-                f"model folder {out} is not empty; pass --overwrite to refit into it, or --no-refit"
-            )
+        from hpo_ray.refit import check_model_folder
+
+        check_model_folder(cfg, overwrite, "skip the refit with --no-refit")
     model_path, data = _prepare(cfg)
-    with ray_session(cfg.run.address):
+    with ray_session(cfg.run.address, cfg.run.dashboard):
         check_resources(cfg)
         tuner = tune.Tuner.restore(
             str(exp),

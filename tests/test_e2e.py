@@ -174,6 +174,21 @@ def test_refit_model_reloads_and_predicts(asha_run):
     assert preds == [1, 0]
 
 
+def test_refit_twice_gives_the_same_metrics(asha_run, tmp_path):
+    import dataclasses
+
+    from hpo_ray.refit import refit_best
+
+    cfg, outcome, _ = asha_run
+    first = json.loads((outcome.trained_dir / "metrics.json").read_text())["validation"]
+    again_cfg = dataclasses.replace(
+        cfg, run=dataclasses.replace(cfg.run, trained_dir=str(tmp_path / "again"))
+    )
+    second = json.loads((refit_best(again_cfg) / "metrics.json").read_text())["validation"]
+    for key in ("eval_accuracy", "eval_f1", "eval_loss"):
+        assert round(first[key], 4) == round(second[key], 4), key
+
+
 def test_rerun_refuses_to_overwrite(asha_run):
     cfg, outcome, _ = asha_run
     before = (outcome.artifacts_dir / "hpo_trials.csv").read_bytes()
