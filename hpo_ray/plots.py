@@ -102,9 +102,12 @@ def _ofat_axis(ax: Any, group: pd.DataFrame, param: str) -> list[Any]:
     if any(isinstance(v, str) for v in values):
         ax.set_xticks(range(len(values)), [str(v) for v in values], rotation=20)
         return list(range(len(values)))
+    x = [float(v) for v in values]
     if param == "learning_rate":
         ax.set_xscale("log")
-    return [float(v) for v in values]
+        ax.minorticks_off()
+    ax.set_xticks(x, [f"{v:g}" for v in x], rotation=30 if len(x) > 5 else 0)
+    return x
 
 
 def _base_x(group: pd.DataFrame, x: list[Any]) -> Any:

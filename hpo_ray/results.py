@@ -274,10 +274,11 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def write_report(exp_dir: str | Path) -> Path:
+def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
     """Write hpo_trials.csv, best_params.yaml, summary.txt, plots and the SQLite study.
 
-    An OFAT experiment folder gets its own report instead (see ``hpo_ray.ofat``).
+    An OFAT experiment folder gets its own report instead (see ``hpo_ray.ofat``). ``final``
+    adds the refit model's scores (pass False when a refit is about to replace them).
     """
     from hpo_ray.ofat import GRID_FILE, write_ofat_report
     from hpo_ray.plots import plot_history, plot_importances, plot_metrics_vs_param
@@ -309,7 +310,7 @@ def write_report(exp_dir: str | Path) -> Path:
     best = float(results.best_row()[OBJECTIVE]) if not results.finished.empty else None
     reseed = write_reseed_report(results.cfg, out)
     text = results.summary() + "".join(n for n in notes if n) + reseed
-    text += final_scores(results.cfg, best)
+    text += final_scores(results.cfg, best) if final else ""
     (out / "summary.txt").write_text(text)
     return out
 

@@ -311,7 +311,7 @@ def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
 
     if cfg.search.reseed.top_k and not (cfg.experiment_dir / GRID_FILE).exists():
         run_reseed(cfg)
-    artifacts = write_report(cfg.experiment_dir)
+    artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refit)
     trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refit else None
     if trained is not None:
         summary = artifacts / "summary.txt"

@@ -78,6 +78,15 @@ def test_report_states_validation_and_test_side_by_side(focal_run):
     assert any(line.strip().startswith("roc_auc") for line in summary.splitlines())
 
 
+def test_a_second_refit_reports_only_its_own_scores(focal_run):
+    from hpo_ray.search import finish
+
+    cfg, outcome = focal_run
+    finish(cfg, overwrite=True)  # report + refit again over an existing model folder
+    summary = (outcome.artifacts_dir / "summary.txt").read_text()
+    assert summary.count("refit model") == 1
+
+
 def test_conditional_values_drop_out_of_non_focal_trials():
     config = {"loss": "ce", "focal_gamma": 2.0, "learning_rate": 1e-4}
     assert trial_overrides(config) == {"loss": "ce", "learning_rate": 1e-4}

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.e2e
 
 def test_trials_nest_under_the_experiment_run(tmp_path, corpus_csv, tiny_model, ray_local):
     import mlflow
+
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     cfg = tiny_config(
         tmp_path,
