@@ -27,7 +27,14 @@ from hpo_ray.errors import ConfigError
 from hpo_ray.losses import LOSSES
 from hpo_ray.metrics import AVERAGES, METRICS
 
-CONDITIONAL = {"focal_gamma": ("loss", "focal"), "focal_alpha": ("loss", "focal")}
+CONDITIONAL = {
+    "focal_gamma": ("loss", "focal"),
+    "focal_alpha": ("loss", "focal"),
+    "lora_r": ("finetune", "lora"),
+    "lora_alpha": ("finetune", "lora"),
+    "lora_dropout": ("finetune", "lora"),
+    "lora_target_modules": ("finetune", "lora"),
+}
 """Training values that only matter when another one has a given value: a search samples them
 only then, and an OFAT variant of one also sets its parent."""
 
@@ -43,6 +50,7 @@ LR_SCHEDULERS = (
     "constant_with_warmup",
 )
 SEARCHERS = ("optuna", "random")
+FINETUNE = ("full", "lora")
 SCHEDULERS = ("asha", "median", "none")
 CHECKPOINT_POLICIES = ("none", "model")
 PARAM_TYPES = ("float", "int", "categorical")
@@ -112,6 +120,15 @@ class TrainingConfig:
     """``ce``, ``weighted_ce`` (balanced class weights from the training split) or ``focal``."""
     focal_gamma: float = 2.0
     focal_alpha: float = 0.25
+    finetune: str = "full"
+    """``full`` trains every weight; ``lora`` trains low-rank adapters (and the head) through
+    the ``peft`` library (the ``peft`` extra)."""
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_target_modules: str = ""
+    """Comma-separated module names (e.g. ``query,value``); empty: peft's default for the
+    model type."""
 
 
 SEARCHABLE = tuple(
@@ -531,7 +548,11 @@ def validate_param(name: str, spec: ParamSpec) -> None:
         if not spec.values:
             raise ConfigError(f"{key}.values must list at least one value")
         spec.values = [_convert(v, field_type, f"{key}.values") for v in spec.values]
-        allowed = {"lr_scheduler_type": LR_SCHEDULERS, "loss": LOSSES}.get(name)
+        allowed = {
+            "lr_scheduler_type": LR_SCHEDULERS,
+            "loss": LOSSES,
+            "finetune": FINETUNE,
+        }.get(name)
         for v in spec.values if allowed else []:
             _one_of(f"{key}.values", v, allowed or ())
         return
@@ -573,6 +594,10 @@ def validate_training(t: TrainingConfig, where: str) -> None:
     )
     _one_of(f"{where}.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
     _one_of(f"{where}.loss", t.loss, LOSSES)
+    _one_of(f"{where}.finetune", t.finetune, FINETUNE)
+    _check(t.lora_r >= 1, f"{where}.lora_r={t.lora_r} must be >= 1")
+    _check(t.lora_alpha > 0, f"{where}.lora_alpha={t.lora_alpha} must be > 0")
+    _check(0 <= t.lora_dropout < 1, f"{where}.lora_dropout={t.lora_dropout} must be in [0, 1)")
     _check(t.focal_gamma >= 0, f"{where}.focal_gamma={t.focal_gamma} must be >= 0 (0 = CE)")
     _check(0 < t.focal_alpha < 1, f"{where}.focal_alpha={t.focal_alpha} must be between 0 and 1")
     _check(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")

@@ -85,6 +85,32 @@ def load_model(resolved: str, label_names: list[str], trust_remote_code: bool = 
         hf_logging.set_verbosity(verbosity)
 
 
+def apply_lora(model: Any, params: dict[str, Any]) -> Any:
+    """Wrap ``model`` with LoRA adapters from ``params``: only the adapters and the
+    classification head train."""
+    try:
+        from peft import LoraConfig, TaskType, get_peft_model
+    except ImportError:
+        raise ConfigError(
+            "training.finetune=lora needs the peft library; pip install -e .[peft]"
+        ) from None
+    targets = [t.strip() for t in str(params.get("lora_target_modules") or "").split(",")]
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=int(params["lora_r"]),
+        lora_alpha=int(params["lora_alpha"]),
+        lora_dropout=float(params["lora_dropout"]),
+        target_modules=[t for t in targets if t] or None,
+    )
+    return get_peft_model(model, config)
+
+
+def for_inference(model: Any) -> Any:
+    """A LoRA model merged into plain weights (so ``from_pretrained`` loads it); others as is."""
+    merge = getattr(model, "merge_and_unload", None)
+    return merge() if callable(merge) else model
+
+
 @functools.lru_cache(maxsize=4)
 def load_tokenizer_from_path(resolved: str, trust_remote_code: bool = False) -> Any:
     """Tokenizer for an already-resolved model folder, loaded once per process."""

@@ -40,7 +40,7 @@ def refit_best(
     """Refit ``params`` (default: the best trial's) and save the model; returns its folder."""
     from hpo_ray.data import prepare_data
     from hpo_ray.metrics import task_metrics
-    from hpo_ray.models import load_tokenizer, resolve_model
+    from hpo_ray.models import for_inference, load_tokenizer, resolve_model
     from hpo_ray.reseed import selected_params
     from hpo_ray.training import build_trainer
 
@@ -76,7 +76,7 @@ def refit_best(
             metrics = {"validation": trainer.evaluate(data.validation)}
             if data.test is not None:
                 metrics["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
-            trainer.save_model(str(staging))
+            for_inference(trainer.model).save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
         (staging / "labels.json").write_text(json.dumps(data.label_names, indent=2))
         (staging / "best_params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

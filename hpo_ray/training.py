@@ -87,6 +87,15 @@ def training_arguments(
     )
 
 
+def _init_model(
+    model_path: str, label_names: list[str], trust_remote_code: bool, params: dict[str, Any]
+) -> Any:
+    from hpo_ray.models import apply_lora, load_model
+
+    model = load_model(model_path, label_names, trust_remote_code)
+    return apply_lora(model, params) if params.get("finetune") == "lora" else model
+
+
 def build_trainer(
     params: dict[str, Any],
     model_path: str,
@@ -117,7 +126,6 @@ def build_trainer(
 
     from hpo_ray.losses import balanced_class_weights, make_loss
     from hpo_ray.metrics import TaskMetrics, make_compute_metrics
-    from hpo_ray.models import load_model
 
     if task is None:
         task = TaskMetrics(
@@ -134,7 +142,7 @@ def build_trainer(
         # its stop decision.
         callbacks = [EarlyStoppingCallback(early_stopping_patience=patience), *callbacks]
     trainer = Trainer(
-        model_init=lambda *_: load_model(model_path, label_names, trust_remote_code),
+        model_init=lambda *_: _init_model(model_path, label_names, trust_remote_code, params),
         args=args,
         train_dataset=train,
         eval_dataset=validation,
