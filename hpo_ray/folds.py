@@ -69,11 +69,10 @@ def train_folds(
     from transformers import EarlyStoppingCallback
     from transformers.integrations import TensorBoardCallback
 
-    from hpo_ray.metrics import task_metrics
     from hpo_ray.models import load_tokenizer_from_path
     from hpo_ray.training import build_trainer
 
-    task = task_metrics(setup.label_names, setup.positive_label, setup.average)
+    task = setup.task()
     tokenizer = load_tokenizer_from_path(setup.model_path, setup.trust_remote_code)
     aggregate = AGGREGATES[setup.fold_aggregate]
     metric = f"eval_{setup.metric}"

@@ -147,7 +147,7 @@ def run_experiment(
 ) -> SearchOutcome:
     """Checks, tokenized data, Ray, the Tuner; then report and refit from the folder."""
     check_outputs(cfg, overwrite)
-    make_plan(cfg)  # name and space errors before any data work
+    plan = make_plan(cfg)  # name and space errors before any data work
     model_path, data = _prepare(cfg)
 
     exp = cfg.experiment_dir
@@ -157,7 +157,6 @@ def run_experiment(
         shutil.rmtree(exp)
     with ray_session(cfg.run.address, cfg.run.dashboard):
         check_resources(cfg)
-        plan = make_plan(cfg)
         exp.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, exp / CONFIG_FILE)
         if plan.kind == "ofat":

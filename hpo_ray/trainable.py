@@ -49,6 +49,12 @@ class TrialSetup:
     """Test hook: a trial whose params match every item here gets NaN weights after its first
     optimizer step (simulates a diverging run)."""
 
+    def task(self) -> Any:
+        """The ``TaskMetrics`` every trainer of this experiment reports."""
+        from hpo_ray.metrics import task_metrics
+
+        return task_metrics(self.label_names, self.positive_label, self.average)
+
 
 OWN_FAILURE = "own_failure.txt"
 """Written into a trial folder when the trial fails for its own reasons (NaN loss, out of
@@ -144,15 +150,11 @@ def _report_callback_class() -> type:
             self.started = time.perf_counter()
             self.steps_at_start = int(state.global_step)
 
-        def write_artifacts(self, state: Any, result: dict[str, Any], model: Any) -> None:
+        def write_artifacts(self, state: Any, result: dict[str, Any]) -> None:
             from hpo_ray.artifacts import write_trial_artifacts
 
             steps = max(1, int(state.global_step) - self.steps_at_start)
-            metrics = {
-                **result,
-                "seconds_per_step": (time.perf_counter() - self.started) / steps,
-                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            }
+            metrics = {**result, "seconds_per_step": (time.perf_counter() - self.started) / steps}
             last = getattr(self.computer, "last", None)
             if self.artifacts_dir:
                 write_trial_artifacts(
@@ -185,7 +187,7 @@ def _report_callback_class() -> type:
                 result["trainable_params"] = sum(
                     p.numel() for p in kwargs["model"].parameters() if p.requires_grad
                 )
-                self.write_artifacts(state, result, kwargs["model"])
+                self.write_artifacts(state, result)
             if self.checkpoint == "none" or done:
                 tune.report(result)
                 return
@@ -267,7 +269,6 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
         setup.checkpoint, setup.metric, setup.mode, trial_dir, setup.label_names
     )
     callbacks = [*guards, reporter, TensorBoardCallback(writer)]
-    from hpo_ray.metrics import task_metrics
     from hpo_ray.models import load_tokenizer_from_path
     from hpo_ray.training import build_trainer
 
@@ -303,7 +304,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             metric=setup.metric,
             mode=setup.mode,
             callbacks=callbacks,
-            task=task_metrics(setup.label_names, setup.positive_label, setup.average),
+            task=setup.task(),
             trust_remote_code=setup.trust_remote_code,
             quiet=True,
         )
