@@ -167,6 +167,9 @@ class SearchConfig:
     num_samples: int = 20
     max_concurrent_trials: int | None = None
     time_budget_s: float | None = None
+    epoch_budget: float | None = None
+    """Stop the whole search once the trials have trained this many epochs in all (compute
+    budget; null = no limit). Trials still running then are stopped."""
     seed: int = 42
     grace_period: int = 1
     """Evaluations every trial gets before a scheduler may stop it."""
@@ -474,6 +477,10 @@ def validate(cfg: ExperimentConfig) -> None:
     _check(
         s.time_budget_s is None or s.time_budget_s > 0,
         f"search.time_budget_s={s.time_budget_s} must be > 0 or null",
+    )
+    _check(
+        s.epoch_budget is None or s.epoch_budget > 0,
+        f"search.epoch_budget={s.epoch_budget} must be > 0 or null",
     )
     _check(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")
     _check(s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ray.tune.stopper import Stopper
+
 from hpo_ray.config import OBJECTIVE, SCHEDULERS, SEARCHERS, ExperimentConfig
 from hpo_ray.errors import ConfigError
 from hpo_ray.space import optuna_space, tune_space
@@ -106,6 +108,31 @@ def make_searcher(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
             f"{', '.join(SEARCHER_FACTORIES)}"
         ) from None
     return factory(cfg)
+
+
+def make_stopper(cfg: ExperimentConfig) -> Any:
+    """The experiment-wide stop rule: the epoch budget, or None."""
+    if cfg.search.epoch_budget is None:
+        return None
+    return EpochBudget(cfg.search.epoch_budget)
+
+
+class EpochBudget(Stopper):
+    """Stops every trial once the epochs trained across all trials reach ``budget``.
+
+    Each trial counts the latest ``epoch`` it reported, so a trial stopped early counts only
+    what it trained."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.epochs: dict[str, float] = {}
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        self.epochs[trial_id] = float(result.get("epoch", 0.0) or 0.0)
+        return False
+
+    def stop_all(self) -> bool:
+        return sum(self.epochs.values()) >= self.budget - 1e-9
 
 
 def make_scheduler(cfg: ExperimentConfig) -> Any:

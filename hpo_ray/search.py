@@ -203,16 +203,22 @@ def build_tuner(
     model_path: str,
     data: Any,
     hooks: dict[str, Any] | None = None,
+    *,
+    trainable: Any = None,
 ) -> Any:
-    """The Tuner over the HF trainable; data goes to the object store once."""
+    """The Tuner over the HF trainable; data goes to the object store once.
+
+    ``trainable`` replaces the HF trainable (the scale benchmark runs a trivial one through
+    the same searcher, scheduler, callbacks and report)."""
     from ray import tune
 
+    from hpo_ray.registry import make_stopper
     from hpo_ray.study import StudyMirror
     from hpo_ray.tracking import mlflow_callbacks
 
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
     return tune.Tuner(
-        make_trainable(cfg, model_path, data, hooks),
+        trainable or make_trainable(cfg, model_path, data, hooks),
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
@@ -236,6 +242,7 @@ def build_tuner(
                 *([StudyMirror(cfg)] if plan.kind == "search" else []),
                 *mlflow_callbacks(cfg, plan.kind),
             ],
+            stop=make_stopper(cfg) if plan.kind == "search" else None,
             verbose=cfg.run.verbose,
         ),
     )
