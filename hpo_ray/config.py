@@ -49,7 +49,7 @@ LR_SCHEDULERS = (
     "constant",
     "constant_with_warmup",
 )
-SEARCHERS = ("optuna", "random")
+SEARCHERS = ("optuna", "random", "grid")
 FINETUNE = ("full", "lora")
 SCHEDULERS = ("asha", "median", "none")
 CHECKPOINT_POLICIES = ("none", "model")
@@ -129,6 +129,12 @@ class TrainingConfig:
     lora_target_modules: str = ""
     """Comma-separated module names (e.g. ``query,value``); empty: peft's default for the
     model type."""
+    train_fraction: float = 1.0
+    """Train on this stratified share of the train split (nested: a smaller share is a subset
+    of a larger one); sweep it for learning curves. Validation and test stay whole."""
+    model_name: str = ""
+    """The encoder a trial fine-tunes. Always ``model.name`` in the base config (leave it
+    unset); search or sweep ``model_name`` to compare encoders, each tokenized once."""
 
 
 SEARCHABLE = tuple(
@@ -339,9 +345,21 @@ def resolve_paths(cfg: ExperimentConfig) -> ExperimentConfig:
     cfg.data.cache_dir = _abs(cfg.data.cache_dir)
     cfg.run.storage = _abs(cfg.run.storage)
     cfg.run.trained_dir = _abs(cfg.run.trained_dir)
-    if not cfg.model.name.startswith("pkg:") and Path(cfg.model.name).expanduser().exists():
-        cfg.model.name = _abs(cfg.model.name)
+    cfg.model.name = _model_path(cfg.model.name)
+    cfg.training.model_name = cfg.model.name
+    spec = cfg.search.space.get("model_name")
+    if spec is not None and spec.values:
+        spec.values = [_model_path(v) for v in spec.values]
+    if "model_name" in cfg.ofat.grid:
+        cfg.ofat.grid["model_name"] = [_model_path(v) for v in cfg.ofat.grid["model_name"]]
     return cfg
+
+
+def _model_path(name: str) -> str:
+    """A model folder made absolute; hub and ``pkg:`` names as they are."""
+    if not name.startswith("pkg:") and Path(name).expanduser().exists():
+        return _abs(name)
+    return name
 
 
 def _abs(p: str) -> str:
@@ -461,6 +479,12 @@ def validate(cfg: ExperimentConfig) -> None:
             "for the threshold rule",
         )
     _check(bool(cfg.model.name.strip()), "model.name is empty; set a folder or a model name")
+    _check(
+        t.model_name in ("", cfg.model.name),
+        f"training.model_name={t.model_name!r} differs from model.name={cfg.model.name!r}; "
+        "set the base encoder with model.name (search.space.model_name compares others)",
+    )
+    t.model_name = cfg.model.name
 
     validate_training(t, "training")
 
@@ -608,6 +632,11 @@ def validate_training(t: TrainingConfig, where: str) -> None:
     _check(t.focal_gamma >= 0, f"{where}.focal_gamma={t.focal_gamma} must be >= 0 (0 = CE)")
     _check(0 < t.focal_alpha < 1, f"{where}.focal_alpha={t.focal_alpha} must be between 0 and 1")
     _check(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")
+    _check(
+        0 < t.train_fraction <= 1,
+        f"{where}.train_fraction={t.train_fraction} must be in (0, 1] (share of the train split)",
+    )
+    _check(bool(t.model_name.strip()), f"{where}.model_name is empty; name a model folder")
 
 
 def validate_ofat(ofat: OfatConfig, base: TrainingConfig) -> None:

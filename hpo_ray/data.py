@@ -54,6 +54,8 @@ class PreparedData:
     from_cache: bool
     folds: list[tuple[list[int], list[int]]] = field(default_factory=list)
     """With ``data.folds``: (train, validation) positions within ``train``, per fold."""
+    seed: int = 42
+    """``data.seed``: splits, folds and ``train_fraction`` subsets all follow it."""
 
 
 def read_labelled(cfg: DataConfig) -> LabelledData:
@@ -133,6 +135,23 @@ def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     idx = np.arange(len(labels))
     subset, _ = train_test_split(idx, train_size=n, stratify=labels, random_state=seed)
     return np.sort(subset)
+
+
+def train_subset(dataset: Any, fraction: float, seed: int) -> Any:
+    """A stratified share of a tokenized split (``labels`` column), the same for every trial.
+
+    Shares are nested: each class's rows are shuffled once with ``seed`` and the first
+    ``fraction`` of them taken, so the 25% subset lies inside the 50% one.
+    """
+    if fraction >= 1.0:
+        return dataset
+    labels = np.asarray(dataset["labels"])
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    for label in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        keep += rows[: max(1, round(fraction * len(rows)))].tolist()
+    return dataset.select(sorted(keep), keep_in_memory=True)
 
 
 def split_indices(labels: np.ndarray, cfg: DataConfig) -> dict[str, np.ndarray]:
@@ -261,4 +280,5 @@ def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
         h.hexdigest()[:24],
         hit,
         folds,
+        cfg.seed,
     )

@@ -58,6 +58,7 @@ def _pause_callback_class() -> type:
 def train_folds(
     params: dict[str, Any],
     setup: Any,
+    model_path: str,
     prepared: Any,
     scratch: str,
     trial_dir: str,
@@ -69,11 +70,12 @@ def train_folds(
     from transformers import EarlyStoppingCallback
     from transformers.integrations import TensorBoardCallback
 
+    from hpo_ray.data import train_subset
     from hpo_ray.models import load_tokenizer_from_path
     from hpo_ray.training import build_trainer
 
     task = setup.task()
-    tokenizer = load_tokenizer_from_path(setup.model_path, setup.trust_remote_code)
+    tokenizer = load_tokenizer_from_path(model_path, setup.trust_remote_code)
     aggregate = AGGREGATES[setup.fold_aggregate]
     metric = f"eval_{setup.metric}"
     k = len(prepared.folds)
@@ -88,11 +90,12 @@ def train_folds(
             for i, (train_idx, val_idx) in enumerate(prepared.folds):
                 if done[i]:
                     continue
+                fold_train = prepared.train.select(train_idx)
                 trainer = build_trainer(
                     params,
-                    setup.model_path,
+                    model_path,
                     setup.label_names,
-                    prepared.train.select(train_idx),
+                    train_subset(fold_train, params["train_fraction"], prepared.seed),
                     prepared.train.select(val_idx),
                     tokenizer,
                     os.path.join(scratch, f"fold{i}"),

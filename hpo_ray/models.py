@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from hpo_ray.config import ModelConfig
+from hpo_ray.config import ExperimentConfig, ModelConfig
 from hpo_ray.errors import ConfigError
 
 
@@ -47,6 +47,16 @@ def resolve_model(cfg: ModelConfig) -> str:
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ConfigError(f"model.name={name!r}: no such folder; fix the path")
     return name
+
+
+def model_candidates(cfg: ExperimentConfig) -> list[str]:
+    """Every encoder an experiment can train: ``model.name`` first, then the values of a
+    searched or swept ``model_name``, each once."""
+    names = [cfg.model.name]
+    spec = cfg.search.space.get("model_name")
+    names += [str(v) for v in (spec.values or [])] if spec is not None else []
+    names += [str(v) for v in cfg.ofat.grid.get("model_name", [])]
+    return list(dict.fromkeys(names))
 
 
 def load_tokenizer(cfg: ModelConfig, resolved: str | None = None) -> Any:
@@ -95,14 +105,35 @@ def apply_lora(model: Any, params: dict[str, Any]) -> Any:
             "training.finetune=lora needs the peft library; pip install -e .[peft]"
         ) from None
     targets = [t.strip() for t in str(params.get("lora_target_modules") or "").split(",")]
+    targets = [t for t in targets if t] or default_lora_targets(model.config.model_type)
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=int(params["lora_r"]),
         lora_alpha=int(params["lora_alpha"]),
         lora_dropout=float(params["lora_dropout"]),
-        target_modules=[t for t in targets if t] or None,
+        target_modules=targets,
     )
     return get_peft_model(model, config)
+
+
+LORA_TARGETS = {"distilbert": ["q_lin", "v_lin"]}
+"""Attention projections for encoders peft has no default for (its own table covers BERT,
+RoBERTa, DeBERTa...)."""
+
+
+def default_lora_targets(model_type: str) -> list[str]:
+    """The modules LoRA adapts when ``lora_target_modules`` is empty: the attention query and
+    value projections."""
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+    targets = TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING.get(model_type)
+    targets = targets or LORA_TARGETS.get(model_type)
+    if not targets:
+        raise ConfigError(
+            f"training.lora_target_modules is empty and peft has no default for model type "
+            f"{model_type!r}; list the attention projections, e.g. lora_target_modules: q,v"
+        )
+    return list(targets)
 
 
 def for_inference(model: Any) -> Any:

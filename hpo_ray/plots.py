@@ -256,3 +256,104 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     fig.tight_layout()
     fig.savefig(per_epoch, dpi=110)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison sweeps (training size x fine-tuning mode x encoder): grayscale, one style per line
+
+_STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ("-", "x")]
+
+
+def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
+    """Accuracy and ``metric`` against training examples, a line per group."""
+    plt = _pyplot()
+    with plt.rc_context(_gray_rc()):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+        for (group, rows), (line, marker) in zip(
+            table.groupby("group", sort=False), _cycle(), strict=False
+        ):
+            rows = rows.sort_values("train_examples")
+            for ax, col in zip(axes, ["eval_accuracy", metric], strict=True):
+                ax.plot(
+                    rows["train_examples"],
+                    rows[col],
+                    linestyle=line,
+                    marker=marker,
+                    markerfacecolor="white",
+                    color="black",
+                    label=str(group),
+                )
+        for ax, col in zip(axes, ["accuracy", metric.removeprefix("eval_")], strict=True):
+            ax.set_xlabel("training examples")
+            ax.set_ylabel(f"validation {col} (best epoch)")
+            ax.set_title(f"{col} vs training-set size")
+            ax.grid(color="0.85")
+        axes[0].legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
+    """F1 per million trainable parameters, a bar per trial (grouped, by training size)."""
+    plt = _pyplot()
+    labels = [f"{g}, {f:.0%}" for g, f in zip(table["group"], table["train_fraction"], strict=True)]
+    values = table["f1_per_million_params"].fillna(0.0)
+    with plt.rc_context(_gray_rc()):
+        fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.6))
+        shades = {
+            g: f"{0.2 + 0.5 * i / max(1, table['group'].nunique() - 1):.2f}"
+            for i, g in enumerate(dict.fromkeys(table["group"]))
+        }
+        ax.barh(
+            labels[::-1],
+            values[::-1],
+            color=[shades[g] for g in table["group"][::-1]],
+            edgecolor="black",
+        )
+        for y, v in enumerate(values[::-1]):
+            ax.annotate(f" {v:,.1f}", (v, y), va="center", fontsize=8)
+        ax.set_xlim(0, values.max() * 1.2 if values.max() > 0 else 1)
+        ax.set_xlabel("validation F1 per million trainable parameters")
+        ax.set_title("parameter efficiency")
+        ax.grid(axis="x", color="0.85")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
+    """``metric`` against training time, a marker per group, labelled with the training share."""
+    plt = _pyplot()
+    with plt.rc_context(_gray_rc()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for (group, rows), (_, marker) in zip(
+            table.groupby("group", sort=False), _cycle(), strict=False
+        ):
+            ax.scatter(
+                rows["train_seconds"],
+                rows[metric],
+                marker=marker,
+                color="black",
+                facecolors="white" if marker != "x" else "black",
+                label=str(group),
+            )
+            points = zip(rows["train_seconds"], rows[metric], rows["train_fraction"], strict=True)
+            for t, m, f in points:
+                ax.annotate(
+                    f"{f:.0%}", (t, m), textcoords="offset points", xytext=(4, 4), fontsize=8
+                )
+        ax.set_xlabel("training time (s)")
+        ax.set_ylabel(f"validation {metric.removeprefix('eval_')} (best epoch)")
+        ax.set_title("efficiency trade-off")
+        ax.grid(color="0.85")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def _cycle() -> Any:
+    import itertools
+
+    return itertools.cycle(_STYLES)

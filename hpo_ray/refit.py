@@ -38,7 +38,8 @@ def refit_best(
     cfg: ExperimentConfig, *, overwrite: bool = False, params: dict[str, Any] | None = None
 ) -> Path:
     """Refit ``params`` (default: the best trial's) and save the model; returns its folder."""
-    from hpo_ray.data import prepare_data
+    from hpo_ray.config import ModelConfig
+    from hpo_ray.data import prepare_data, train_subset
     from hpo_ray.metrics import task_metrics
     from hpo_ray.models import for_inference, load_tokenizer, resolve_model
     from hpo_ray.reseed import selected_params
@@ -48,9 +49,14 @@ def refit_best(
     out = cfg.trained_path
     if params is None:
         params = selected_params(cfg)
-    model_path = resolve_model(cfg.model)
-    tokenizer = load_tokenizer(cfg.model, model_path)
+    model = ModelConfig(
+        name=params.get("model_name") or cfg.model.name,
+        trust_remote_code=cfg.model.trust_remote_code,
+    )
+    model_path = resolve_model(model)
+    tokenizer = load_tokenizer(model, model_path)
     data = prepare_data(cfg.data, tokenizer)  # cached: no second tokenization
+    train = train_subset(data.train, params.get("train_fraction", 1.0), data.seed)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cfg.run.name}-", dir=out.parent))
@@ -60,7 +66,7 @@ def refit_best(
                 params,
                 model_path,
                 data.label_names,
-                data.train,
+                train,
                 data.validation,
                 tokenizer,
                 scratch,
@@ -71,7 +77,7 @@ def refit_best(
                 save=True,
                 trust_remote_code=cfg.model.trust_remote_code,
             )
-            log.info("refit on %d training examples with %s", len(data.train), params)
+            log.info("refit on %d training examples with %s", len(train), params)
             trainer.train()
             metrics = {"validation": trainer.evaluate(data.validation)}
             if data.test is not None:

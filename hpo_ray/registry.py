@@ -48,6 +48,32 @@ def _random(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     return BasicVariantGenerator(random_state=cfg.search.seed), tune_space(cfg.search.space)
 
 
+def _grid(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
+    """Every combination of the listed values (a full factorial grid), each trained once."""
+    from ray import tune
+    from ray.tune.search import BasicVariantGenerator
+
+    space = cfg.search.space
+    if not space:
+        raise ConfigError("search.space is empty; list values per parameter for the grid")
+    for name, spec in space.items():
+        if spec.type != "categorical":
+            raise ConfigError(
+                f"search.space.{name}: searcher grid needs listed values; write "
+                f"{{type: categorical, values: [...]}}"
+            )
+    grid = {name: tune.grid_search(list(spec.values or [])) for name, spec in space.items()}
+    return BasicVariantGenerator(random_state=cfg.search.seed), grid
+
+
+def grid_size(cfg: ExperimentConfig) -> int:
+    """How many trials searcher grid runs (the product of the value counts)."""
+    size = 1
+    for spec in cfg.search.space.values():
+        size *= len(spec.values or [])
+    return size
+
+
 def _max_evaluations(cfg: ExperimentConfig) -> int:
     """The most evaluations a trial can report (ASHA's max_t)."""
     if cfg.training.eval_steps:
@@ -89,6 +115,7 @@ def _fifo(cfg: ExperimentConfig) -> Any:
 SEARCHER_FACTORIES: dict[str, Callable[[ExperimentConfig], tuple[Any, dict[str, Any]]]] = {
     "optuna": _optuna,
     "random": _random,
+    "grid": _grid,
 }
 SCHEDULER_FACTORIES: dict[str, Callable[[ExperimentConfig], Any]] = {
     "asha": _asha,

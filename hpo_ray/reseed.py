@@ -67,9 +67,9 @@ def run_reseed(cfg: ExperimentConfig) -> Path | None:
     plan = TunePlan(
         "reseed", None, reseed_param_space(candidates, fresh_seeds(cfg)), FIFOScheduler(), 1
     )
-    model_path, data = _prepare(cfg)
+    models, data = _prepare(cfg)
     with ray_session(cfg.run.address, cfg.run.dashboard):
-        build_tuner(sub, plan, model_path, data).fit()
+        build_tuner(sub, plan, models, data).fit()
     return folder
 
 

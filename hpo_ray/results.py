@@ -108,6 +108,8 @@ class SearchResults:
             row["best_epoch"] = best.get("epoch", math.nan)
             row["epochs_run"] = last.get("epoch", math.nan)
             row["evaluations"] = len(hist)
+            for key in ("train_examples", "trainable_params", "train_seconds"):
+                row[key] = last.get(key, math.nan)
             row["time_s"] = last.get("time_total_s", math.nan)
             row["status"] = trial_status(trial.status, last if not hist.empty else {})
             row["error"] = (
@@ -142,6 +144,12 @@ class SearchResults:
         params.update({k: _plain(v) for k, v in self.overrides[row["trial_id"]].items()})
         return params
 
+    def requested(self) -> int:
+        from hpo_ray.registry import grid_size
+
+        s = self.cfg.search
+        return grid_size(self.cfg) if s.searcher == "grid" else s.num_samples
+
     def summary(self) -> str:
         counts = self.frame["status"].value_counts().to_dict()
         s = self.cfg.search
@@ -149,7 +157,7 @@ class SearchResults:
             f"experiment: {self.cfg.run.name}",
             *objective_statement(self.cfg),
             f"searcher: {s.searcher} (seed {s.seed}); scheduler: {s.scheduler}",
-            f"trials: {len(self.frame)} of {s.num_samples} requested",
+            f"trials: {len(self.frame)} of {self.requested()} requested",
             f"  completed: {counts.get('completed', 0)}",
             f"  stopped early by patience: {counts.get('patience_stop', 0)}",
             f"  stopped early by the scheduler: {counts.get('scheduler_stop', 0)}",
@@ -280,6 +288,7 @@ def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
     An OFAT experiment folder gets its own report instead (see ``hpo_ray.ofat``). ``final``
     adds the refit model's scores (pass False when a refit is about to replace them).
     """
+    from hpo_ray.compare import write_comparison
     from hpo_ray.ofat import GRID_FILE, write_ofat_report
     from hpo_ray.plots import plot_history, plot_importances, plot_metrics_vs_param
     from hpo_ray.reseed import write_reseed_report
@@ -309,7 +318,8 @@ def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
         notes.append(plot_importances(study, out / "param_importances.png"))
     best = float(results.best_row()[OBJECTIVE]) if not results.finished.empty else None
     reseed = write_reseed_report(results.cfg, out)
-    text = results.summary() + "".join(n for n in notes if n) + reseed
+    comparison = write_comparison(results, out)
+    text = results.summary() + "".join(n for n in notes if n) + reseed + comparison
     text += final_scores(results.cfg, best) if final else ""
     (out / "summary.txt").write_text(text)
     return out

@@ -108,7 +108,9 @@ def search_plan(cfg: ExperimentConfig) -> TunePlan:
     from hpo_ray.registry import make_scheduler, make_searcher
 
     searcher, param_space = make_searcher(cfg)
-    return TunePlan("search", searcher, param_space, make_scheduler(cfg), cfg.search.num_samples)
+    # A grid is run once; Tune would repeat it num_samples times.
+    samples = 1 if cfg.search.searcher == "grid" else cfg.search.num_samples
+    return TunePlan("search", searcher, param_space, make_scheduler(cfg), samples)
 
 
 def ofat_plan(cfg: ExperimentConfig) -> TunePlan:
@@ -148,7 +150,7 @@ def run_experiment(
     """Checks, tokenized data, Ray, the Tuner; then report and refit from the folder."""
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
-    model_path, data = _prepare(cfg)
+    models, data = _prepare(cfg)
 
     exp = cfg.experiment_dir
     # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
@@ -163,23 +165,28 @@ def run_experiment(
             from hpo_ray.ofat import write_grid_file
 
             write_grid_file(cfg, exp)
-        tuner = build_tuner(cfg, plan, model_path, data, hooks)
+        tuner = build_tuner(cfg, plan, models, data, hooks)
         tuner.fit()
         return finish(cfg, overwrite=overwrite)
 
 
 def make_trainable(
-    cfg: ExperimentConfig, model_path: str, data: Any, hooks: dict[str, Any] | None = None
+    cfg: ExperimentConfig,
+    models: dict[str, str],
+    data: dict[str, Any],
+    hooks: dict[str, Any] | None = None,
 ) -> Any:
-    """The HF trainable with its fixed setup, data (via the object store) and resources."""
+    """The HF trainable with its fixed setup, data (via the object store) and resources.
+
+    ``models`` and ``data`` map each candidate encoder to its path and tokenized data."""
     from ray import tune
 
-    from hpo_ray.trainable import TrialSetup, make_data_handle, train_trial
+    from hpo_ray.trainable import TrialSetup, make_data_handles, train_trial
 
     setup = TrialSetup(
         base_params=asdict(cfg.training),
-        model_path=model_path,
-        label_names=data.label_names,
+        models=models,
+        label_names=data[cfg.model.name].label_names,
         metric=cfg.search.metric,
         mode=cfg.search.mode,
         cpus_per_trial=cfg.resources.cpu,
@@ -192,7 +199,7 @@ def make_trainable(
         **(hooks or {}),
     )
     return tune.with_resources(
-        tune.with_parameters(train_trial, setup=setup, data=make_data_handle(data)),
+        tune.with_parameters(train_trial, setup=setup, data=make_data_handles(data)),
         {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu},
     )
 
@@ -200,8 +207,8 @@ def make_trainable(
 def build_tuner(
     cfg: ExperimentConfig,
     plan: TunePlan,
-    model_path: str,
-    data: Any,
+    models: dict[str, str] | None,
+    data: dict[str, Any] | None,
     hooks: dict[str, Any] | None = None,
     *,
     trainable: Any = None,
@@ -218,7 +225,7 @@ def build_tuner(
 
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
     return tune.Tuner(
-        trainable or make_trainable(cfg, model_path, data, hooks),
+        trainable or make_trainable(cfg, models or {}, data or {}, hooks),
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
@@ -282,12 +289,12 @@ def resume_experiment(
         from hpo_ray.refit import check_model_folder
 
         check_model_folder(cfg, overwrite, "skip the refit with --no-refit")
-    model_path, data = _prepare(cfg)
+    models, data = _prepare(cfg)
     with ray_session(cfg.run.address, cfg.run.dashboard):
         check_resources(cfg)
         tuner = tune.Tuner.restore(
             str(exp),
-            trainable=make_trainable(cfg, model_path, data),
+            trainable=make_trainable(cfg, models, data),
             resume_unfinished=True,
             resume_errored=retry_errored,
         )
@@ -295,17 +302,23 @@ def resume_experiment(
         return finish(cfg, overwrite=overwrite)
 
 
-def _prepare(cfg: ExperimentConfig) -> tuple[str, Any]:
-    """The model's path and the tokenized data; refuses a metric the classes do not define."""
+def _prepare(cfg: ExperimentConfig) -> tuple[dict[str, str], dict[str, Any]]:
+    """Per candidate encoder, its resolved path and the data tokenized by its tokenizer (once,
+    cached by content); refuses a metric the classes do not define."""
+    from hpo_ray.config import ModelConfig
     from hpo_ray.data import prepare_data
     from hpo_ray.metrics import check_metric, task_metrics
-    from hpo_ray.models import load_tokenizer, resolve_model
+    from hpo_ray.models import load_tokenizer, model_candidates, resolve_model
 
-    model_path = resolve_model(cfg.model)
-    data = prepare_data(cfg.data, load_tokenizer(cfg.model, model_path))
-    task = task_metrics(data.label_names, cfg.data.positive_label, cfg.search.average)
+    models, data = {}, {}
+    for name in model_candidates(cfg):
+        model = ModelConfig(name=name, trust_remote_code=cfg.model.trust_remote_code)
+        models[name] = resolve_model(model)
+        data[name] = prepare_data(cfg.data, load_tokenizer(model, models[name]))
+    first = data[cfg.model.name]
+    task = task_metrics(first.label_names, cfg.data.positive_label, cfg.search.average)
     check_metric(cfg.search.metric, task)
-    return model_path, data
+    return models, data
 
 
 def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:

@@ -30,7 +30,8 @@ class TrialSetup:
     """The fixed part of every trial (the searched part comes as Tune's ``config``)."""
 
     base_params: dict[str, Any]
-    model_path: str
+    models: dict[str, str]
+    """Each candidate encoder's name (``model_name``) and resolved folder or hub name."""
     label_names: list[str]
     metric: str
     mode: str
@@ -68,26 +69,33 @@ class TrialDiverged(FloatingPointError):
 
 @dataclass(frozen=True)
 class DataHandle:
-    """A small, cheap-to-fetch pointer to the tokenized data in the object store."""
+    """Small, cheap-to-fetch pointers to the tokenized data in the object store: one per
+    candidate encoder, since each tokenizer gives its own token ids."""
 
-    fingerprint: str
-    refs: list[Any]  # [ObjectRef] kept in a list so Tune does not resolve it eagerly
+    fingerprints: dict[str, str]
+    refs: dict[str, list[Any]]  # [ObjectRef] in a list so Tune does not resolve it eagerly
 
 
-def make_data_handle(data: Any) -> DataHandle:
+def make_data_handles(data: dict[str, Any]) -> DataHandle:
     import ray
 
-    return DataHandle(data.fingerprint, [ray.put(data)])
+    return DataHandle(
+        {name: d.fingerprint for name, d in data.items()},
+        {name: [ray.put(d)] for name, d in data.items()},
+    )
 
 
-def fetch_data(handle: DataHandle) -> Any:
-    """The prepared data, from this worker's cache or (first trial on the worker) the store."""
-    if handle.fingerprint not in _DATA_CACHE:
+def fetch_data(handle: DataHandle, model_name: str) -> Any:
+    """The data tokenized for ``model_name``, from this worker's cache or (first trial of that
+    encoder on the worker) the object store."""
+    fingerprint = handle.fingerprints[model_name]
+    if fingerprint not in _DATA_CACHE:
         import ray
 
-        _DATA_CACHE.clear()
-        _DATA_CACHE[handle.fingerprint] = ray.get(handle.refs[0])
-    return _DATA_CACHE[handle.fingerprint]
+        for stale in set(_DATA_CACHE) - set(handle.fingerprints.values()):
+            del _DATA_CACHE[stale]  # another experiment's data
+        _DATA_CACHE[fingerprint] = ray.get(handle.refs[model_name][0])
+    return _DATA_CACHE[fingerprint]
 
 
 def _guard_callback_class() -> type:
@@ -145,6 +153,8 @@ def _report_callback_class() -> type:
             self.computer: Any = None  # the Trainer's MetricsComputer, set after it is built
             self.started = time.perf_counter()
             self.steps_at_start = 0
+            self.extra: dict[str, Any] = {}
+            """Constant facts about the trial added to every report (training-set size...)."""
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started = time.perf_counter()
@@ -182,6 +192,8 @@ def _report_callback_class() -> type:
                 step=int(state.global_step),
                 train_done=done,
                 node_id=self.node_id,
+                train_seconds=time.perf_counter() - self.started,
+                **self.extra,
             )
             if done:
                 result["trainable_params"] = sum(
@@ -258,7 +270,8 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             with open(marker) as f:
                 raise RuntimeError(f"not retried, the trial failed on its own: {f.read().strip()}")
 
-    prepared = fetch_data(data)
+    model_path = setup.models[params["model_name"]]
+    prepared = fetch_data(data, params["model_name"])
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(log_dir=trial_dir)
@@ -269,6 +282,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
         setup.checkpoint, setup.metric, setup.mode, trial_dir, setup.label_names
     )
     callbacks = [*guards, reporter, TensorBoardCallback(writer)]
+    from hpo_ray.data import train_subset
     from hpo_ray.models import load_tokenizer_from_path
     from hpo_ray.training import build_trainer
 
@@ -281,6 +295,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
                 train_folds(
                     params,
                     setup,
+                    model_path,
                     prepared,
                     scratch,
                     trial_dir,
@@ -293,13 +308,15 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             finally:
                 writer.close()
             return
+        train = train_subset(prepared.train, params["train_fraction"], prepared.seed)
+        reporter.extra = {"train_examples": len(train), "data_fingerprint": prepared.fingerprint}
         trainer = build_trainer(
             params,
-            setup.model_path,
+            model_path,
             setup.label_names,
-            prepared.train,
+            train,
             prepared.validation,
-            load_tokenizer_from_path(setup.model_path, setup.trust_remote_code),
+            load_tokenizer_from_path(model_path, setup.trust_remote_code),
             scratch,
             metric=setup.metric,
             mode=setup.mode,

@@ -38,24 +38,26 @@ def corpus_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_csv(tmp_path_factory.mktemp("data") / "dataset.csv", make_rows(400))
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -> Path:
-    """A 2-layer random-init BERT saved like any pretrained folder, plus its tokenizer."""
-    import pandas as pd
+def save_tiny_model(folder: Path, texts: list[str], vocab_size: int, kind: str = "bert") -> Path:
+    """A 2-layer random-init ``kind`` (bert or distilbert) classifier saved like any pretrained
+    folder, with a WordPiece vocabulary of ``vocab_size`` trained on ``texts``."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from tokenizers.processors import TemplateProcessing
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+        PreTrainedTokenizerFast,
+    )
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    texts = pd.read_csv(corpus_csv)["text"].tolist()
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     tok.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special)
+        texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
     )
-    from tokenizers.processors import TemplateProcessing
-
     tok.post_processor = TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B [SEP]",
@@ -70,16 +72,45 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -> Pa
         mask_token="[MASK]",
     )
     fast.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertForSequenceClassification(config).save_pretrained(folder)
+    if kind == "distilbert":
+        config = DistilBertConfig(
+            vocab_size=tok.get_vocab_size(),
+            dim=32,
+            n_layers=2,
+            n_heads=2,
+            hidden_dim=64,
+            max_position_embeddings=64,
+        )
+        DistilBertForSequenceClassification(config).save_pretrained(folder)
+    else:
+        config = BertConfig(
+            vocab_size=tok.get_vocab_size(),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        )
+        BertForSequenceClassification(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -> Path:
+    """A 2-layer random-init BERT saved like any pretrained folder, plus its tokenizer."""
+    import pandas as pd
+
+    texts = pd.read_csv(corpus_csv)["text"].tolist()
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-bert"), texts, 200)
+
+
+@pytest.fixture(scope="session")
+def tiny_distil(tmp_path_factory: pytest.TempPathFactory, corpus_csv: Path) -> Path:
+    """A second encoder: a random-init DistilBERT with another, smaller vocabulary."""
+    import pandas as pd
+
+    texts = pd.read_csv(corpus_csv)["text"].tolist()
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-distil"), texts, 90, kind="distilbert")
 
 
 @pytest.fixture(scope="session")

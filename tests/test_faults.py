@@ -200,6 +200,6 @@ def test_fractional_resources_reach_tune(tmp_path, corpus_csv, tiny_model, ray_l
     from hpo_ray.search import _prepare, make_trainable
 
     cfg = tiny_config(tmp_path, corpus_csv, tiny_model, resources={"cpu": 2, "gpu": 0.25})
-    model_path, data = _prepare(cfg)
-    request = make_trainable(cfg, model_path, data)._resources
+    models, data = _prepare(cfg)
+    request = make_trainable(cfg, models, data)._resources
     assert request.required_resources == {"CPU": 2.0, "GPU": 0.25}

@@ -61,7 +61,7 @@ def test_lora_trial_and_merged_refit(tmp_path, corpus_csv, tiny_model, ray_local
 
     from hpo_ray.search import _prepare
 
-    _, data = _prepare(cfg)
+    data = _prepare(cfg)[1][cfg.model.name]
     batch = DataCollatorWithPadding(tokenizer)([dict(r) for r in data.validation])
     labels = batch.pop("labels")
     with torch.no_grad():

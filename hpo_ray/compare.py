@@ -1,0 +1,95 @@
+"""Comparison sweeps: training-set size x fine-tuning mode (x encoder) as one grid.
+
+A search whose space varies ``train_fraction``, ``finetune`` or ``model_name`` (usually with
+``search.searcher: grid``) also gets ``comparison.csv`` and three plots:
+
+- ``compare_train_size.png``: accuracy and the objective metric against training examples,
+  one line per mode / encoder (a learning curve);
+- ``compare_param_efficiency.png``: F1 per million trainable parameters;
+- ``compare_tradeoff.png``: the metric against training time (seconds from the first
+  training step to the last evaluation: worker start-up and imports excluded).
+
+Example::
+
+    table = comparison_table(SearchResults.load("ray_results/compare_demo"))
+    table[["finetune", "train_fraction", "eval_accuracy", "trainable_params"]]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hpo_ray.config import OBJECTIVE
+
+AXES = ("model_name", "finetune", "train_fraction")
+"""The parameters a comparison sweep crosses; ``train_fraction`` is the x axis of the curve."""
+
+
+def comparison_axes(space: dict[str, Any]) -> list[str]:
+    return [a for a in AXES if a in space]
+
+
+def model_label(name: str) -> str:
+    """A short name for an encoder: the package of ``pkg:`` models, else the folder name."""
+    return name.removeprefix("pkg:") if name.startswith("pkg:") else Path(name).name or name
+
+
+def comparison_table(results: Any) -> pd.DataFrame | None:
+    """One row per finished trial with the compared values and what each costs; None when
+    the experiment compares none of ``AXES``."""
+    cfg = results.cfg
+    axes = comparison_axes(cfg.search.space)
+    if not axes or results.finished.empty:
+        return None
+    done = results.finished.copy()
+    metric = f"eval_{cfg.search.metric}"
+    table = pd.DataFrame({"trial": done["trial"], "trial_id": done["trial_id"]})
+    for axis in AXES:
+        values = done[axis] if axis in axes else [getattr(cfg.training, axis)] * len(done)
+        table[axis] = list(values)
+    table["model"] = table["model_name"].map(lambda n: model_label(str(n)))
+    table["group"] = [_group(row, axes) for row in table.to_dict("records")]
+    for col in dict.fromkeys(["eval_accuracy", "eval_f1", metric, OBJECTIVE]):
+        table[col] = done[col].to_numpy() if col in done else float("nan")
+    for col in ("train_examples", "trainable_params", "train_seconds", "time_s", "epochs_run"):
+        table[col] = done[col].to_numpy() if col in done else float("nan")
+    table["f1_per_million_params"] = table["eval_f1"] / (table["trainable_params"] / 1e6)
+    sort = [c for c in ("group", "train_fraction") if c in table]
+    return table.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def _group(row: dict[Any, Any], axes: list[str]) -> str:
+    """The line a trial belongs to: every compared value except the training-set size."""
+    parts = []
+    if "model_name" in axes:
+        parts.append(row["model"])
+    if "finetune" in axes:
+        parts.append(str(row["finetune"]))
+    return " / ".join(parts) or "all"
+
+
+def write_comparison(results: Any, out: Path) -> str:
+    """comparison.csv and the three plots in ``out``; returns lines for the summary."""
+    from hpo_ray.plots import plot_param_efficiency, plot_tradeoff, plot_train_size
+    from hpo_ray.results import atomic_csv
+
+    table = comparison_table(results)
+    if table is None:
+        return ""
+    metric = f"eval_{results.cfg.search.metric}"
+    atomic_csv(table, out / "comparison.csv")
+    plot_train_size(table, metric, out / "compare_train_size.png")
+    plot_param_efficiency(table, out / "compare_param_efficiency.png")
+    plot_tradeoff(table, metric, out / "compare_tradeoff.png")
+    lines = ["comparison (best epoch of each trial):"]
+    for row in table.to_dict("records"):
+        lines.append(
+            f"  {row['group']:<24} train {row['train_fraction']:>5.0%} "
+            f"({row['train_examples']:.0f} ex): {metric} {row[metric]:.4f}, "
+            f"accuracy {row['eval_accuracy']:.4f}, {row['trainable_params']:,.0f} trainable "
+            f"parameters, {row['train_seconds']:.1f} s training"
+        )
+    return "\n".join(lines) + "\n"
