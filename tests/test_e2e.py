@@ -259,3 +259,31 @@ def test_cli_user_errors_exit_2_before_ray(tmp_path, capsys):
     )
     assert "data.path" in capsys.readouterr().err
     assert not (tmp_path / "rr").exists()
+
+
+def test_epoch_budget_ends_the_search(tmp_path, corpus_csv, tiny_model, ray_local):
+    cfg = tiny_config(
+        tmp_path,
+        corpus_csv,
+        tiny_model,
+        training={"num_train_epochs": 1},
+        search={
+            "searcher": "random",
+            "scheduler": "none",
+            "num_samples": 12,
+            "epoch_budget": 3,
+            "max_concurrent_trials": 2,
+            "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 5e-3, "log": True}},
+        },
+        run={"name": "budget", "refit": False},
+    )
+    outcome = run_search(cfg)
+    table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")
+    trained = table["epochs_run"].fillna(0).sum()
+    # The budget stops the search after the third epoch; a trial finishing at the same moment
+    # may add one more. Trials cut short report nothing.
+    assert 3 <= trained <= 4
+    assert (table["status"] == "completed").sum() == trained
+    assert set(table["status"]) == {"completed", "not_evaluated"}  # none failed
+    summary = (outcome.artifacts_dir / "summary.txt").read_text()
+    assert f"epochs trained: {trained:g} of an epoch budget of 3" in summary
