@@ -100,7 +100,10 @@ def _ofat_axis(ax: Any, group: pd.DataFrame, param: str) -> list[Any]:
     """Put the values on the x axis: log for learning rate, categories for strings."""
     values = list(group["value"])
     if any(isinstance(v, str) for v in values):
-        ax.set_xticks(range(len(values)), [str(v) for v in values], rotation=20)
+        from hpo_ray.compare import model_label
+
+        names = [model_label(str(v)) if param == "model_name" else str(v) for v in values]
+        ax.set_xticks(range(len(values)), names, rotation=20)
         return list(range(len(values)))
     x = [float(v) for v in values]
     if param == "learning_rate":
