@@ -246,6 +246,10 @@ class RunConfig:
     address: str | None = None
     """Ray cluster to join (``auto``, ``ray://host:10001``); empty: start a local Ray."""
     max_failures: int = 0
+    reuse_workers: bool = True
+    """Run trials one after another in the same worker processes, so imports, the model classes
+    and the tokenized data are loaded once per worker, not per trial; false starts a fresh
+    process for every trial."""
     dashboard: bool = True
     """Start Ray's dashboard (on 127.0.0.1) with a local Ray, when the dashboard extra is
     installed; false saves its memory and background CPU on small machines."""

@@ -235,7 +235,7 @@ def build_tuner(
             num_samples=plan.num_samples,
             max_concurrent_trials=cfg.search.max_concurrent_trials,
             time_budget_s=cfg.search.time_budget_s,
-            reuse_actors=True,
+            reuse_actors=cfg.run.reuse_workers,
             trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
         ),
         run_config=tune.RunConfig(
