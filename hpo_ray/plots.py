@@ -20,6 +20,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    """Lay out, write and close a figure (closing keeps a long report's memory flat)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path: Path) -> None:
     """Scatter of validation F1 and accuracy against one parameter (one point per trial)."""
     plt = _pyplot()
@@ -38,9 +45,7 @@ def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path
     ax.set_title(f"metrics vs {param}")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_history(frame: pd.DataFrame, mode: str, path: Path) -> None:
@@ -56,9 +61,7 @@ def plot_history(frame: pd.DataFrame, mode: str, path: Path) -> None:
     ax.set_title("optimisation history")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_importances(study: Any, path: Path) -> str:
@@ -80,9 +83,7 @@ def plot_importances(study: Any, path: Path) -> str:
     ax.barh(names, [importances[n] for n in names], color="0.4")
     ax.set_xlabel("importance (fANOVA, completed trials)")
     ax.set_title("parameter importances")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
     return ""
 
 
@@ -142,9 +143,7 @@ def plot_ofat_param(group: pd.DataFrame, param: str, base_value: Any, path: Path
         ax.set_title(f"{param}: one factor at a time")
         ax.grid(color="0.85")
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        _save(plt, fig, path)
 
 
 def plot_ofat_overview(table: pd.DataFrame, sensitivity: pd.DataFrame, path: Path) -> None:
@@ -182,9 +181,7 @@ def plot_ofat_overview(table: pd.DataFrame, sensitivity: pd.DataFrame, path: Pat
         for ax in flat[len(order) + 1 :]:
             ax.axis("off")
         fig.suptitle("OFAT: validation F1 per parameter (others at base)")
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        _save(plt, fig, path)
 
 
 def plot_reseed(table: pd.DataFrame, metric: str, path: Path) -> None:
@@ -201,9 +198,7 @@ def plot_reseed(table: pd.DataFrame, metric: str, path: Path) -> None:
     ax.set_ylabel(f"best eval_{metric} per seed")
     ax.set_title("top configurations re-trained with fresh seeds (mean +- sd)")
     ax.grid(color="0.85")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_confusion(labels: Any, preds: Any, label_names: list[str], path: Path) -> None:
@@ -224,9 +219,7 @@ def plot_confusion(labels: Any, preds: Any, label_names: list[str], path: Path) 
         color = "white" if count > threshold else "black"
         ax.text(j, i, str(count), ha="center", va="center", color=color)
     fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Path) -> None:
@@ -240,9 +233,7 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     ax.set_ylabel("training loss")
     ax.set_title("training loss per logging step")
     ax.grid(color="0.85")
-    fig.tight_layout()
-    fig.savefig(per_step, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, per_step)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     if not train.empty and "epoch" in train:
@@ -256,9 +247,7 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     ax.set_title("loss per epoch")
     ax.grid(color="0.85")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(per_epoch, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, per_epoch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,9 +281,7 @@ def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
             ax.set_title(f"{col} vs training-set size")
             ax.grid(color="0.85")
         axes[0].legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        _save(plt, fig, path)
 
 
 def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
@@ -320,9 +307,7 @@ def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("validation F1 per million trainable parameters")
         ax.set_title("parameter efficiency")
         ax.grid(axis="x", color="0.85")
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        _save(plt, fig, path)
 
 
 def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
@@ -351,9 +336,7 @@ def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
         ax.set_title("efficiency trade-off")
         ax.grid(color="0.85")
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        _save(plt, fig, path)
 
 
 def _cycle() -> Any:
