@@ -51,41 +51,17 @@ def log(msg: str) -> None:
 
 def build_model(folder: Path, csv: Path, vocab: int, tiny: bool) -> dict[str, Any]:
     import pandas as pd
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from tokenizers.processors import TemplateProcessing
-    from transformers import (
-        DistilBertConfig,
-        DistilBertForSequenceClassification,
-        PreTrainedTokenizerFast,
-    )
+    from tiny_models import train_wordpiece
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     folder.mkdir(parents=True, exist_ok=True)
     texts = pd.read_csv(csv)["text"].astype(str).tolist()
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=vocab, special_tokens=special)
-    )
-    tok.post_processor = TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_input_names=["input_ids", "attention_mask"],
-    )
+    fast = train_wordpiece(texts, vocab, "distilbert")
     fast.save_pretrained(folder)
+    tok_vocab = len(fast)
     if tiny:
         config = DistilBertConfig(
-            vocab_size=tok.get_vocab_size(), dim=32, hidden_dim=64, n_layers=1, n_heads=2
+            vocab_size=tok_vocab, dim=32, hidden_dim=64, n_layers=1, n_heads=2
         )
     else:
         # DistilBERT defaults (vocab 30522: the embedding keeps distilbert-base's size, ids
@@ -96,7 +72,7 @@ def build_model(folder: Path, csv: Path, vocab: int, tiny: bool) -> dict[str, An
     model.save_pretrained(folder)
     return {
         "params": int(sum(p.numel() for p in model.parameters())),
-        "tokenizer_vocab": int(tok.get_vocab_size()),
+        "tokenizer_vocab": int(tok_vocab),
         "model_vocab": int(config.vocab_size),
         "layers": int(config.n_layers),
         "dim": int(config.dim),

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from tiny_models import save_tiny_model  # noqa: E402 - shared with the benchmark scripts
 
 POS = ["great", "wonderful", "moving", "brilliant", "funny", "sharp", "lovely", "superb"]
 NEG = ["dull", "boring", "awful", "clumsy", "tedious", "flat", "weak", "messy"]
@@ -36,63 +40,6 @@ def write_csv(path: Path, rows: list[tuple[str, float]]) -> Path:
 @pytest.fixture(scope="session")
 def corpus_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_csv(tmp_path_factory.mktemp("data") / "dataset.csv", make_rows(400))
-
-
-def save_tiny_model(folder: Path, texts: list[str], vocab_size: int, kind: str = "bert") -> Path:
-    """A 2-layer random-init ``kind`` (bert or distilbert) classifier saved like any pretrained
-    folder, with a WordPiece vocabulary of ``vocab_size`` trained on ``texts``."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from tokenizers.processors import TemplateProcessing
-    from transformers import (
-        BertConfig,
-        BertForSequenceClassification,
-        DistilBertConfig,
-        DistilBertForSequenceClassification,
-        PreTrainedTokenizerFast,
-    )
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
-    )
-    tok.post_processor = TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
-    fast.save_pretrained(folder)
-    if kind == "distilbert":
-        config = DistilBertConfig(
-            vocab_size=tok.get_vocab_size(),
-            dim=32,
-            n_layers=2,
-            n_heads=2,
-            hidden_dim=64,
-            max_position_embeddings=64,
-        )
-        DistilBertForSequenceClassification(config).save_pretrained(folder)
-    else:
-        config = BertConfig(
-            vocab_size=tok.get_vocab_size(),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=64,
-        )
-        BertForSequenceClassification(config).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="session")
