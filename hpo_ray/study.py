@@ -48,6 +48,11 @@ def open_study(db_path: Path, cfg: ExperimentConfig) -> optuna.Study:
     )
 
 
+def stored_ids(study: optuna.Study) -> set[str]:
+    """The Tune trial ids already in ``study``."""
+    return {str(t.user_attrs.get(TRIAL_ID_ATTR)) for t in study.get_trials(deepcopy=False)}
+
+
 def add_trial(
     study: optuna.Study,
     cfg: ExperimentConfig,
@@ -55,15 +60,21 @@ def add_trial(
     params: dict[str, Any],
     curve: list[float],
     state: str,
+    known: set[str] | None = None,
 ) -> bool:
-    """Store one Tune trial (``state``: complete | pruned | fail) unless already stored."""
+    """Store one Tune trial (``state``: complete | pruned | fail) unless already stored.
+
+    ``known``: the Tune ids already in ``study`` (``stored_ids``), kept up to date here; pass
+    it when storing many trials, since reading them back from SQLite grows with the study."""
     import optuna
 
     from hpo_ray.space import optuna_space
 
-    known = {t.user_attrs.get(TRIAL_ID_ATTR) for t in study.get_trials(deepcopy=False)}
+    if known is None:
+        known = stored_ids(study)
     if trial_id in known:
         return False
+    known.add(trial_id)
     space = optuna_space(cfg.search.space)
     values = [v for v in curve if v is not None and not math.isnan(v)]
     trial_state = {
@@ -90,6 +101,7 @@ def add_trial(
 def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
     """Bring the SQLite study up to date with every ended trial in ``results``."""
     study = open_study(db_path, results.cfg)
+    known = stored_ids(study)
     for _, row in results.frame.iterrows():
         state = {
             "completed": "complete",
@@ -102,7 +114,7 @@ def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
         hist = results.history.get(row["trial_id"])
         curve = [] if hist is None or OBJECTIVE not in hist else hist[OBJECTIVE].tolist()
         params = results.overrides.get(row["trial_id"], {})
-        add_trial(study, results.cfg, row["trial_id"], params, curve, state)
+        add_trial(study, results.cfg, row["trial_id"], params, curve, state, known)
     return study
 
 
@@ -112,18 +124,27 @@ class StudyMirror(tune.Callback):
     def __init__(self, cfg: ExperimentConfig) -> None:
         self.cfg = cfg
         self.curves: dict[str, list[float]] = {}
+        self._study: optuna.Study | None = None
+        self._known: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its callbacks with the experiment; a database connection does not travel.
+        return {**self.__dict__, "_study": None, "_known": set()}
 
     def _store(self, trial: Any, state: str) -> None:
         from hpo_ray.results import STUDY_FILE
 
-        db = Path(self.cfg.experiment_dir) / STUDY_FILE
+        if self._study is None:  # opened once per run: a new engine per trial costs ~0.1 s
+            self._study = open_study(Path(self.cfg.experiment_dir) / STUDY_FILE, self.cfg)
+            self._known = stored_ids(self._study)
         add_trial(
-            open_study(db, self.cfg),
+            self._study,
             self.cfg,
             trial.trial_id,
             trial_overrides(trial.config),
             self.curves.pop(trial.trial_id, []),
             state,
+            self._known,
         )
 
     def on_trial_result(
