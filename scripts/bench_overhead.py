@@ -11,20 +11,49 @@ Each way runs as its own command, timed whole (imports and Ray start included). 
 training samples / best training throughput + evaluation samples / best evaluation throughput,
 measured in the same run (one 2-thread process, and two 1-thread processes side by side).
 
-Usage:  python scripts/bench_overhead.py [--out bench_overhead.json]
+Usage:  python scripts/bench_overhead.py [--out bench_overhead.json] [--only a ...]
 (needs datasets/dataset.csv: `hpo-ray prepare-data`)
+
+Trial-count scaling (``--model tiny``): the same three ways for N short trials each, N from
+``--trials``, on a tiny random-init BERT (2 layers, hidden 32, WordPiece vocabulary of 1000
+trained with ``tokenizers`` on the corpus text, saved with save_pretrained into a temp folder and
+used as ``model.name``), ``--rows`` (400) rows of ``--data`` (datasets/dataset.csv), 20%
+validation, max_length 64, batch 16, 1 epoch, N distinct learning rates in 1e-4..3e-3 (log; way
+a samples that range with the random searcher, ways b and c take N log-spaced values).
+
+  python scripts/bench_overhead.py --model tiny --trials 8,32,128 --out bench_overhead_tiny.json
+  python scripts/bench_overhead.py --model tiny --trials 2 --only a --no-limit   # smoke size
+
+Per N and way: wall from command start to exit, wall per trial, ratio to the limit (N x (train
+samples / best steady-state training samples/s + validation samples / best evaluation
+samples/s), the throughput probed once per run, a 2-thread process against two 1-thread ones),
+the driver's peak RSS (``ru_maxrss``) and the summed peak RSS of its process tree (psutil, every
+0.5 s; Ray's raylet, GCS and workers included). For way (a) also: seconds from command start to
+the first trial running and to its first result (from a StudyMirror subclass swapped in inside
+the driver: Tune's own trial-start and result callbacks on the driver's clock), and the driver's
+prepare_data / tokenize seconds with a cold token cache for every N (each way gets its own cold
+cache), which must stay flat as N grows (``scaling.a_hpo_ray.tokenization_flat``).
+Way (d), only with ``--only d``, is (a) with ``run.reuse_workers: false`` (a fresh worker
+process per trial): the before/after of worker reuse, e.g.
+``--model tiny --trials 8,32 --only a --only d --no-limit``. ``--no-limit`` skips the
+throughput probes. Every way starts its own local Ray (RAY_ADDRESS is
+dropped from the environment).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 LRS = [1e-5, 2e-5, 3e-5, 5e-5, 7e-5, 1e-4, 2e-4, 3e-4]
@@ -93,11 +122,10 @@ def trainer_for(lr: float, tmp: Path, data, tok, path: str, **args):  # noqa: AN
         num_train_epochs=1,
         per_device_train_batch_size=BATCH,
         per_device_eval_batch_size=64,
-        eval_strategy="epoch",
         report_to="none",
         disable_tqdm=True,
         use_cpu=True,
-        **args,
+        **{"eval_strategy": "epoch", **args},
     )
     return Trainer(
         model_init=lambda *_: load_model(path, data.label_names),
@@ -161,20 +189,483 @@ def run_timed(args: list[str], env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - t0
 
 
+# ---------------------------------------------------------------------------------------------
+# --model tiny: trial-count scaling on a tiny random-init BERT
+
+TINY_ROWS = 400
+TINY_VOCAB = 1000
+TINY_VAL_SHARE = 0.2
+TINY_LR_LOW, TINY_LR_HIGH = 1e-4, 3e-3
+WAY_NAMES = {
+    "a": "a_hpo_ray",
+    "b": "b_sequential_2_threads",
+    "c": "c_hf_hyperparameter_search_ray",
+    "d": "d_hpo_ray_fresh_worker_per_trial",
+}
+"""Way (d) is (a) with ``run.reuse_workers: false``: the per-trial start-up (worker process,
+imports, data fetch) that worker reuse removes, measured as a before/after pair with (a)."""
+FLAT_RATIO, FLAT_SLACK_S = 1.5, 0.25
+"""Tokenization counts as flat across N when max <= FLAT_RATIO * min + FLAT_SLACK_S (the slack
+absorbs scheduler noise on sub-second timings)."""
+
+
+def build_tiny_model(csv: Path, folder: Path) -> Path:
+    """A 2-layer random-init BERT (hidden 32) and a WordPiece vocabulary of TINY_VOCAB trained
+    on the corpus text, saved with save_pretrained (scripts/tiny_models.py, shared with the
+    tests' fixtures)."""
+    import pandas as pd
+
+    if str(Path(__file__).resolve().parent) not in sys.path:  # loaded from elsewhere
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from tiny_models import save_tiny_model
+
+    texts = pd.read_csv(csv)["text"].astype(str).tolist()
+    return save_tiny_model(folder, texts, vocab_size=TINY_VOCAB, kind="bert", layers=2)
+
+
+def tiny_lrs(n: int) -> list[float]:
+    """``n`` distinct learning rates, log-spaced (ways b and c; way a samples the same range)."""
+    if n == 1:
+        return [TINY_LR_LOW]
+    step = (TINY_LR_HIGH / TINY_LR_LOW) ** (1 / (n - 1))
+    return [TINY_LR_LOW * step**i for i in range(n)]
+
+
+def tiny_raw_config(spec: dict[str, Any]) -> dict[str, Any]:
+    """The experiment config of way (a); its data and model sections serve every way."""
+    work = Path(spec["work"])
+    return {
+        "data": {
+            "path": spec["data"],
+            "max_rows": spec["rows"],
+            "validation_size": TINY_VAL_SHARE,
+            "max_length": MAX_LEN,
+            "cache_dir": str(work / "cache"),  # a cold cache for every (N, way)
+        },
+        "model": {"name": spec["model"]},
+        "training": {
+            "num_train_epochs": 1,
+            "per_device_train_batch_size": BATCH,
+            "early_stopping_patience": 0,
+            "warmup_ratio": 0.0,
+        },
+        "search": {
+            "searcher": "random",
+            "scheduler": "none",
+            "num_samples": max(1, spec["n"]),
+            # A continuous range: N distinct learning rates (a categorical would repeat some).
+            "space": {
+                "learning_rate": {
+                    "type": "float",
+                    "low": TINY_LR_LOW,
+                    "high": TINY_LR_HIGH,
+                    "log": True,
+                }
+            },
+        },
+        "resources": {"cpu": 1},
+        "run": {
+            "name": "bench",
+            "storage": str(work / "ray_results"),
+            "trained_dir": str(work / "trained"),
+            "refit": False,
+            "verbose": 0,
+            "dashboard": False,
+            "reuse_workers": spec.get("way") != "d",
+        },
+    }
+
+
+def load_tiny_data(spec: dict[str, Any]) -> tuple[Any, Any, str, float]:
+    """Prepared data, tokenizer, model path, and the seconds prepare_data took."""
+    from hpo_ray.config import from_dict, resolve_paths
+    from hpo_ray.data import prepare_data
+    from hpo_ray.models import load_tokenizer, resolve_model
+
+    cfg = resolve_paths(from_dict(tiny_raw_config(spec)))
+    path = resolve_model(cfg.model)
+    tok = load_tokenizer(cfg.model, path)
+    t0 = time.perf_counter()
+    data = prepare_data(cfg.data, tok)
+    return data, tok, path, time.perf_counter() - t0
+
+
+def peak_rss() -> dict[str, float]:
+    """This process's peak RSS, and the largest peak among its reaped descendants (MB)."""
+    import resource
+
+    return {
+        "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "largest_child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
+    """`hpo-ray search` (its CLI entry point, in this process) with probes: prepare_data and
+    tokenize_cached timed, and trial start / first result times from a subclass of hpo_ray's
+    StudyMirror Tune callback (so they are the driver's own clock, not file times)."""
+    import yaml
+
+    import hpo_ray.data as data_mod
+    import hpo_ray.study as study_mod
+    from hpo_ray.cli import main as cli_main
+
+    spent: dict[str, float] = {"prepare_data_s": 0.0, "tokenize_s": 0.0}
+
+    def timed(fn: Any, key: str) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - t0
+
+        return wrapper
+
+    # hpo_ray looks both up at call time (search._prepare imports prepare_data when it runs).
+    data_mod.prepare_data = timed(data_mod.prepare_data, "prepare_data_s")
+    data_mod.tokenize_cached = timed(data_mod.tokenize_cached, "tokenize_s")
+    starts: list[float] = []
+    first_results: dict[str, float] = {}
+
+    class TimedMirror(study_mod.StudyMirror):
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            starts.append(time.time())
+            super().on_trial_start(iteration, trials, trial, **info)
+
+        def on_trial_result(
+            self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+        ) -> None:
+            first_results.setdefault(trial.trial_id, time.time())
+            super().on_trial_result(iteration, trials, trial, result, **info)
+
+    study_mod.StudyMirror = TimedMirror  # type: ignore[misc]
+    calls = data_mod.TOKENIZE_CALLS
+    config = Path(spec["work"]) / "bench.yaml"
+    config.write_text(yaml.safe_dump(tiny_raw_config(spec)))
+    rc = cli_main(["search", str(config)])
+    table = Path(spec["work"]) / "ray_results" / "bench" / "hpo_artifacts" / "hpo_trials.csv"
+    statuses: dict[str, int] = {}
+    if table.is_file():
+        import pandas as pd
+
+        counts = pd.read_csv(table)["status"].value_counts()
+        statuses = {str(k): int(v) for k, v in counts.items()}
+    return {
+        "rc": rc,
+        **spent,
+        "tokenize_calls": data_mod.TOKENIZE_CALLS - calls,
+        "trials_started": len(starts),
+        "first_trial_start_unix": min(starts) if starts else None,
+        "first_result_unix": min(first_results.values()) if first_results else None,
+        "statuses": statuses,
+        **peak_rss(),
+    }
+
+
+def tiny_way_b(spec: dict[str, Any]) -> dict[str, Any]:
+    """N trainings in a row in one process with 2 torch threads."""
+    import torch
+
+    torch.set_num_threads(2)
+    data, tok, path, prepare_s = load_tiny_data(spec)
+    work = Path(spec["work"])
+    for lr in spec["lrs"]:
+        trainer_for(lr, work, data, tok, path, save_strategy="no").train()
+    return {"trainings": len(spec["lrs"]), "prepare_data_s": prepare_s, **peak_rss()}
+
+
+def tiny_way_c(spec: dict[str, Any]) -> dict[str, Any]:
+    """Trainer.hyperparameter_search(backend="ray"): a grid over the N learning rates."""
+    import ray
+    from ray import tune
+
+    data, tok, path, prepare_s = load_tiny_data(spec)
+    work = Path(spec["work"])
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    trainer = trainer_for(spec["lrs"][0], work, data, tok, path, save_strategy="epoch")
+    trainer.hyperparameter_search(
+        hp_space=lambda _: {"learning_rate": tune.grid_search(spec["lrs"])},
+        backend="ray",
+        n_trials=1,
+        direction="maximize",
+        resources_per_trial={"cpu": 1},
+        storage_path=str(work / "hf_ray"),
+        verbose=0,
+    )
+    ray.shutdown()
+    results = [p for p in (work / "hf_ray").rglob("result.json") if p.stat().st_size > 0]
+    size = sum(f.stat().st_size for f in (work / "hf_ray").rglob("*") if f.is_file())
+    return {
+        "trials_with_results": len(results),
+        "storage_mb": size / 1e6,
+        "prepare_data_s": prepare_s,
+        **peak_rss(),
+    }
+
+
+TINY_PROBE_STEPS, TINY_PROBE_SKIP = 60, 5
+
+
+def tiny_throughput(spec: dict[str, Any]) -> dict[str, Any]:
+    """Steady-state training and evaluation samples/s of one process with ``spec["threads"]``
+    torch threads. A tiny model's step takes milliseconds, so ``train()``'s own set-up would
+    swamp a whole-call timing: training is timed from the end of step TINY_PROBE_SKIP to the
+    last step (no evaluation in between), evaluation over 5 copies of the validation split."""
+    import torch
+    from transformers import TrainerCallback
+
+    import datasets
+
+    torch.set_num_threads(int(spec["threads"]))
+    data, tok, path, _ = load_tiny_data(spec)
+    work = Path(spec["work"])
+    ends: list[float] = []
+
+    class StepClock(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            ends.append(time.perf_counter())
+
+    trainer = trainer_for(
+        2e-4,
+        work,
+        data,
+        tok,
+        path,
+        save_strategy="no",
+        eval_strategy="no",
+        max_steps=TINY_PROBE_STEPS,
+        logging_strategy="no",
+    )
+    trainer.add_callback(StepClock())
+    trainer.train()
+    steady = ends[TINY_PROBE_SKIP - 1 :]
+    train_sps = (len(steady) - 1) * BATCH / (steady[-1] - steady[0])
+    bigger = datasets.concatenate_datasets([data.validation] * 5)  # type: ignore[attr-defined]
+    trainer.evaluate(data.validation)  # warm-up
+    t0 = time.perf_counter()
+    trainer.evaluate(bigger)
+    eval_sps = len(bigger) / (time.perf_counter() - t0)
+    return {
+        "train": train_sps,
+        "eval": eval_sps,
+        "n_train": len(data.train),
+        "n_val": len(data.validation),
+    }
+
+
+TINY_WAYS = {
+    "a": tiny_way_a,
+    "b": tiny_way_b,
+    "c": tiny_way_c,
+    "d": tiny_way_a,
+    "throughput": tiny_throughput,
+}
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and all its descendants every 0.5 s (peak, MB)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_mb = pid, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.peak_mb = max(self.peak_mb, total / 1e6)
+            self._stop.wait(0.5)
+
+
+def run_tiny_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """One way (or a throughput probe) as its own process: wall from command start to exit."""
+    work = Path(spec["work"])
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "spec.json").write_text(json.dumps(spec))
+    result, log = work / "result.json", work / "child.log"
+    cmd = [sys.executable, __file__, "--way", "tiny", "--tmp", str(work)]
+    with open(log, "w") as sink:
+        started_unix, t0 = time.time(), time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        with TreeRss(proc.pid) as tree:
+            rc = proc.wait()
+        wall = time.perf_counter() - t0
+    if rc != 0 or not result.is_file():
+        raise RuntimeError(
+            f"{spec['way']} (N={spec['n']}) failed, exit {rc}:\n" + log.read_text()[-4000:]
+        )
+    out = json.loads(result.read_text())
+    if out.get("rc", 0) != 0:
+        raise RuntimeError(f"hpo-ray search exited {out['rc']}:\n" + log.read_text()[-4000:])
+    out.update(wall_s=wall, tree_peak_rss_mb=tree.peak_mb)
+    for key in ("first_trial_start", "first_result"):
+        unix = out.pop(f"{key}_unix", None)
+        if spec["way"] in ("a", "d"):
+            out[f"{key}_s"] = unix - started_unix if unix is not None else None
+    return out
+
+
+def tiny_main(args: argparse.Namespace) -> dict[str, Any]:
+    """Every N in ``--trials``: the chosen ways on the tiny model, plus the limit."""
+    sizes = [int(x) for x in str(args.trials or "8,32,128").split(",") if x.strip()]
+    # (d), the fresh-worker-per-trial "before" of (a), runs only when asked: --only a --only d
+    ways = [w for w in "abcd" if (w in args.only if args.only else w != "d")]
+    csv = Path(args.data).resolve()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("OMP_NUM_THREADS", None)
+    env.pop("RAY_ADDRESS", None)  # every way starts its own local Ray, as way (c) always did
+    with tempfile.TemporaryDirectory(prefix="hpo-bench-tiny-") as name:
+        tmp = Path(name)
+        model = str(build_tiny_model(csv, tmp / "tiny-bert"))
+        base = {"model": model, "data": str(csv), "rows": args.rows, "n": 0, "lrs": []}
+        throughput: dict[str, Any] | None = None
+        per_trial_limit = None
+        if not args.no_limit:
+            two = run_tiny_child(
+                {**base, "way": "throughput", "threads": 2, "work": str(tmp / "tp2")}, env
+            )
+            # Then two 1-thread processes side by side.
+            specs = [
+                {**base, "way": "throughput", "threads": 1, "work": str(tmp / f"tp1_{i}")}
+                for i in range(2)
+            ]
+            with ThreadPoolExecutor(2) as pool:
+                one = list(pool.map(lambda spec: run_tiny_child(spec, env), specs))
+            best_train = max(two["train"], sum(o["train"] for o in one))
+            best_eval = max(two["eval"], sum(o["eval"] for o in one))
+            per_trial_limit = two["n_train"] / best_train + two["n_val"] / best_eval
+            throughput = {
+                "two_threads": two,
+                "two_single_thread_processes": one,
+                "best_train_sps": best_train,
+                "best_eval_sps": best_eval,
+                "per_trial_limit_s": per_trial_limit,
+            }
+        by_n: dict[str, Any] = {}
+        for n in sizes:
+            entry: dict[str, Any] = {"limit_s": per_trial_limit * n if per_trial_limit else None}
+            for way in ways:
+                spec = {
+                    **base,
+                    "way": way,
+                    "n": n,
+                    "lrs": tiny_lrs(n),
+                    "work": str(tmp / f"n{n}_{way}"),
+                }
+                print(f"[tiny] N={n} way {way} ...", flush=True)
+                out = run_tiny_child(spec, env)
+                out["wall_s_per_trial"] = out["wall_s"] / n
+                out["ratio_to_limit"] = (
+                    out["wall_s"] / entry["limit_s"] if entry["limit_s"] else None
+                )
+                entry[WAY_NAMES[way]] = out
+                print(f"[tiny] N={n} way {way}: {out['wall_s']:.1f}s", flush=True)
+                by_n[str(n)] = entry
+                # Partial results survive a later failure or an interrupted run.
+                partial = {"mode": "tiny", "partial": True, "throughput": throughput}
+                Path(args.out).write_text(json.dumps({**partial, "sizes": by_n}, indent=2))
+    return {
+        "mode": "tiny",
+        "workload": {
+            "model": f"random-init BERT, 2 layers, hidden 32, WordPiece vocab {TINY_VOCAB}",
+            "data": str(csv),
+            "rows": args.rows,
+            "validation_share": TINY_VAL_SHARE,
+            "max_length": MAX_LEN,
+            "batch": BATCH,
+            "epochs": 1,
+            "learning_rates": f"{TINY_LR_LOW:g}..{TINY_LR_HIGH:g} (log); N distinct",
+            "trials": sizes,
+            "ways": [WAY_NAMES[w] for w in ways],
+        },
+        "throughput": throughput,
+        "sizes": by_n,
+        "scaling": tiny_scaling(by_n, ways),
+    }
+
+
+def tiny_scaling(by_n: dict[str, Any], ways: list[str]) -> dict[str, Any]:
+    """Per way: wall per trial and ratio to the limit by N; way (a)'s tokenization by N."""
+    out: dict[str, Any] = {}
+    for way in ways:
+        name = WAY_NAMES[way]
+        out[name] = {
+            key: {n: e[name][key] for n, e in by_n.items()}
+            for key in ("wall_s", "wall_s_per_trial", "ratio_to_limit", "driver_peak_rss_mb")
+        }
+    if "a" in ways:
+        a = WAY_NAMES["a"]
+        prep = [e[a]["prepare_data_s"] for e in by_n.values()]
+        out[a]["first_trial_start_s"] = {n: e[a]["first_trial_start_s"] for n, e in by_n.items()}
+        out[a]["prepare_data_s"] = dict(zip(by_n, prep, strict=True))
+        out[a]["tokenize_calls"] = {n: e[a]["tokenize_calls"] for n, e in by_n.items()}
+        out[a]["tokenization_flat"] = bool(
+            max(prep) <= FLAT_RATIO * min(prep) + FLAT_SLACK_S
+        ) and all(e[a]["tokenize_calls"] == 1 for e in by_n.values())
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--way", choices=["sequential", "hf_ray", "throughput"])
+    parser.add_argument("--way", choices=["sequential", "hf_ray", "throughput", "tiny"])
     parser.add_argument("--tmp")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--result")
     parser.add_argument("--out", default="bench_overhead.json")
     parser.add_argument(
         "--only",
-        choices=["a", "b", "c"],
+        choices=["a", "b", "c", "d"],
         action="append",
         help="run only these ways (the limit is measured every time)",
     )
+    parser.add_argument(
+        "--model",
+        choices=["minilm", "tiny"],
+        default="minilm",
+        help="minilm: the 8-trial MiniLM workload; tiny: trial-count scaling (--trials)",
+    )
+    parser.add_argument("--trials", help="tiny mode: comma-separated trial counts (8,32,128)")
+    parser.add_argument("--data", default=str(REPO / "datasets/dataset.csv"), help="tiny mode")
+    parser.add_argument("--rows", type=int, default=TINY_ROWS, help="tiny mode: rows used")
+    parser.add_argument(
+        "--no-limit", action="store_true", help="tiny mode: skip the throughput probes"
+    )
     args = parser.parse_args()
+    if args.way == "tiny":
+        spec = json.loads((Path(args.tmp) / "spec.json").read_text())
+        out = TINY_WAYS[spec["way"]](spec)
+        (Path(args.tmp) / "result.json").write_text(json.dumps(out))
+        return
+    if args.model == "tiny":
+        report = tiny_main(args)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+        print(json.dumps(report["scaling"], indent=2))
+        print(f"written: {args.out}")
+        return
+    if args.trials:
+        parser.error("--trials needs --model tiny")
     if args.way:
         tmp = Path(args.tmp)
         if args.way == "sequential":

@@ -46,9 +46,7 @@ def test_every_registered_pair_builds(searcher, scheduler):
             "search": {
                 "searcher": searcher,
                 "scheduler": scheduler,
-                "space": {
-                    "learning_rate": {"type": "categorical", "values": [1e-5, 1e-4, 1e-3]}
-                },
+                "space": {"learning_rate": {"type": "categorical", "values": [1e-5, 1e-4, 1e-3]}},
             }
         }
     )

@@ -1,0 +1,470 @@
+"""Scale benchmark: many trials of a trivial trainable through hpo_ray's real search path.
+
+What grows with the number of trials when training costs nothing? Each size runs in a fresh
+subprocess that does what ``hpo_ray.search.run_experiment`` does, minus the data and the model:
+
+  config via ``hpo_ray.config.from_dict`` + ``resolve_paths`` (Optuna TPE, ASHA, a 3-parameter
+  space: learning_rate, weight_decay, warmup_ratio; 3 epochs), ``search_plan(cfg)``, inside
+  ``ray_session`` (private local Ray, 2 CPUs, no dashboard) ``dump_config`` into the
+  experiment folder, ``build_tuner(cfg, plan, None, None, trainable=trivial).fit()`` (same
+  searcher, scheduler, StudyMirror callback, checkpoint policy, reuse_actors; the trivial
+  trainable wrapped in ``tune.with_parameters`` + ``tune.with_resources`` as the HF one is),
+  then ``hpo_ray.results.write_report`` (trial CSV, plots, summary, SQLite Optuna study).
+
+The trivial trainable reports 3 evaluations of a smooth synthetic objective of its config with
+every key the report path reads (objective, eval_f1/accuracy/macro_f1/loss, epoch, step,
+train_done, node_id, trainable_params on the last one) and, like the HF trainable with
+``run.checkpoint: model``, a small checkpoint (``--checkpoint-kb``) with every non-final
+report. No model, no data, no sleep: what is measured is Tune + hpo_ray overhead.
+
+Per size: whole wall (subprocess start to exit), fit wall, report wall, wall per trial, driver
+peak RSS (``ru_maxrss`` of the driver), peak RSS of the driver's whole process tree (raylet,
+GCS, workers; psutil sampling every 0.5 s), experiment folder size and file count.
+
+Verdict: for each metric, the marginal cost per trial between consecutive sizes (differences
+remove fixed costs such as Ray start-up and imports). Linear growth keeps it flat; a metric is
+flagged as superlinear when the last segment's marginal cost exceeds the first segment's by
+more than ``--tolerance`` (default 1.3) AND the excess is material (more than 5% of the
+metric's total at the largest size). Why 1.3: marginal costs are differences of two runs, each
+with ~10% run-to-run noise on a shared 2-core machine, so they carry roughly +-15-20% noise; 1.3
+is above that, while a real quadratic term worth fixing (30% more per trial at the largest size)
+still shows. With only two sizes there is one segment: the per-trial ratio (largest / smallest)
+is compared with the tolerance instead (fixed costs keep it below 1 when growth is linear).
+
+Usage (repo root, venv active):
+  python scripts/bench_scale.py --trials 16,64,256 --out bench_scale.json
+  python scripts/bench_scale.py --trials 4,8 --root /tmp/scale --keep   # smoke size
+Options: --cpus 2, --tolerance 1.3, --checkpoint-kb 4 (0: run.checkpoint none), --keep (keep
+the experiment folders under --root; default: a temp folder, deleted at the end), --address
+(default local: a private Ray per size; a cluster address joins that cluster instead, which is
+what the smoke test does to skip Ray start-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+EPOCHS = 3
+STEPS_PER_EPOCH = 25
+SPACE = {
+    "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True},
+    "weight_decay": {"type": "float", "low": 0.0, "high": 0.3},
+    "warmup_ratio": {"type": "float", "low": 0.0, "high": 0.3},
+}
+TOLERANCE = 1.3
+MATERIAL = 0.05
+"""A superlinear excess smaller than this share of the metric's total is not flagged."""
+METRICS = (
+    "whole_s",
+    "fit_s",
+    "report_s",
+    "driver_peak_rss_mb",
+    "tree_peak_rss_mb",
+    "exp_mb",
+    "exp_files",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The trivial trainable (runs in Ray workers; pickled by value from __main__)
+
+
+def synthetic_f1(config: dict[str, Any], epoch: int) -> float:
+    """A smooth score in (0, 1): best near lr 3e-4, weight decay 0.05, warmup 0.1."""
+    lr = float(config.get("learning_rate", 3e-4))
+    wd = float(config.get("weight_decay", 0.05))
+    wr = float(config.get("warmup_ratio", 0.1))
+    peak = 0.92 - 0.06 * (math.log10(lr) - math.log10(3e-4)) ** 2
+    peak -= 0.4 * (wd - 0.05) ** 2 + 0.5 * (wr - 0.1) ** 2
+    learning = 1.0 - 0.35 * 0.5 ** (epoch - 1)
+    return max(0.05, min(0.99, peak * learning))
+
+
+def trivial_trainable(config: dict[str, Any], checkpoint_kb: int = 0) -> None:
+    """Three evaluations of ``synthetic_f1``, reported as the HF trainable reports them."""
+    import ray
+    from ray import tune
+
+    node = str(ray.get_runtime_context().get_node_id())
+    kb = checkpoint_kb
+    best = -math.inf
+    for epoch in range(1, EPOCHS + 1):
+        f1 = synthetic_f1(config, epoch)
+        best = max(best, f1)
+        done = epoch == EPOCHS
+        result: dict[str, Any] = {
+            "eval_loss": 1.0 - f1 + 0.1,
+            "eval_accuracy": min(1.0, f1 + 0.01),
+            "eval_f1": f1,
+            "eval_macro_f1": f1 - 0.005,
+            "eval_runtime": 0.01,
+            "eval_samples_per_second": 1000.0,
+            "eval_steps_per_second": 100.0,
+            "epoch": float(epoch),
+            "objective": best,
+            "step": epoch * STEPS_PER_EPOCH,
+            "train_done": done,
+            "node_id": node,
+        }
+        if done:
+            result["trainable_params"] = 1000
+        if done or kb <= 0:
+            tune.report(result)
+            continue
+        folder = tempfile.mkdtemp(prefix="scale-ckpt-")
+        try:
+            Path(folder, "model.safetensors").write_bytes(b"\0" * (kb * 1024))
+            Path(folder, "trainer_state.json").write_text(json.dumps({"global_step": epoch}))
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# One size (child process)
+
+
+def scale_config(n: int, root: Path, checkpoint_kb: int) -> Any:
+    from hpo_ray.config import from_dict, resolve_paths
+
+    raw = {
+        "training": {"num_train_epochs": EPOCHS, "early_stopping_patience": 0},
+        "search": {
+            "metric": "f1",
+            "searcher": "optuna",
+            "scheduler": "asha",
+            "grace_period": 1,
+            "reduction_factor": 2,
+            "num_samples": n,
+            "seed": 0,
+            "space": SPACE,
+        },
+        "resources": {"cpu": 1},
+        "run": {
+            "name": f"scale{n}",
+            "storage": str(root / "ray_results"),
+            "trained_dir": str(root / "trained"),
+            "checkpoint": "model" if checkpoint_kb > 0 else "none",
+            "refit": False,
+            "dashboard": False,
+        },
+    }
+    return resolve_paths(from_dict(raw))
+
+
+def folder_stats(exp: Path) -> dict[str, Any]:
+    """Bytes and files in the experiment folder, split into trials, artifacts, study, rest."""
+    parts = {"trials": 0, "artifacts": 0, "study_db": 0, "other": 0}
+    files = 0
+    for path in exp.rglob("*"):
+        if not path.is_file():
+            continue
+        files += 1
+        size = path.stat().st_size
+        top = path.relative_to(exp).parts[0]
+        if top.startswith("trial_"):
+            parts["trials"] += size
+        elif top == "hpo_artifacts":
+            parts["artifacts"] += size
+        elif top.startswith("optuna_study.db"):
+            parts["study_db"] += size
+        else:
+            parts["other"] += size
+    return {
+        "exp_mb": sum(parts.values()) / 1e6,
+        "exp_files": files,
+        "mb_by_part": {k: v / 1e6 for k, v in parts.items()},
+    }
+
+
+def run_one(
+    n: int, root: Path, cpus: int, checkpoint_kb: int, address: str = "local"
+) -> dict[str, Any]:
+    """Search + report for ``n`` trials in this process; the timings and what it left.
+
+    ``address`` other than ``local`` joins that Ray cluster instead of starting one (and
+    ``cpus`` is the cluster's business); a Ray already initialised in this process is reused.
+    """
+    t0 = time.perf_counter()
+    import pandas as pd
+    from ray import tune
+
+    from hpo_ray.config import dump_config
+    from hpo_ray.results import ARTIFACTS, STUDY_FILE, write_report
+    from hpo_ray.search import CONFIG_FILE, build_tuner, check_resources, ray_session, search_plan
+
+    # As run_experiment: Tune warns on every snapshot with num_to_keep=1 otherwise.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    cfg = scale_config(n, root, checkpoint_kb)
+    plan = search_plan(cfg)
+    exp = cfg.experiment_dir
+    out: dict[str, Any] = {"trials": n, "import_s": time.perf_counter() - t0}
+    ray_tmp = Path(tempfile.mkdtemp(prefix="hpo-scale-ray-", dir="/tmp"))
+    try:
+        t = time.perf_counter()
+        private = {"num_cpus": cpus, "_temp_dir": str(ray_tmp)} if address == "local" else {}
+        with ray_session(address, False, **private):
+            out["ray_start_s"] = time.perf_counter() - t
+            check_resources(cfg)
+            exp.mkdir(parents=True, exist_ok=True)
+            dump_config(cfg, exp / CONFIG_FILE)
+            # Wrapped as make_trainable wraps the HF trainable.
+            trivial = tune.with_resources(
+                tune.with_parameters(trivial_trainable, checkpoint_kb=checkpoint_kb),
+                {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu},
+            )
+            tuner = build_tuner(cfg, plan, None, None, trainable=trivial)
+            t = time.perf_counter()
+            tuner.fit()
+            out["fit_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            write_report(exp, final=True)
+            out["report_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+        out["ray_shutdown_s"] = time.perf_counter() - t
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    out["child_total_s"] = time.perf_counter() - t0
+    out["driver_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["largest_child_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    table = pd.read_csv(exp / ARTIFACTS / "hpo_trials.csv")
+    out["csv_rows"] = len(table)
+    out["statuses"] = {str(k): int(v) for k, v in table["status"].value_counts().items()}
+    out["best_objective"] = float(table["objective"].max())
+    with sqlite3.connect(exp / STUDY_FILE) as db:
+        out["study_trials"] = int(db.execute("select count(*) from trials").fetchone()[0])
+    out.update(folder_stats(exp))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver of the benchmark (parent process)
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and all its descendants; keeps the peak (MB)."""
+
+    def __init__(self, pid: int, every_s: float = 0.5) -> None:
+        self.pid, self.every_s, self.peak_mb = pid, every_s, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.peak_mb = max(self.peak_mb, total / 1e6)
+            self._stop.wait(self.every_s)
+
+
+def run_size(
+    n: int, root: Path, cpus: int, checkpoint_kb: int, address: str = "local"
+) -> dict[str, Any]:
+    """Run one size in a fresh subprocess; its own figures plus whole wall and tree RSS."""
+    result = root / f"scale{n}.json"
+    log = root / f"scale{n}.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("RAY_ADDRESS", None)
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--one",
+        str(n),
+        "--root",
+        str(root),
+        "--cpus",
+        str(cpus),
+        "--checkpoint-kb",
+        str(checkpoint_kb),
+        "--result",
+        str(result),
+        "--address",
+        address,
+    ]
+    t0 = time.perf_counter()
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        with TreeRss(proc.pid) as tree:
+            rc = proc.wait()
+    whole = time.perf_counter() - t0
+    if rc != 0 or not result.is_file():
+        tail = log.read_text()[-4000:]
+        raise RuntimeError(f"size {n} failed (exit {rc}); log {log}:\n{tail}")
+    out = json.loads(result.read_text())
+    out["whole_s"] = whole
+    out["tree_peak_rss_mb"] = tree.peak_mb
+    out["whole_s_per_trial"] = whole / n
+    out["fit_s_per_trial"] = out["fit_s"] / n
+    out["report_s_per_trial"] = out["report_s"] / n
+    out["exp_kb_per_trial"] = out["exp_mb"] * 1e3 / n
+    out["exp_files_per_trial"] = out["exp_files"] / n
+    return out
+
+
+def verdict(sizes: dict[int, dict[str, Any]], tolerance: float) -> dict[str, Any]:
+    """Per metric: per-trial ratio (largest/smallest), marginal costs, superlinear flag."""
+    ns = sorted(sizes)
+    if len(ns) < 2:
+        return {
+            "tolerance": tolerance,
+            "method": "one size: no verdict (give two sizes or more)",
+            "superlinear": [],
+            "linear_or_better": None,
+        }
+    per_metric: dict[str, Any] = {}
+    for name in METRICS:
+        values = [float(sizes[n][name]) for n in ns]
+        per_trial_ratio = (values[-1] / ns[-1]) / (values[0] / ns[0]) if values[0] else math.nan
+        marginal = [(values[i + 1] - values[i]) / (ns[i + 1] - ns[i]) for i in range(len(ns) - 1)]
+        entry: dict[str, Any] = {
+            "values": dict(zip(map(str, ns), values, strict=True)),
+            "per_trial_ratio_largest_to_smallest": per_trial_ratio,
+            "marginal_per_trial": marginal,
+        }
+        if len(marginal) >= 2:
+            first, last = marginal[0], marginal[-1]
+            excess = (last - first) * (ns[-1] - ns[-2])
+            growth = last / first if first > 0 else math.inf if last > 0 else 1.0
+            entry["marginal_growth_last_to_first"] = growth
+            entry["excess_share_of_total"] = excess / values[-1] if values[-1] else 0.0
+            entry["superlinear"] = bool(growth > tolerance and excess > MATERIAL * abs(values[-1]))
+        else:
+            entry["superlinear"] = bool(per_trial_ratio > tolerance)
+        per_metric[name] = entry
+    flagged = [k for k, v in per_metric.items() if v["superlinear"]]
+    return {
+        "tolerance": tolerance,
+        "material_share": MATERIAL,
+        "method": "marginal cost per trial, last segment vs first"
+        if len(ns) >= 3
+        else "per-trial ratio, largest vs smallest size",
+        "metrics": per_metric,
+        "superlinear": flagged,
+        "linear_or_better": not flagged,
+    }
+
+
+def bench(
+    trials: list[int],
+    root: Path,
+    *,
+    cpus: int = 2,
+    checkpoint_kb: int = 4,
+    tolerance: float = TOLERANCE,
+    address: str = "local",
+) -> dict[str, Any]:
+    """Every size in its own subprocess (smallest first), then the verdict."""
+    sizes: dict[int, dict[str, Any]] = {}
+    for n in sorted(trials):
+        print(f"[scale] {n} trials ...", flush=True)
+        sizes[n] = run_size(n, root, cpus, checkpoint_kb, address)
+        s = sizes[n]
+        print(
+            f"[scale] {n:>4} trials: whole {s['whole_s']:.1f}s fit {s['fit_s']:.1f}s "
+            f"report {s['report_s']:.1f}s | {s['whole_s_per_trial']:.2f}s/trial | driver "
+            f"{s['driver_peak_rss_mb']:.0f}MB tree {s['tree_peak_rss_mb']:.0f}MB | "
+            f"{s['exp_mb']:.1f}MB {s['exp_files']} files | {s['statuses']}",
+            flush=True,
+        )
+    return {
+        "setup": {
+            "cpus": cpus,
+            "address": address,
+            "checkpoint_kb": checkpoint_kb,
+            "epochs_per_trial": EPOCHS,
+            "space": SPACE,
+            "searcher": "optuna",
+            "scheduler": "asha",
+        },
+        "sizes": {str(n): v for n, v in sizes.items()},
+        "verdict": verdict(sizes, tolerance),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", default="16,64,256", help="comma-separated sizes")
+    parser.add_argument("--out", default="bench_scale.json")
+    parser.add_argument("--root", help="work folder (default: a temp folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the experiment folders")
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--checkpoint-kb", type=int, default=4)
+    parser.add_argument("--tolerance", type=float, default=TOLERANCE)
+    parser.add_argument(
+        "--address",
+        default="local",
+        help="Ray to use: local (a private one per size, the default) or a cluster address",
+    )
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        out = run_one(args.one, Path(args.root), args.cpus, args.checkpoint_kb, args.address)
+        Path(args.result).write_text(json.dumps(out, indent=2))
+        return 0
+    trials = [int(x) for x in args.trials.split(",") if x.strip()]
+    root = Path(args.root or tempfile.mkdtemp(prefix="hpo-bench-scale-")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        report = bench(
+            trials,
+            root,
+            cpus=args.cpus,
+            checkpoint_kb=args.checkpoint_kb,
+            tolerance=args.tolerance,
+            address=args.address,
+        )
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    v = report["verdict"]
+    for name, m in v.get("metrics", {}).items():
+        growth = m.get("marginal_growth_last_to_first")
+        print(
+            f"[scale] {name:<20} per-trial ratio largest/smallest "
+            f"{m['per_trial_ratio_largest_to_smallest']:.2f}"
+            + (f"  marginal growth last/first {growth:.2f}" if growth is not None else "")
+            + ("  SUPERLINEAR" if m["superlinear"] else "")
+        )
+    print(json.dumps({k: v[k] for k in ("method", "superlinear", "linear_or_better")}, indent=2))
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
