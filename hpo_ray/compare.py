@@ -39,7 +39,8 @@ def model_label(name: str) -> str:
 
 def comparison_table(results: Any) -> pd.DataFrame | None:
     """One row per finished trial with the compared values and what each costs; None when
-    the experiment compares none of ``AXES``."""
+    the experiment compares none of ``AXES``. ``best_at_point`` marks, per group and training
+    share, the trial the plots show (the only one unless other parameters are searched too)."""
     cfg = results.cfg
     axes = comparison_axes(cfg.search.space)
     if not axes or results.finished.empty:
@@ -57,8 +58,17 @@ def comparison_table(results: Any) -> pd.DataFrame | None:
     for col in ("train_examples", "trainable_params", "train_seconds", "time_s", "epochs_run"):
         table[col] = done[col].to_numpy() if col in done else float("nan")
     table["f1_per_million_params"] = table["eval_f1"] / (table["trainable_params"] / 1e6)
-    sort = [c for c in ("group", "train_fraction") if c in table]
-    return table.sort_values(sort, kind="stable").reset_index(drop=True)
+    others = [p for p in cfg.search.space if p not in AXES]
+    for p in others:
+        table[p] = done[p].to_numpy()
+    # Other searched values (a learning rate per mode, say): each point of the comparison is
+    # the best trial at that point, so every mode is compared at its own best setting.
+    ranked = table.sort_values([OBJECTIVE, "trial"], ascending=[cfg.search.mode == "min", True])
+    best = ranked.groupby(["group", "train_fraction"], sort=False).head(1).index
+    table["best_at_point"] = table.index.isin(best)
+    return table.sort_values(["group", "train_fraction", "trial"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _group(row: dict[Any, Any], axes: list[str]) -> str:
@@ -81,15 +91,21 @@ def write_comparison(results: Any, out: Path) -> str:
         return ""
     metric = f"eval_{results.cfg.search.metric}"
     atomic_csv(table, out / "comparison.csv")
-    plot_train_size(table, metric, out / "compare_train_size.png")
-    plot_param_efficiency(table, out / "compare_param_efficiency.png")
-    plot_tradeoff(table, metric, out / "compare_tradeoff.png")
-    lines = ["comparison (best epoch of each trial):"]
-    for row in table.to_dict("records"):
+    shown = table[table["best_at_point"]]
+    plot_train_size(shown, metric, out / "compare_train_size.png")
+    plot_param_efficiency(shown, out / "compare_param_efficiency.png")
+    plot_tradeoff(shown, metric, out / "compare_tradeoff.png")
+    others = [p for p in results.cfg.search.space if p not in AXES]
+    extra = f", best over {', '.join(others)}" if others else ""
+    lines = [f"comparison (best epoch of each trial{extra}):"]
+    for row in shown.to_dict("records"):
+        setting = "".join(
+            f", {p}={row[p]:g}" if isinstance(row[p], float) else f", {p}={row[p]}" for p in others
+        )
         lines.append(
             f"  {row['group']:<24} train {row['train_fraction']:>5.0%} "
             f"({row['train_examples']:.0f} ex): {metric} {row[metric]:.4f}, "
             f"accuracy {row['eval_accuracy']:.4f}, {row['trainable_params']:,.0f} trainable "
-            f"parameters, {row['train_seconds']:.1f} s training"
+            f"parameters, {row['train_seconds']:.1f} s training{setting}"
         )
     return "\n".join(lines) + "\n"

@@ -94,6 +94,7 @@ def test_comparison_table_and_plots(sweep):
     assert len(comparison) == 8
     encoders = [Path(m).name for m in cfg.search.space["model_name"].values or []]
     assert set(comparison["group"]) == {f"{m} / {f}" for m in encoders for f in ("full", "lora")}
+    assert comparison["best_at_point"].all()  # nothing else searched: every trial is a point
     expected = comparison["eval_f1"] / (comparison["trainable_params"] / 1e6)
     assert np.allclose(comparison["f1_per_million_params"], expected)
     assert (comparison["train_seconds"] > 0).all()
