@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
 from hpo_ray.config import OBJECTIVE, SCHEDULERS, SEARCHERS, ExperimentConfig
@@ -17,9 +18,27 @@ from hpo_ray.errors import ConfigError
 from hpo_ray.space import optuna_space, tune_space
 
 
+class ResumableOptunaSearch(OptunaSearch):
+    """OptunaSearch that ignores results of a trial it never suggested.
+
+    Tune saves the experiment state and the searcher's state at different moments. After a
+    driver crash the experiment can list a trial created after the searcher was saved, and
+    its results would end the resume with a KeyError. Such a trial still runs and is reported;
+    only the TPE model does not learn from it."""
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        if trial_id in self._ot_trials:
+            super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        if trial_id in self._ot_trials:
+            super().on_trial_complete(trial_id, result, error)
+
+
 def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
 
     if not cfg.search.space:
         raise ConfigError(
@@ -33,7 +52,7 @@ def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     searched: Any = DefineByRun(space) if is_conditional(space) else optuna_space(space)
     # The study lives in memory inside the searcher (pickled by Tune, so restore works); the
     # SQLite copy for optuna-dashboard is written from the results (see hpo_ray.study).
-    searcher = OptunaSearch(
+    searcher = ResumableOptunaSearch(
         space=searched,
         sampler=sampler,
         metric=OBJECTIVE,

@@ -128,7 +128,10 @@ def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tin
     new = after[~after.index.isin(before["trial_id"])]
     assert not set(new["learning_rate"].round(12)) & first
     study = _searcher_study(exp)
-    assert len(study.trials) == 6
+    # Every trial the restored searcher suggested is in its study: all 6, or 5 when the kill
+    # fell between Tune's experiment snapshot and its searcher snapshot (the trial created in
+    # between still runs, see ResumableOptunaSearch).
+    assert len(study.trials) in (5, 6)
     assert (cfg.trained_path / "model.safetensors").is_file()
 
 

@@ -88,3 +88,28 @@ def test_conditional_space_is_define_by_run_and_pickles():
         assert ("focal_gamma" in trial.params) == (trial.params["loss"] == "focal")
         study.tell(trial, 0.0)
     assert {t.params["loss"] for t in study.trials} == {"ce", "focal"}
+
+
+def test_optuna_searcher_ignores_a_trial_its_restored_state_never_saw():
+    """After a driver crash Tune's experiment state can list a trial created after the
+    searcher's state was saved; resuming fed its results to OptunaSearch, which raised
+    KeyError and ended the resume (seen in CI under load)."""
+    cfg = from_dict(
+        {
+            "search": {
+                "searcher": "optuna",
+                "space": {
+                    "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
+                },
+            }
+        }
+    )
+    searcher, _ = make_searcher(cfg)
+    searcher.set_search_properties("objective", "max", {})
+    known = searcher.suggest("known")
+    assert "learning_rate" in known
+    searcher.on_trial_result("lost", {"objective": 0.5, "training_iteration": 1})
+    searcher.on_trial_complete("lost", {"objective": 0.5, "training_iteration": 1})
+    searcher.on_trial_result("known", {"objective": 0.7, "training_iteration": 1})
+    searcher.on_trial_complete("known", {"objective": 0.7, "training_iteration": 1})
+    assert [t.value for t in searcher._ot_study.trials] == [0.7]
