@@ -246,19 +246,20 @@ def tokenize_cached(
     return ds, key, False
 
 
-def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
-    """Everything the trials need from the CSV, tokenized once."""
+@dataclass
+class SplitData:
+    """The labelled corpus with its seeded splits and folds: what every encoder shares."""
+
+    labelled: LabelledData
+    splits: dict[str, np.ndarray]
+    folds: list[tuple[list[int], list[int]]]
+    seed: int
+
+
+def split_data(cfg: DataConfig) -> SplitData:
+    """Read, label and split the CSV once; tokenizing it per encoder is `tokenize_splits`."""
     labelled = read_labelled(cfg)
     splits = split_indices(labelled.labels, cfg)
-    tokens, key, hit = tokenize_cached(labelled.texts, tokenizer, cfg.max_length, cfg.cache_dir)
-    parts = {}
-    for name, idx in splits.items():
-        part = tokens.select(idx.tolist(), keep_in_memory=True)
-        parts[name] = part.add_column("labels", labelled.labels[idx].tolist())
-    h = hashlib.sha256(key.encode())
-    h.update(labelled.labels.tobytes())
-    for name in sorted(splits):
-        h.update(name.encode() + splits[name].tobytes())
     folds = []
     if cfg.folds:
         from hpo_ray.folds import fold_indices
@@ -269,7 +270,23 @@ def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
             raise ConfigError(
                 f"data.folds={cfg.folds}: cannot split the train split ({exc})"
             ) from None
-        h.update(repr(folds).encode())
+    return SplitData(labelled, splits, folds, cfg.seed)
+
+
+def tokenize_splits(split: SplitData, cfg: DataConfig, tokenizer: Any) -> PreparedData:
+    """The splits tokenized by ``tokenizer`` (once per tokenizer, cached by content)."""
+    labelled, splits = split.labelled, split.splits
+    tokens, key, hit = tokenize_cached(labelled.texts, tokenizer, cfg.max_length, cfg.cache_dir)
+    parts = {}
+    for name, idx in splits.items():
+        part = tokens.select(idx.tolist(), keep_in_memory=True)
+        parts[name] = part.add_column("labels", labelled.labels[idx].tolist())
+    h = hashlib.sha256(key.encode())
+    h.update(labelled.labels.tobytes())
+    for name in sorted(splits):
+        h.update(name.encode() + splits[name].tobytes())
+    if split.folds:
+        h.update(repr(split.folds).encode())
     sizes = ", ".join(f"{k} {len(v)}" for k, v in parts.items())
     log.info("data: %d rows, classes %s; %s", len(labelled.texts), labelled.label_names, sizes)
     return PreparedData(
@@ -279,6 +296,11 @@ def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
         labelled.label_names,
         h.hexdigest()[:24],
         hit,
-        folds,
-        cfg.seed,
+        split.folds,
+        split.seed,
     )
+
+
+def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
+    """Everything the trials need from the CSV, tokenized once."""
+    return tokenize_splits(split_data(cfg), cfg, tokenizer)

@@ -59,6 +59,11 @@ def model_candidates(cfg: ExperimentConfig) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def candidate(cfg: ExperimentConfig, name: str) -> ModelConfig:
+    """The model settings for encoder ``name``: the experiment's, with another name."""
+    return ModelConfig(name=name, trust_remote_code=cfg.model.trust_remote_code)
+
+
 def load_tokenizer(cfg: ModelConfig, resolved: str | None = None) -> Any:
     """The fast tokenizer for the model, with a clear error where it cannot be found."""
     from transformers import AutoTokenizer

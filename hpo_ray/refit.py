@@ -38,10 +38,9 @@ def refit_best(
     cfg: ExperimentConfig, *, overwrite: bool = False, params: dict[str, Any] | None = None
 ) -> Path:
     """Refit ``params`` (default: the best trial's) and save the model; returns its folder."""
-    from hpo_ray.config import ModelConfig
     from hpo_ray.data import prepare_data, train_subset
     from hpo_ray.metrics import task_metrics
-    from hpo_ray.models import for_inference, load_tokenizer, resolve_model
+    from hpo_ray.models import candidate, for_inference, load_tokenizer, resolve_model
     from hpo_ray.reseed import selected_params
     from hpo_ray.training import build_trainer
 
@@ -49,10 +48,7 @@ def refit_best(
     out = cfg.trained_path
     if params is None:
         params = selected_params(cfg)
-    model = ModelConfig(
-        name=params.get("model_name") or cfg.model.name,
-        trust_remote_code=cfg.model.trust_remote_code,
-    )
+    model = candidate(cfg, params.get("model_name") or cfg.model.name)
     model_path = resolve_model(model)
     tokenizer = load_tokenizer(model, model_path)
     data = prepare_data(cfg.data, tokenizer)  # cached: no second tokenization

@@ -305,16 +305,16 @@ def resume_experiment(
 def _prepare(cfg: ExperimentConfig) -> tuple[dict[str, str], dict[str, Any]]:
     """Per candidate encoder, its resolved path and the data tokenized by its tokenizer (once,
     cached by content); refuses a metric the classes do not define."""
-    from hpo_ray.config import ModelConfig
-    from hpo_ray.data import prepare_data
+    from hpo_ray.data import split_data, tokenize_splits
     from hpo_ray.metrics import check_metric, task_metrics
-    from hpo_ray.models import load_tokenizer, model_candidates, resolve_model
+    from hpo_ray.models import candidate, load_tokenizer, model_candidates, resolve_model
 
+    split = split_data(cfg.data)  # read, labelled and split once for all encoders
     models, data = {}, {}
     for name in model_candidates(cfg):
-        model = ModelConfig(name=name, trust_remote_code=cfg.model.trust_remote_code)
+        model = candidate(cfg, name)
         models[name] = resolve_model(model)
-        data[name] = prepare_data(cfg.data, load_tokenizer(model, models[name]))
+        data[name] = tokenize_splits(split, cfg.data, load_tokenizer(model, models[name]))
     first = data[cfg.model.name]
     task = task_metrics(first.label_names, cfg.data.positive_label, cfg.search.average)
     check_metric(cfg.search.metric, task)

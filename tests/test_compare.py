@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -63,8 +64,12 @@ def test_grid_runs_every_combination_once(sweep):
 def test_each_encoder_is_tokenized_once_and_trials_get_its_data(sweep):
     cfg, outcome, tokenize_calls = sweep
     assert tokenize_calls == 2  # one per encoder, reused by its 4 trials and the refit
-    models, data = _prepare(cfg)
+    with mock.patch.object(data_mod, "read_labelled", wraps=data_mod.read_labelled) as read:
+        models, data = _prepare(cfg)
+    assert read.call_count == 1  # the CSV is read, labelled and split once for both encoders
     assert set(models) == set(cfg.search.space["model_name"].values)
+    first, second = (data[name] for name in models)
+    assert first.train["labels"] == second.train["labels"]  # same rows, other token ids
     fingerprints = {name: d.fingerprint for name, d in data.items()}
     assert len(set(fingerprints.values())) == 2  # different vocabularies, different token ids
     vocab = {name: AutoTokenizer.from_pretrained(path).vocab_size for name, path in models.items()}
