@@ -2,8 +2,9 @@
 
 One dataclass per concern (data, model, training, search, resources, run). ``load_config``
 reads a YAML file, applies dotted ``key=value`` overrides, converts every value to the type the
-field declares (PyYAML reads ``1e-5`` as a string) and validates it. Any problem raises
-``ConfigError`` with a one-line message that names the key, the bad value and the fix.
+field declares (PyYAML reads ``1e-5`` as a string) and validates it (the rules live in
+``hpo_ray.validation``). Any problem raises ``ConfigError`` with a one-line message that names
+the key, the bad value and the fix.
 
 Example::
 
@@ -24,8 +25,6 @@ from typing import Any
 import yaml
 
 from hpo_ray.errors import ConfigError
-from hpo_ray.losses import LOSSES
-from hpo_ray.metrics import AVERAGES, METRICS
 
 CONDITIONAL = {
     "focal_gamma": ("loss", "focal"),
@@ -177,6 +176,9 @@ class SearchConfig:
     """Stop the whole search once the trials have trained this many epochs in all (compute
     budget; null = no limit). Trials still running then are stopped."""
     seed: int = 42
+    n_startup_trials: int = 10
+    """Optuna TPE: random trials before the TPE model proposes (Optuna's default, 10). A search
+    of no more trials than this is random search; lower it for small budgets."""
     grace_period: int = 1
     """Evaluations every trial gets before a scheduler may stop it."""
     reduction_factor: int = 2
@@ -314,6 +316,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
 
 def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
     """Build and validate a config from plain data (as parsed from YAML)."""
+    from hpo_ray.validation import validate  # it imports this module's types
+
     cfg = _build(ExperimentConfig, raw, "")
     validate(cfg)
     return cfg
@@ -386,28 +390,29 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(names)}"
             raise ConfigError(f"unknown key '{prefix}{key}'; {hint}")
-        kwargs[key] = _convert(value, hints[key], f"{prefix}{key}")
+        kwargs[key] = convert_value(value, hints[key], f"{prefix}{key}")
     return cls(**kwargs)
 
 
-def _convert(value: Any, tp: Any, key: str) -> Any:
+def convert_value(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as the annotated type ``tp`` (``key`` names it in the error)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _convert(value, inner[0], key)
+        return convert_value(value, inner[0], key)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key + ".")  # type: ignore[arg-type]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
-        return {k: _convert(v, args[1], f"{key}.{k}") for k, v in value.items()}
+        return {k: convert_value(v, args[1], f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key} must be a list, got {value!r}; write e.g. [a, b]")
-        return [_convert(v, args[0], key) if args[0] is not Any else v for v in value]
+        return [convert_value(v, args[0], key) if args[0] is not Any else v for v in value]
     if tp is Any:
         return value
     if tp is bool:
@@ -436,228 +441,3 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a string, got {value!r}")
         return str(value)
     return value
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation
-
-
-def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key}={value!r} is not known; choose one of: {', '.join(allowed)}")
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
-
-
-def validate(cfg: ExperimentConfig) -> None:
-    """Check values and cross-field rules; raises ``ConfigError`` on the first problem."""
-    d, t, s, r = cfg.data, cfg.training, cfg.search, cfg.resources
-    _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
-    _check(
-        0 < d.validation_size < 1,
-        f"data.validation_size={d.validation_size} must be between 0 and 1 (e.g. 0.2)",
-    )
-    _check(
-        0 <= d.test_size < 1 and d.test_size + d.validation_size < 1,
-        f"data.test_size={d.test_size} must be >= 0 and leave data for training "
-        "(test_size + validation_size < 1)",
-    )
-    _check(d.folds == 0 or d.folds >= 2, f"data.folds={d.folds} must be 0 (off) or at least 2")
-    _one_of("data.fold_aggregate", d.fold_aggregate, ("mean", "median", "min", "max"))
-    _check(
-        not (d.folds and cfg.training.eval_steps),
-        "data.folds evaluates every epoch; set training.eval_steps: null",
-    )
-    _check(d.max_length >= 8, f"data.max_length={d.max_length} must be at least 8")
-    _check(
-        d.max_rows is None or d.max_rows >= 10,
-        f"data.max_rows={d.max_rows} must be at least 10 (or null for all rows)",
-    )
-    if d.label_names is not None and d.label_rule == "threshold":
-        _check(
-            len(d.label_names) == 2,
-            f"data.label_names={d.label_names} must name 2 classes [negative, positive] "
-            "for the threshold rule",
-        )
-    _check(bool(cfg.model.name.strip()), "model.name is empty; set a folder or a model name")
-    _check(
-        t.model_name in ("", cfg.model.name),
-        f"training.model_name={t.model_name!r} differs from model.name={cfg.model.name!r}; "
-        "set the base encoder with model.name (search.space.model_name compares others)",
-    )
-    t.model_name = cfg.model.name
-
-    validate_training(t, "training")
-
-    metric = s.metric.removeprefix("eval_")
-    _one_of("search.metric", metric, METRICS)
-    s.metric = metric
-    _one_of("search.searcher", s.searcher, SEARCHERS)
-    _one_of("search.scheduler", s.scheduler, SCHEDULERS)
-    _check(s.num_samples >= 1, f"search.num_samples={s.num_samples} must be >= 1")
-    _check(
-        s.max_concurrent_trials is None or s.max_concurrent_trials >= 1,
-        f"search.max_concurrent_trials={s.max_concurrent_trials} must be >= 1 or null",
-    )
-    _check(
-        s.time_budget_s is None or s.time_budget_s > 0,
-        f"search.time_budget_s={s.time_budget_s} must be > 0 or null",
-    )
-    _check(
-        s.epoch_budget is None or s.epoch_budget > 0,
-        f"search.epoch_budget={s.epoch_budget} must be > 0 or null",
-    )
-    _check(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")
-    _check(s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2")
-    if s.average is not None:
-        _one_of("search.average", s.average, AVERAGES)
-    if d.label_rule == "threshold":  # two classes known now; categorical is checked on the data
-        from hpo_ray.metrics import check_metric, task_metrics
-
-        names = d.label_names or ["negative", "positive"]
-        check_metric(metric, task_metrics(names, d.positive_label, s.average))
-    _check(s.reseed.top_k >= 0, f"search.reseed.top_k={s.reseed.top_k} must be >= 0 (0 = off)")
-    _check(s.reseed.seeds >= 2, f"search.reseed.seeds={s.reseed.seeds} must be >= 2")
-    for name, spec in s.space.items():
-        validate_param(name, spec)
-    for name in s.space:
-        if name in CONDITIONAL:
-            parent, value = CONDITIONAL[name]
-            parent_spec = s.space.get(parent)
-            can = (
-                value in (parent_spec.values or [])
-                if parent_spec is not None
-                else getattr(t, parent) == value
-            )
-            _check(
-                can,
-                f"search.space.{name} only matters when training.{parent} is {value!r}; set "
-                f"training.{parent}: {value} or search {parent} over values that include it",
-            )
-    validate_ofat(cfg.ofat, t)
-
-    _check(r.cpu > 0, f"resources.cpu={r.cpu} must be > 0")
-    _check(r.gpu >= 0, f"resources.gpu={r.gpu} must be >= 0")
-    _check(
-        r.gpu <= 1 or r.gpu.is_integer(),
-        f"resources.gpu={r.gpu}: above 1 a trial must ask for whole GPUs",
-    )
-    _check(
-        "://" not in cfg.run.storage,
-        f"run.storage={cfg.run.storage!r}: object-store URIs are not supported yet; use a "
-        "folder every node mounts at the same path (NFS, EFS)",
-    )
-    _one_of("run.checkpoint", cfg.run.checkpoint, CHECKPOINT_POLICIES)
-    if cfg.tracking.mlflow is not None:
-        uri = cfg.tracking.mlflow.uri
-        _check(
-            "://" in uri or uri.startswith("databricks"),
-            f"tracking.mlflow.uri={uri!r} must be a tracking URI such as "
-            "sqlite:///mlflow.db or http://host:5000 (MLflow no longer takes plain folders)",
-        )
-    _check(
-        cfg.run.keep_checkpoints >= 1,
-        f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1",
-    )
-    _check(cfg.run.max_failures >= -1, f"run.max_failures={cfg.run.max_failures} must be >= -1")
-    name = cfg.run.name
-    _check(
-        not name or ("/" not in name and name not in (".", "..")),
-        f"run.name={name!r} must be a plain folder name without '/'",
-    )
-
-
-def validate_param(name: str, spec: ParamSpec) -> None:
-    """Check one search-space entry against the training field it overrides."""
-    key = f"search.space.{name}"
-    if name not in SEARCHABLE:
-        close = difflib.get_close_matches(name, SEARCHABLE, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"searchable: {', '.join(SEARCHABLE)}"
-        raise ConfigError(f"{key} is not a training parameter; {hint}")
-    _one_of(f"{key}.type", spec.type, PARAM_TYPES)
-    field_type = typing.get_type_hints(TrainingConfig)[name]
-    if spec.type == "categorical":
-        if not spec.values:
-            raise ConfigError(f"{key}.values must list at least one value")
-        spec.values = [_convert(v, field_type, f"{key}.values") for v in spec.values]
-        allowed = {
-            "lr_scheduler_type": LR_SCHEDULERS,
-            "loss": LOSSES,
-            "finetune": FINETUNE,
-        }.get(name)
-        for v in spec.values if allowed else []:
-            _one_of(f"{key}.values", v, allowed or ())
-        return
-    if spec.low is None or spec.high is None:
-        raise ConfigError(f"{key} needs low and high for type {spec.type}")
-    _check(
-        spec.low <= spec.high,
-        f"{key} is an empty range: low={spec.low} > high={spec.high}; swap them",
-    )
-    _check(not spec.log or spec.low > 0, f"{key}: a log scale needs low > 0, got low={spec.low}")
-    _check(field_type is not str, f"{key}: {name} takes strings; use type: categorical")
-    if spec.type == "int":
-        _check(
-            float(spec.low).is_integer() and float(spec.high).is_integer(),
-            f"{key}: type int needs whole-number bounds, got {spec.low}..{spec.high}",
-        )
-
-
-def validate_training(t: TrainingConfig, where: str) -> None:
-    """Check training values; ``where`` names them in messages (``training`` or an OFAT value)."""
-    _check(t.learning_rate > 0, f"{where}.learning_rate={t.learning_rate} must be > 0")
-    _check(t.num_train_epochs >= 1, f"{where}.num_train_epochs={t.num_train_epochs} must be >= 1")
-    for key in (
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "gradient_accumulation_steps",
-        "logging_steps",
-    ):
-        _check(getattr(t, key) >= 1, f"{where}.{key}={getattr(t, key)} must be >= 1")
-    _check(0 <= t.warmup_ratio < 1, f"{where}.warmup_ratio={t.warmup_ratio} must be in [0, 1)")
-    _check(t.weight_decay >= 0, f"{where}.weight_decay={t.weight_decay} must be >= 0")
-    _check(
-        t.early_stopping_patience >= 0,
-        f"{where}.early_stopping_patience={t.early_stopping_patience} must be >= 0 (0 = off)",
-    )
-    _check(
-        t.eval_steps is None or t.eval_steps >= 1,
-        f"{where}.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch",
-    )
-    _one_of(f"{where}.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
-    _one_of(f"{where}.loss", t.loss, LOSSES)
-    _one_of(f"{where}.finetune", t.finetune, FINETUNE)
-    _check(t.lora_r >= 1, f"{where}.lora_r={t.lora_r} must be >= 1")
-    _check(t.lora_alpha > 0, f"{where}.lora_alpha={t.lora_alpha} must be > 0")
-    _check(0 <= t.lora_dropout < 1, f"{where}.lora_dropout={t.lora_dropout} must be in [0, 1)")
-    _check(t.focal_gamma >= 0, f"{where}.focal_gamma={t.focal_gamma} must be >= 0 (0 = CE)")
-    _check(0 < t.focal_alpha < 1, f"{where}.focal_alpha={t.focal_alpha} must be between 0 and 1")
-    _check(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")
-    _check(
-        0 < t.train_fraction <= 1,
-        f"{where}.train_fraction={t.train_fraction} must be in (0, 1] (share of the train split)",
-    )
-    _check(bool(t.model_name.strip()), f"{where}.model_name is empty; name a model folder")
-
-
-def validate_ofat(ofat: OfatConfig, base: TrainingConfig) -> None:
-    """Convert each grid value to its field's type and check it as a training value."""
-    hints = typing.get_type_hints(TrainingConfig)
-    for name, values in ofat.grid.items():
-        key = f"ofat.grid.{name}"
-        if name not in SEARCHABLE:
-            close = difflib.get_close_matches(name, SEARCHABLE, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(SEARCHABLE)}"
-            raise ConfigError(f"{key} is not a training parameter; {hint}")
-        if not values:
-            raise ConfigError(f"{key} must list at least one value, e.g. [1.0e-5, 2.0e-5]")
-        converted = [_convert(v, hints[name], key) for v in values]
-        twice = [v for i, v in enumerate(converted) if v in converted[:i]]
-        if twice:
-            raise ConfigError(f"{key} lists {twice[0]!r} twice; list each value once")
-        for value in converted:
-            validate_training(dataclasses.replace(base, **{name: value}), "ofat.grid")
-        ofat.grid[name] = converted
