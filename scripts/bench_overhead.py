@@ -43,17 +43,20 @@ dropped from the environment).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+SCRIPTS = Path(__file__).resolve().parent
+if str(SCRIPTS) not in sys.path:  # loaded from elsewhere (the tests import it)
+    sys.path.insert(0, str(SCRIPTS))
+from tree_memory import TreeRss  # noqa: E402 - shared by the benchmark scripts
 
 REPO = Path(__file__).resolve().parents[1]
 LRS = [1e-5, 2e-5, 3e-5, 5e-5, 7e-5, 1e-4, 2e-4, 3e-4]
@@ -214,9 +217,6 @@ def build_tiny_model(csv: Path, folder: Path) -> Path:
     on the corpus text, saved with save_pretrained (scripts/tiny_models.py, shared with the
     tests' fixtures)."""
     import pandas as pd
-
-    if str(Path(__file__).resolve().parent) not in sys.path:  # loaded from elsewhere
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
     from tiny_models import save_tiny_model
 
     texts = pd.read_csv(csv)["text"].astype(str).tolist()
@@ -461,42 +461,6 @@ TINY_WAYS = {
     "d": tiny_way_a,
     "throughput": tiny_throughput,
 }
-
-
-class TreeRss:
-    """Samples the summed RSS of a process and all its descendants every 0.5 s (peak, MB)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak_mb = pid, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreeRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        import psutil
-
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self._stop.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            total = 0
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak_mb = max(self.peak_mb, total / 1e6)
-            self._stop.wait(0.5)
 
 
 def run_tiny_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:

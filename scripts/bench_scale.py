@@ -43,7 +43,6 @@ what the smoke test does to skip Ray start-up).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -53,10 +52,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+SCRIPTS = Path(__file__).resolve().parent
+if str(SCRIPTS) not in sys.path:  # loaded from elsewhere (the tests import it)
+    sys.path.insert(0, str(SCRIPTS))
+from tree_memory import TreeRss  # noqa: E402 - shared by the benchmark scripts
 
 EPOCHS = 3
 STEPS_PER_EPOCH = 25
@@ -253,42 +256,6 @@ def run_one(
 
 # ---------------------------------------------------------------------------------------------
 # The driver of the benchmark (parent process)
-
-
-class TreeRss:
-    """Samples the summed RSS of a process and all its descendants; keeps the peak (MB)."""
-
-    def __init__(self, pid: int, every_s: float = 0.5) -> None:
-        self.pid, self.every_s, self.peak_mb = pid, every_s, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreeRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        import psutil
-
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self._stop.is_set():
-            total = 0
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak_mb = max(self.peak_mb, total / 1e6)
-            self._stop.wait(self.every_s)
 
 
 def run_size(
