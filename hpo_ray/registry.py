@@ -7,6 +7,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from ray.tune.stopper import Stopper
 from hpo_ray.config import OBJECTIVE, SCHEDULERS, SEARCHERS, ExperimentConfig
 from hpo_ray.errors import ConfigError
 from hpo_ray.space import optuna_space, tune_space
+
+log = logging.getLogger(__name__)
 
 
 class ResumableOptunaSearch(OptunaSearch):
@@ -47,7 +50,15 @@ def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
         )
     from hpo_ray.space import DefineByRun, is_conditional
 
-    sampler = optuna.samplers.TPESampler(seed=cfg.search.seed)
+    s = cfg.search
+    if s.num_samples <= s.n_startup_trials and s.epoch_budget is None:
+        log.warning(
+            "search.num_samples=%d <= search.n_startup_trials=%d: every trial is a random "
+            "start-up trial, so this TPE search is a random search; lower n_startup_trials",
+            s.num_samples,
+            s.n_startup_trials,
+        )
+    sampler = optuna.samplers.TPESampler(seed=s.seed, n_startup_trials=s.n_startup_trials)
     space = cfg.search.space
     searched: Any = DefineByRun(space) if is_conditional(space) else optuna_space(space)
     # The study lives in memory inside the searcher (pickled by Tune, so restore works); the

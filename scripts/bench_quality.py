@@ -48,11 +48,13 @@ average 6-10, max_rows 750, budget 4) took 228 s for default, 439 s for tpe_asha
 for ofat: 3-5x slower; a batch-16 run of the full size took 50 s (default) and 157-169 s
 (ofat, random, tpe) per run.
 
-Caveat: Optuna's TPE samples at random for its first 10 trials (``n_startup_trials``), and a
-budget of 8 epochs buys 4-8 trials, so ``tpe`` differs from ``random`` here only in its random
-stream. That stream is seeded by ``search.seed``, so ``tpe``, ``tpe_asha`` and ``tpe_median``
-draw the same configurations in the same order for a seed (training is deterministic too):
-they differ only in how the stopping rule spends the budget, a paired comparison.
+Caveat: Optuna's TPE samples at random for its first 10 trials (``search.n_startup_trials``,
+``--startup``), and a budget of 8 epochs buys 4-8 trials, so with the default ``tpe`` differs
+from ``random`` here only in its random stream; ``--startup 2`` lets TPE propose from the third
+trial on. The random stream is seeded by ``search.seed``, so ``tpe``, ``tpe_asha`` and
+``tpe_median`` draw the same start-up configurations in the same order for a seed (training is
+deterministic too): a paired comparison. After the start-up they differ in what TPE has seen (a
+stopped trial reports fewer epochs) and in how the stopping rule spends the budget.
 
 Usage::
 
@@ -144,6 +146,7 @@ def base_config(args: argparse.Namespace, work: Path) -> Path:
             "num_samples": args.num_samples or trial_cap(args.budget, args.concurrent),
             "max_concurrent_trials": args.concurrent,
             "epoch_budget": float(args.budget),
+            "n_startup_trials": args.startup,
             "grace_period": 1,
             "reduction_factor": 2,
             "space": SPACE,
@@ -454,6 +457,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=8, help="per_device_train_batch_size")
     p.add_argument("--base-lr", type=float, default=2e-5, help="the default learning rate")
     p.add_argument("--concurrent", type=int, default=2, help="trials side by side")
+    p.add_argument(
+        "--startup",
+        type=int,
+        default=10,
+        help="search.n_startup_trials: random trials before TPE proposes (Optuna's 10)",
+    )
     p.add_argument(
         "--num-samples",
         type=int,

@@ -3,6 +3,7 @@ import pytest
 from ray.tune.search.sample import Categorical, Float, Integer
 
 from hpo_ray.config import ParamSpec, TrainingConfig, from_dict
+from hpo_ray.errors import ConfigError
 from hpo_ray.registry import SCHEDULER_FACTORIES, SEARCHER_FACTORIES, make_scheduler, make_searcher
 from hpo_ray.space import optuna_space, trial_params, tune_space
 
@@ -57,7 +58,6 @@ def test_every_registered_pair_builds(searcher, scheduler):
 
 
 def test_optuna_needs_a_space():
-    from hpo_ray.errors import ConfigError
 
     with pytest.raises(ConfigError, match="search.space is empty"):
         make_searcher(from_dict({}))
@@ -113,3 +113,41 @@ def test_optuna_searcher_ignores_a_trial_its_restored_state_never_saw():
     searcher.on_trial_result("known", {"objective": 0.7, "training_iteration": 1})
     searcher.on_trial_complete("known", {"objective": 0.7, "training_iteration": 1})
     assert [t.value for t in searcher._ot_study.trials] == [0.7]
+
+
+def _suggestions(startup: int, n: int) -> list[float]:
+    cfg = from_dict(
+        {
+            "search": {
+                "searcher": "optuna",
+                "seed": 3,
+                "n_startup_trials": startup,
+                "space": {
+                    "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
+                },
+            }
+        }
+    )
+    searcher, _ = make_searcher(cfg)
+    searcher.set_search_properties("objective", "max", {})
+    out = []
+    for i in range(n):
+        lr = searcher.suggest(f"t{i}")["learning_rate"]
+        out.append(lr)
+        # A peaked objective: the TPE model, once it runs, moves toward lr = 1e-4.
+        result = {"objective": -abs(lr - 1e-4), "training_iteration": 1}
+        searcher.on_trial_complete(f"t{i}", result)
+    return out
+
+
+def test_n_startup_trials_sets_when_tpe_takes_over():
+    """With the default of 10 random start-up trials a search of 4-6 trials is random search;
+    search.n_startup_trials lets TPE use what it has seen from trial 3 on."""
+    early, default = _suggestions(2, 4), _suggestions(10, 4)
+    assert early[:2] == default[:2]  # the same seeded random start
+    assert early[2:] != default[2:]  # then TPE's guesses, not the random sampler's
+
+
+def test_n_startup_trials_must_be_positive():
+    with pytest.raises(ConfigError, match="search.n_startup_trials=0"):
+        from_dict({"search": {"n_startup_trials": 0}})
