@@ -1,13 +1,17 @@
-"""Per-trial evidence, written into the trial's folder when its training ends.
+"""Per-trial evidence: the numbers written by every trial, the plots drawn by the report.
 
-``metrics.json`` (final evaluation, best objective, seconds per step, trainable parameters),
-``log_history.json`` (the Trainer's log), ``predictions.npz`` (logits and labels of the final
-evaluation), ``confusion_matrix.png``, ``loss_per_step.png`` and ``loss_per_epoch.png``. Refit
-copies the chosen trial's set next to the saved model (``trained/<name>/trial_artifacts/``).
+Each trial that finishes its training writes ``metrics.json`` (final evaluation, best
+objective, seconds per step, trainable parameters), ``log_history.json`` (the Trainer's log)
+and ``predictions.npz`` (logits and labels of the final evaluation) into its folder. The report
+draws ``confusion_matrix.png``, ``loss_per_step.png`` and ``loss_per_epoch.png`` from them for
+the ``run.trial_plots`` best trials (drawing them in the worker cost about half a second per
+trial, as much as training a small trial). Refit copies the chosen trial's set next to the
+saved model (``trained/<name>/trial_artifacts/``), drawing its plots first if need be.
 
 Example::
 
     write_trial_artifacts(trial_dir, log_history, metrics, (logits, labels), ["neg", "pos"])
+    draw_trial_plots(trial_dir)  # True once the three PNGs are there
 """
 
 from __future__ import annotations
@@ -15,18 +19,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-FILES = (
-    "metrics.json",
-    "log_history.json",
-    "predictions.npz",
-    "confusion_matrix.png",
-    "loss_per_step.png",
-    "loss_per_epoch.png",
-)
+if TYPE_CHECKING:
+    from hpo_ray.results import SearchResults
+
+DATA_FILES = ("metrics.json", "log_history.json", "predictions.npz")
+PLOT_FILES = ("confusion_matrix.png", "loss_per_step.png", "loss_per_epoch.png")
+FILES = DATA_FILES + PLOT_FILES
 
 
 def write_trial_artifacts(
@@ -36,8 +38,7 @@ def write_trial_artifacts(
     predictions: tuple[np.ndarray, np.ndarray] | None,
     label_names: list[str],
 ) -> None:
-    from hpo_ray.plots import plot_confusion, plot_losses
-
+    """Write the trial's numbers (cheap: no plotting in the worker)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
@@ -47,5 +48,38 @@ def write_trial_artifacts(
         tmp = folder / "predictions.tmp.npz"
         np.savez_compressed(tmp, logits=logits, labels=labels, label_names=np.array(label_names))
         os.replace(tmp, folder / "predictions.npz")
-        plot_confusion(labels, logits.argmax(axis=-1), label_names, folder / "confusion_matrix.png")
-    plot_losses(log_history, folder / "loss_per_step.png", folder / "loss_per_epoch.png")
+
+
+def draw_trial_plots(folder: str | Path) -> bool:
+    """Draw a trial's PNGs from its numbers, unless already drawn; False without numbers."""
+    from hpo_ray.plots import plot_confusion, plot_losses
+
+    folder = Path(folder)
+    history_file, predictions_file = folder / "log_history.json", folder / "predictions.npz"
+    if not history_file.is_file():
+        return False
+    if all((folder / name).is_file() for name in PLOT_FILES):
+        return True
+    if predictions_file.is_file():
+        with np.load(predictions_file) as saved:
+            preds = saved["logits"].argmax(axis=-1)
+            names = [str(n) for n in saved["label_names"]]
+            plot_confusion(saved["labels"], preds, names, folder / "confusion_matrix.png")
+    history = json.loads(history_file.read_text())
+    plot_losses(history, folder / "loss_per_step.png", folder / "loss_per_epoch.png")
+    return True
+
+
+def draw_best_trial_plots(results: SearchResults, exp_dir: Path, count: int) -> int:
+    """Plots for the ``count`` best trials that wrote their numbers (-1: all); returns how
+    many trials have them."""
+    from hpo_ray.config import OBJECTIVE
+
+    ascending = results.cfg.search.mode == "min"
+    ranked = results.finished.sort_values([OBJECTIVE, "trial"], ascending=[ascending, True])
+    drawn = 0
+    for trial_id in ranked["trial_id"]:
+        if count >= 0 and drawn >= count:
+            break
+        drawn += draw_trial_plots(exp_dir / f"trial_{trial_id}")
+    return drawn

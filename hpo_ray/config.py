@@ -256,6 +256,9 @@ class RunConfig:
     """Start Ray's dashboard (on 127.0.0.1) with a local Ray, when the dashboard extra is
     installed; false saves its memory and background CPU on small machines."""
     verbose: int = 1
+    trial_plots: int = 3
+    """The report draws each of this many best trials' confusion matrix and loss curves into
+    its folder (-1: every trial, 0: none). Every trial keeps the numbers behind them."""
 
 
 @dataclass(kw_only=True)

@@ -148,6 +148,7 @@ class OfatResults:
 
 def write_ofat_report(exp_dir: str | Path) -> Path:
     """Write ofat_results.csv, per-parameter grayscale plots, the overview, summary, best params."""
+    from hpo_ray.artifacts import draw_best_trial_plots
     from hpo_ray.plots import plot_ofat_overview, plot_ofat_param
 
     exp_dir = Path(exp_dir).resolve()
@@ -165,5 +166,6 @@ def write_ofat_report(exp_dir: str | Path) -> Path:
         (out / "best_params.yaml").write_text(
             yaml.safe_dump(results.trials.best_params(), sort_keys=False)
         )
+        draw_best_trial_plots(results.trials, exp_dir, results.cfg.run.trial_plots)
     (out / "summary.txt").write_text(results.summary())
     return out

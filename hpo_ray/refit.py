@@ -96,7 +96,7 @@ def refit_best(
 
 def _copy_trial_artifacts(cfg: ExperimentConfig, params: dict[str, Any], dest: Path) -> None:
     """Copy the artifacts of the trial whose values are being refit (if it wrote any)."""
-    from hpo_ray.artifacts import FILES
+    from hpo_ray.artifacts import FILES, draw_trial_plots
     from hpo_ray.results import SearchResults
 
     try:
@@ -106,6 +106,7 @@ def _copy_trial_artifacts(cfg: ExperimentConfig, params: dict[str, Any], dest: P
     for trial_id, overrides in results.overrides.items():
         if all(params.get(k) == v for k, v in overrides.items()):
             source = cfg.experiment_dir / f"trial_{trial_id}"
+            draw_trial_plots(source)  # not among the run.trial_plots best: draw them now
             files = [source / f for f in FILES if (source / f).is_file()]
             if files:
                 dest.mkdir(parents=True, exist_ok=True)

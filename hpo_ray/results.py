@@ -299,6 +299,7 @@ def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
     An OFAT experiment folder gets its own report instead (see ``hpo_ray.ofat``). ``final``
     adds the refit model's scores (pass False when a refit is about to replace them).
     """
+    from hpo_ray.artifacts import draw_best_trial_plots
     from hpo_ray.compare import write_comparison
     from hpo_ray.ofat import GRID_FILE, write_ofat_report
     from hpo_ray.plots import plot_history, plot_importances, plot_metrics_vs_param
@@ -327,6 +328,7 @@ def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
             )
         plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
         notes.append(plot_importances(study, out / "param_importances.png"))
+        draw_best_trial_plots(results, exp_dir, results.cfg.run.trial_plots)
     best = float(results.best_row()[OBJECTIVE]) if not results.finished.empty else None
     reseed = write_reseed_report(results.cfg, out)
     comparison = write_comparison(results, out)

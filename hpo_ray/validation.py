@@ -155,6 +155,10 @@ def validate(cfg: ExperimentConfig) -> None:
         cfg.run.keep_checkpoints >= 1,
         f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1",
     )
+    _check(
+        cfg.run.trial_plots >= -1,
+        f"run.trial_plots={cfg.run.trial_plots} must be >= -1 (-1: every trial, 0: none)",
+    )
     _check(cfg.run.max_failures >= -1, f"run.max_failures={cfg.run.max_failures} must be >= -1")
     name = cfg.run.name
     _check(
