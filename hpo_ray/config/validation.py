@@ -1,0 +1,279 @@
+"""Value and cross-field checks on a built ``ExperimentConfig``.
+
+``loading.from_dict`` calls ``validate`` on every config it builds, so a bad value stops the run
+before any data is read or Ray starts. Each rule raises ``ConfigError`` with one line that names
+the key, the bad value and the fix. ``validate`` returns a normalised copy (``eval_f1`` becomes
+``f1``, search and grid values take their field's type); it never edits its argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from typing import Any
+
+from hpo_ray.config.convert import convert_value
+from hpo_ray.config.schema import (
+    AVERAGES,
+    CHECKPOINT_POLICIES,
+    CONDITIONAL,
+    FINETUNE,
+    LOSSES,
+    LR_SCHEDULERS,
+    METRICS,
+    MODEL_NAME,
+    PARAM_TYPES,
+    SCHEDULERS,
+    SEARCHABLE,
+    SEARCHERS,
+    ExperimentConfig,
+    OfatConfig,
+    ParamSpec,
+    TrainingConfig,
+)
+from hpo_ray.config.task import check_metric, task_metrics
+from hpo_ray.errors import ConfigError
+
+PARAM_TYPES_BY_NAME: dict[str, Any] = {
+    **typing.get_type_hints(TrainingConfig),
+    MODEL_NAME: str,
+}
+"""The declared type of every searchable training value."""
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is not known; choose one of: {', '.join(allowed)}")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(cfg: ExperimentConfig) -> ExperimentConfig:
+    """Check values and cross-field rules; raises ``ConfigError`` on the first problem.
+
+    Returns the config normalised (a new object)."""
+    d, t, s, r = cfg.data, cfg.training, cfg.search, cfg.resources
+    _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
+    _check(
+        0 < d.validation_size < 1,
+        f"data.validation_size={d.validation_size} must be between 0 and 1 (e.g. 0.2)",
+    )
+    _check(
+        0 <= d.test_size < 1 and d.test_size + d.validation_size < 1,
+        f"data.test_size={d.test_size} must be >= 0 and leave data for training "
+        "(test_size + validation_size < 1)",
+    )
+    _check(d.folds == 0 or d.folds >= 2, f"data.folds={d.folds} must be 0 (off) or at least 2")
+    _one_of("data.fold_aggregate", d.fold_aggregate, ("mean", "median", "min", "max"))
+    _check(
+        not (d.folds and cfg.training.eval_steps),
+        "data.folds evaluates every epoch; set training.eval_steps: null",
+    )
+    _check(d.max_length >= 8, f"data.max_length={d.max_length} must be at least 8")
+    _check(
+        d.max_rows is None or d.max_rows >= 10,
+        f"data.max_rows={d.max_rows} must be at least 10 (or null for all rows)",
+    )
+    if d.label_names is not None and d.label_rule == "threshold":
+        _check(
+            len(d.label_names) == 2,
+            f"data.label_names={d.label_names} must name 2 classes [negative, positive] "
+            "for the threshold rule",
+        )
+    _check(bool(cfg.model.name.strip()), "model.name is empty; set a folder or a model name")
+
+    validate_training(t, "training")
+
+    metric = s.metric.removeprefix("eval_")
+    _one_of("search.metric", metric, METRICS)
+    _one_of("search.searcher", s.searcher, SEARCHERS)
+    _one_of("search.scheduler", s.scheduler, SCHEDULERS)
+    _check(s.num_samples >= 1, f"search.num_samples={s.num_samples} must be >= 1")
+    _check(
+        s.max_concurrent_trials is None or s.max_concurrent_trials >= 1,
+        f"search.max_concurrent_trials={s.max_concurrent_trials} must be >= 1 or null",
+    )
+    _check(
+        s.time_budget_s is None or s.time_budget_s > 0,
+        f"search.time_budget_s={s.time_budget_s} must be > 0 or null",
+    )
+    _check(
+        s.epoch_budget is None or s.epoch_budget > 0,
+        f"search.epoch_budget={s.epoch_budget} must be > 0 or null",
+    )
+    _check(
+        s.n_startup_trials >= 1,
+        f"search.n_startup_trials={s.n_startup_trials} must be >= 1 (random trials before TPE)",
+    )
+    _check(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")
+    _check(s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2")
+    if s.average is not None:
+        _one_of("search.average", s.average, AVERAGES)
+    if d.label_rule == "threshold":  # two classes known now; categorical is checked on the data
+        names = d.label_names or ["negative", "positive"]
+        check_metric(metric, task_metrics(names, d.positive_label, s.average))
+    _check(s.reseed.top_k >= 0, f"search.reseed.top_k={s.reseed.top_k} must be >= 0 (0 = off)")
+    _check(s.reseed.seeds >= 2, f"search.reseed.seeds={s.reseed.seeds} must be >= 2")
+    space = {name: validate_param(name, spec) for name, spec in s.space.items()}
+    for name in space:
+        if name in CONDITIONAL:
+            parent, value = CONDITIONAL[name]
+            parent_spec = space.get(parent)
+            can = (
+                value in (parent_spec.values or [])
+                if parent_spec is not None
+                else getattr(t, parent) == value
+            )
+            _check(
+                can,
+                f"search.space.{name} only matters when training.{parent} is {value!r}; set "
+                f"training.{parent}: {value} or search {parent} over values that include it",
+            )
+    ofat = validate_ofat(cfg.ofat, t)
+
+    _check(r.cpu > 0, f"resources.cpu={r.cpu} must be > 0")
+    _check(r.gpu >= 0, f"resources.gpu={r.gpu} must be >= 0")
+    _check(
+        r.gpu <= 1 or r.gpu.is_integer(),
+        f"resources.gpu={r.gpu}: above 1 a trial must ask for whole GPUs",
+    )
+    _check(
+        "://" not in cfg.run.storage,
+        f"run.storage={cfg.run.storage!r}: object-store URIs are not supported yet; use a "
+        "folder every node mounts at the same path (NFS, EFS)",
+    )
+    _one_of("run.checkpoint", cfg.run.checkpoint, CHECKPOINT_POLICIES)
+    if cfg.tracking.mlflow is not None:
+        uri = cfg.tracking.mlflow.uri
+        _check(
+            "://" in uri or uri.startswith("databricks"),
+            f"tracking.mlflow.uri={uri!r} must be a tracking URI such as "
+            "sqlite:///mlflow.db or http://host:5000 (MLflow no longer takes plain folders)",
+        )
+    _check(
+        cfg.run.keep_checkpoints >= 1,
+        f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1",
+    )
+    _check(
+        cfg.run.trial_plots >= -1,
+        f"run.trial_plots={cfg.run.trial_plots} must be >= -1 (-1: every trial, 0: none)",
+    )
+    _check(cfg.run.max_failures >= -1, f"run.max_failures={cfg.run.max_failures} must be >= -1")
+    name = cfg.run.name
+    _check(
+        not name or ("/" not in name and name not in (".", "..")),
+        f"run.name={name!r} must be a plain folder name without '/'",
+    )
+    search = dataclasses.replace(s, metric=metric, space=space)
+    return dataclasses.replace(cfg, search=search, ofat=ofat)
+
+
+def validate_param(name: str, spec: ParamSpec) -> ParamSpec:
+    """Check one search-space entry against the training field it overrides; returns it with
+    its values converted to the field's type."""
+    key = f"search.space.{name}"
+    if name not in SEARCHABLE:
+        close = difflib.get_close_matches(name, SEARCHABLE, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"searchable: {', '.join(SEARCHABLE)}"
+        raise ConfigError(f"{key} is not a training parameter; {hint}")
+    _one_of(f"{key}.type", spec.type, PARAM_TYPES)
+    field_type = PARAM_TYPES_BY_NAME[name]
+    if spec.type == "categorical":
+        if not spec.values:
+            raise ConfigError(f"{key}.values must list at least one value")
+        values = [convert_value(v, field_type, f"{key}.values") for v in spec.values]
+        allowed = {
+            "lr_scheduler_type": LR_SCHEDULERS,
+            "loss": LOSSES,
+            "finetune": FINETUNE,
+        }.get(name)
+        for v in values if allowed else []:
+            _one_of(f"{key}.values", v, allowed or ())
+        return dataclasses.replace(spec, values=values)
+    if spec.low is None or spec.high is None:
+        raise ConfigError(f"{key} needs low and high for type {spec.type}")
+    _check(
+        spec.low <= spec.high,
+        f"{key} is an empty range: low={spec.low} > high={spec.high}; swap them",
+    )
+    _check(not spec.log or spec.low > 0, f"{key}: a log scale needs low > 0, got low={spec.low}")
+    _check(field_type is not str, f"{key}: {name} takes strings; use type: categorical")
+    _check(
+        spec.step is None or spec.step > 0,
+        f"{key}.step={spec.step} must be > 0 (or left out)",
+    )
+    if spec.type == "int":
+        _check(
+            float(spec.low).is_integer() and float(spec.high).is_integer(),
+            f"{key}: type int needs whole-number bounds, got {spec.low}..{spec.high}",
+        )
+    return spec
+
+
+def validate_training(t: TrainingConfig, where: str) -> None:
+    """Check training values; ``where`` names them in messages (``training`` or an OFAT value)."""
+    _check(t.learning_rate > 0, f"{where}.learning_rate={t.learning_rate} must be > 0")
+    _check(t.num_train_epochs >= 1, f"{where}.num_train_epochs={t.num_train_epochs} must be >= 1")
+    for key in (
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "logging_steps",
+    ):
+        _check(getattr(t, key) >= 1, f"{where}.{key}={getattr(t, key)} must be >= 1")
+    _check(0 <= t.warmup_ratio < 1, f"{where}.warmup_ratio={t.warmup_ratio} must be in [0, 1)")
+    _check(t.weight_decay >= 0, f"{where}.weight_decay={t.weight_decay} must be >= 0")
+    _check(
+        t.early_stopping_patience >= 0,
+        f"{where}.early_stopping_patience={t.early_stopping_patience} must be >= 0 (0 = off)",
+    )
+    _check(
+        t.eval_steps is None or t.eval_steps >= 1,
+        f"{where}.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch",
+    )
+    _one_of(f"{where}.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
+    _one_of(f"{where}.loss", t.loss, LOSSES)
+    _one_of(f"{where}.finetune", t.finetune, FINETUNE)
+    _check(t.lora_r >= 1, f"{where}.lora_r={t.lora_r} must be >= 1")
+    _check(t.lora_alpha > 0, f"{where}.lora_alpha={t.lora_alpha} must be > 0")
+    _check(0 <= t.lora_dropout < 1, f"{where}.lora_dropout={t.lora_dropout} must be in [0, 1)")
+    _check(t.focal_gamma >= 0, f"{where}.focal_gamma={t.focal_gamma} must be >= 0 (0 = CE)")
+    _check(0 < t.focal_alpha < 1, f"{where}.focal_alpha={t.focal_alpha} must be between 0 and 1")
+    _check(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")
+    _check(
+        0 < t.train_fraction <= 1,
+        f"{where}.train_fraction={t.train_fraction} must be in (0, 1] (share of the train split)",
+    )
+
+
+def validate_ofat(ofat: OfatConfig, base: TrainingConfig) -> OfatConfig:
+    """Convert each grid value to its field's type and check it as a training value; returns
+    the grid with converted values."""
+    hints = PARAM_TYPES_BY_NAME
+    grid: dict[str, list[Any]] = {}
+    for name, values in ofat.grid.items():
+        key = f"ofat.grid.{name}"
+        if name not in SEARCHABLE:
+            close = difflib.get_close_matches(name, SEARCHABLE, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(SEARCHABLE)}"
+            raise ConfigError(f"{key} is not a training parameter; {hint}")
+        if not values:
+            raise ConfigError(f"{key} must list at least one value, e.g. [1.0e-5, 2.0e-5]")
+        converted = [convert_value(v, hints[name], key) for v in values]
+        twice = [v for i, v in enumerate(converted) if v in converted[:i]]
+        if twice:
+            raise ConfigError(f"{key} lists {twice[0]!r} twice; list each value once")
+        if name == MODEL_NAME:
+            _check(
+                all(str(v).strip() for v in converted),
+                f"{key} lists an empty model name; name a model folder",
+            )
+        else:
+            for value in converted:
+                validate_training(dataclasses.replace(base, **{name: value}), "ofat.grid")
+        grid[name] = converted
+    return dataclasses.replace(ofat, grid=grid)

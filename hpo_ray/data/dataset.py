@@ -1,0 +1,300 @@
+"""CSV -> labels -> seeded stratified splits -> tokenized once, cached on disk by content.
+
+Runs in the driver only. Trials receive the tokenized splits through Ray's object store, so
+tokenization costs the same whatever the number of trials.
+
+Example::
+
+    data = prepare_data(cfg.data, tokenizer)
+    len(data.train), data.label_names  # (8000, ['negative', 'positive'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hpo_ray.config.schema import DataConfig
+from hpo_ray.data.folds import fold_indices
+from hpo_ray.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LabelledData:
+    texts: list[str]
+    labels: np.ndarray
+    label_names: list[str]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class PreparedData:
+    """Tokenized splits (``datasets.Dataset`` with a ``labels`` column) and label names."""
+
+    train: Any
+    validation: Any
+    test: Any | None
+    label_names: list[str]
+    fingerprint: str
+    """Content hash of the tokenized corpus: the trainable caches the fetched data under it."""
+    from_cache: bool
+    folds: list[tuple[list[int], list[int]]] = field(default_factory=list)
+    """With ``data.folds``: (train, validation) positions within ``train``, per fold."""
+    seed: int = 42
+    """``data.seed``: splits, folds and ``train_fraction`` subsets all follow it."""
+
+
+def read_labelled(cfg: DataConfig) -> LabelledData:
+    """Read the CSV, clean it and derive integer labels by the configured rule."""
+    path = Path(cfg.path)
+    if not path.is_file():
+        raise ConfigError(
+            f"data.path: file {str(path)!r} not found; point data.path at a CSV "
+            "(the demo corpus is made by `hpo-ray prepare-data`)"
+        )
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"data.path: {path} is empty; it needs a header and rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"data.path: {path} is not a readable CSV ({first})") from None
+    for key in ("text_column", "label_column"):
+        column = getattr(cfg, key)
+        if column not in frame.columns:
+            raise ConfigError(
+                f"data.{key}: column {column!r} not in {path.name} (columns: "
+                f"{', '.join(map(str, frame.columns))}); set data.{key}"
+            )
+    if frame.empty:
+        raise ConfigError(f"data.path: {path} has a header but no rows")
+
+    dropped: dict[str, int] = {}
+    texts = frame[cfg.text_column]
+    bad_text = texts.isna() | texts.astype(str).str.strip().eq("")
+    if bad_text.any():
+        dropped["empty or missing text"] = int(bad_text.sum())
+    raw_labels = frame[cfg.label_column]
+    bad_label = raw_labels.isna() & ~bad_text
+    if bad_label.any():
+        dropped["missing label"] = int(bad_label.sum())
+    keep = ~(bad_text | raw_labels.isna())
+    frame = frame.loc[keep]
+    if frame.empty:
+        raise ConfigError(f"data.path: no usable rows in {path} (dropped: {dropped})")
+
+    if cfg.label_rule == "threshold":
+        values = pd.to_numeric(frame[cfg.label_column], errors="coerce")
+        unparsed = values.isna()
+        if unparsed.any():
+            examples = frame.loc[unparsed, cfg.label_column].astype(str).head(3).tolist()
+            raise ConfigError(
+                f"data.label_column={cfg.label_column!r}: {int(unparsed.sum())} values are not "
+                f"numbers (e.g. {examples}); fix the file or use data.label_rule=categorical"
+            )
+        labels: np.ndarray = (values.to_numpy(dtype=float) > cfg.threshold).astype(np.int64)
+        names = list(cfg.label_names or ["negative", "positive"])
+    else:
+        as_text = frame[cfg.label_column].astype(str).str.strip()
+        names = sorted(as_text.unique().tolist())
+        labels = as_text.map({n: i for i, n in enumerate(names)}).to_numpy(dtype=np.int64)
+
+    present = np.bincount(labels, minlength=len(names))
+    if (present > 0).sum() < 2:
+        rule = f"threshold {cfg.threshold}" if cfg.label_rule == "threshold" else "categorical rule"
+        raise ConfigError(
+            f"data: every row gets the same class under the {rule}; a classifier "
+            "needs at least two classes (check data.threshold / data.label_column)"
+        )
+    for reason, count in dropped.items():
+        log.warning("dropped %d rows of %s: %s", count, path.name, reason)
+    out = LabelledData(frame[cfg.text_column].astype(str).tolist(), labels, names, dropped)
+    if cfg.max_rows is not None and cfg.max_rows < len(out.texts):
+        idx = _stratified_subset(out.labels, cfg.max_rows, cfg.seed)
+        out = LabelledData([out.texts[i] for i in idx], out.labels[idx], names, dropped)
+    return out
+
+
+def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    subset, _ = train_test_split(idx, train_size=n, stratify=labels, random_state=seed)
+    return np.sort(subset)
+
+
+def train_subset(dataset: Any, fraction: float, seed: int) -> Any:
+    """A stratified share of a tokenized split (``labels`` column), the same for every trial.
+
+    Shares are nested: each class's rows are shuffled once with ``seed`` and the first
+    ``fraction`` of them taken, so the 25% subset lies inside the 50% one.
+    """
+    if fraction >= 1.0:
+        return dataset
+    labels = np.asarray(dataset["labels"])
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    for label in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        keep += rows[: max(1, round(fraction * len(rows)))].tolist()
+    return dataset.select(sorted(keep), keep_in_memory=True)
+
+
+def split_indices(labels: np.ndarray, cfg: DataConfig) -> dict[str, np.ndarray]:
+    """Seeded, stratified train / validation (/ test) row indices."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    counts = np.bincount(labels)
+    smallest = int(counts[counts > 0].min())
+    parts = 3 if cfg.test_size > 0 else 2
+    if smallest < parts:
+        raise ConfigError(
+            f"data: the smallest class has {smallest} rows; stratified splitting "
+            f"into {parts} parts needs at least {parts} rows per class"
+        )
+    out: dict[str, np.ndarray] = {}
+    try:
+        if cfg.test_size > 0:
+            idx, out["test"] = train_test_split(
+                idx, test_size=cfg.test_size, stratify=labels[idx], random_state=cfg.seed
+            )
+        rel_val = cfg.validation_size / (1.0 - cfg.test_size)
+        out["train"], out["validation"] = train_test_split(
+            idx, test_size=rel_val, stratify=labels[idx], random_state=cfg.seed
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"data: cannot split {len(labels)} rows with validation_size="
+            f"{cfg.validation_size}, test_size={cfg.test_size} ({exc})"
+        ) from None
+    return {k: np.sort(v) for k, v in out.items()}
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """Identifies a tokenizer by its content (vocabulary, normalizer, special tokens)."""
+    h = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        # Calling the tokenizer switches truncation/padding on in its state: not content.
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        h.update(json.dumps(state, sort_keys=True).encode())
+    else:
+        h.update(repr(sorted(tokenizer.get_vocab().items())).encode())
+    h.update(repr(tokenizer.all_special_tokens).encode())
+    return h.hexdigest()
+
+
+def tokenize_cached(
+    texts: list[str], tokenizer: Any, max_length: int, cache_dir: str
+) -> tuple[Any, str, bool]:
+    """Tokenize ``texts`` (truncated to ``max_length``), reusing an on-disk cache by content.
+
+    Returns the ``datasets.Dataset``, its content key, and whether it came from the cache.
+    """
+    import datasets
+
+    datasets.disable_progress_bars()  # type: ignore[attr-defined]
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode())
+        h.update(b"\0")
+    h.update(tokenizer_fingerprint(tokenizer).encode())
+    h.update(f"max_length={max_length}".encode())
+    key = h.hexdigest()[:24]
+    target = Path(cache_dir) / f"tokens-{key}"
+    if (target / "dataset_info.json").is_file():
+        ds = datasets.load_from_disk(  # type: ignore[attr-defined]
+            str(target), keep_in_memory=True
+        )
+        log.info("tokenized data from cache %s", target)
+        return ds, key, True
+
+    enc = tokenizer(texts, truncation=True, max_length=max_length)
+    ds = datasets.Dataset.from_dict(  # type: ignore[attr-defined]
+        {k: enc[k] for k in enc}
+    )
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
+    try:
+        ds.save_to_disk(str(tmp))
+        if target.exists():  # another process finished first: keep its copy
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ds, key, False
+
+
+@dataclass
+class SplitData:
+    """The labelled corpus with its seeded splits and folds: what every encoder shares."""
+
+    labelled: LabelledData
+    splits: dict[str, np.ndarray]
+    folds: list[tuple[list[int], list[int]]]
+    seed: int
+
+
+def split_data(cfg: DataConfig) -> SplitData:
+    """Read, label and split the CSV once; tokenizing it per encoder is `tokenize_splits`."""
+    labelled = read_labelled(cfg)
+    splits = split_indices(labelled.labels, cfg)
+    folds = []
+    if cfg.folds:
+        try:
+            folds = fold_indices(labelled.labels[splits["train"]], cfg.folds, cfg.seed)
+        except ValueError as exc:
+            raise ConfigError(
+                f"data.folds={cfg.folds}: cannot split the train split ({exc})"
+            ) from None
+    return SplitData(labelled, splits, folds, cfg.seed)
+
+
+def tokenize_splits(split: SplitData, cfg: DataConfig, tokenizer: Any) -> PreparedData:
+    """The splits tokenized by ``tokenizer`` (once per tokenizer, cached by content)."""
+    labelled, splits = split.labelled, split.splits
+    tokens, key, hit = tokenize_cached(labelled.texts, tokenizer, cfg.max_length, cfg.cache_dir)
+    parts = {}
+    for name, idx in splits.items():
+        part = tokens.select(idx.tolist(), keep_in_memory=True)
+        parts[name] = part.add_column("labels", labelled.labels[idx].tolist())
+    h = hashlib.sha256(key.encode())
+    h.update(labelled.labels.tobytes())
+    for name in sorted(splits):
+        h.update(name.encode() + splits[name].tobytes())
+    if split.folds:
+        h.update(repr(split.folds).encode())
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in parts.items())
+    log.info("data: %d rows, classes %s; %s", len(labelled.texts), labelled.label_names, sizes)
+    return PreparedData(
+        parts["train"],
+        parts["validation"],
+        parts.get("test"),
+        labelled.label_names,
+        h.hexdigest()[:24],
+        hit,
+        split.folds,
+        split.seed,
+    )
+
+
+def prepare_data(cfg: DataConfig, tokenizer: Any) -> PreparedData:
+    """Everything the trials need from the CSV, tokenized once."""
+    return tokenize_splits(split_data(cfg), cfg, tokenizer)

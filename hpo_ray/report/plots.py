@@ -1,0 +1,344 @@
+"""Plots from the trial table: each takes a DataFrame and a path; matplotlib loads lazily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hpo_ray.config.schema import MODEL_NAME, OBJECTIVE, ParamSpec
+from hpo_ray.results.compare import model_label
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    """Lay out, write and close a figure (closing keeps a long report's memory flat)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path: Path) -> None:
+    """Scatter of validation F1 and accuracy against one parameter (one point per trial)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = frame[param]
+    if spec.type == "categorical":
+        labels = [str(v) for v in (spec.values or [])]
+        x = frame[param].astype(str).map({v: i for i, v in enumerate(labels)})
+        ax.set_xticks(range(len(labels)), labels, rotation=20)
+    ax.scatter(x, frame["eval_f1"], marker="o", label="F1 (weighted)", alpha=0.8)
+    ax.scatter(x, frame["eval_accuracy"], marker="^", label="accuracy", alpha=0.8)
+    if spec.log:
+        ax.set_xscale("log")
+    ax.set_xlabel(param)
+    ax.set_ylabel("validation score (best epoch)")
+    ax.set_title(f"metrics vs {param}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(plt, fig, path)
+
+
+def plot_history(frame: pd.DataFrame, mode: str, path: Path) -> None:
+    """Objective per trial in creation order, with the best so far."""
+    plt = _pyplot()
+    ordered = frame.sort_values("trial")
+    best = ordered[OBJECTIVE].cummax() if mode == "max" else ordered[OBJECTIVE].cummin()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(ordered["trial"], ordered[OBJECTIVE], label="trial", marker="o")
+    ax.step(ordered["trial"], best, where="post", label="best so far", color="black")
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(OBJECTIVE)
+    ax.set_title("optimisation history")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(plt, fig, path)
+
+
+def plot_importances(study: Any, path: Path) -> str:
+    """Bar chart of Optuna's parameter importances; returns a note when they cannot be had."""
+    import optuna
+
+    complete = [
+        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+    ]
+    if len(complete) < 2:
+        return f"param importances: skipped, fewer than 2 completed trials ({len(complete)})\n"
+    try:
+        importances = optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError) as exc:
+        return f"param importances: skipped ({exc})\n"
+    plt = _pyplot()
+    names = list(importances)[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(names) + 1.5))
+    ax.barh(names, [importances[n] for n in names], color="0.4")
+    ax.set_xlabel("importance (fANOVA, completed trials)")
+    ax.set_title("parameter importances")
+    _save(plt, fig, path)
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# OFAT: grayscale, told apart by line style and marker, readable on a black-and-white printout
+
+
+def _gray_rc() -> dict[str, Any]:
+    from cycler import cycler
+
+    return {"axes.prop_cycle": cycler(color=["black"]), "legend.edgecolor": "0.5"}
+
+
+def _ofat_axis(ax: Any, group: pd.DataFrame, param: str) -> list[Any]:
+    """Put the values on the x axis: log for learning rate, categories for strings."""
+    values = list(group["value"])
+    if any(isinstance(v, str) for v in values):
+        names = [model_label(str(v)) if param == MODEL_NAME else str(v) for v in values]
+        ax.set_xticks(range(len(values)), names, rotation=20)
+        return list(range(len(values)))
+    x = [float(v) for v in values]
+    if param == "learning_rate":
+        ax.set_xscale("log")
+        ax.minorticks_off()
+    ax.set_xticks(x, [f"{v:g}" for v in x], rotation=30 if len(x) > 5 else 0)
+    return x
+
+
+def _base_x(group: pd.DataFrame, x: list[Any]) -> Any:
+    shared = list(group["shared_base"])
+    return x[shared.index(True)] if True in shared else None
+
+
+def plot_ofat_param(group: pd.DataFrame, param: str, base_value: Any, path: Path) -> None:
+    """Accuracy and F1 against one parameter's values (others at base), in grayscale."""
+    plt = _pyplot()
+    with plt.rc_context(_gray_rc()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        x = _ofat_axis(ax, group, param)
+        ax.plot(x, group["accuracy"], linestyle="-", marker="o", color="black", label="accuracy")
+        ax.plot(
+            x,
+            group["f1"],
+            linestyle="--",
+            marker="s",
+            markerfacecolor="white",
+            color="0.35",
+            label="F1 (weighted)",
+        )
+        bx = _base_x(group, x)
+        if bx is not None:
+            ax.axvline(bx, linestyle=":", color="0.5", label=f"base ({base_value})")
+        ax.set_xlabel(param)
+        ax.set_ylabel("validation score (best epoch)")
+        ax.set_title(f"{param}: one factor at a time")
+        ax.grid(color="0.85")
+        ax.legend()
+        _save(plt, fig, path)
+
+
+def plot_ofat_overview(table: pd.DataFrame, sensitivity: pd.DataFrame, path: Path) -> None:
+    """One panel per parameter (most sensitive first) with its F1 spread, plus the ranking."""
+    plt = _pyplot()
+    order = list(sensitivity["param"]) + [
+        p for p in dict.fromkeys(table["param"]) if p not in set(sensitivity["param"])
+    ]
+    panels = len(order) + 1
+    cols = min(3, panels)
+    rows = -(-panels // cols)
+    with plt.rc_context(_gray_rc()):
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+        flat = list(axes.flat)
+        f1 = table["f1"].dropna()
+        low, high = (f1.min(), f1.max()) if not f1.empty else (0.0, 1.0)
+        pad = max(0.01, (high - low) * 0.1)
+        for ax, param in zip(flat, order, strict=False):
+            group = table[table["param"] == param]
+            x = _ofat_axis(ax, group, param)
+            ax.plot(x, group["f1"], linestyle="-", marker="o", color="black")
+            bx = _base_x(group, x)
+            if bx is not None:
+                ax.axvline(bx, linestyle=":", color="0.5")
+            spread = group["f1"].max() - group["f1"].min()
+            ax.set_title(f"{param} (F1 spread {spread:.3f})", fontsize=9)
+            ax.set_ylim(low - pad, high + pad)
+            ax.grid(color="0.85")
+            ax.tick_params(labelsize=7)
+        rank = flat[len(order)]
+        names = list(sensitivity["param"])[::-1]
+        rank.barh(names, list(sensitivity["spread"])[::-1], color="0.4", edgecolor="black")
+        rank.set_title("sensitivity: F1 max - min", fontsize=9)
+        rank.tick_params(labelsize=7)
+        for ax in flat[len(order) + 1 :]:
+            ax.axis("off")
+        fig.suptitle("OFAT: validation F1 per parameter (others at base)")
+        _save(plt, fig, path)
+
+
+def plot_reseed(table: pd.DataFrame, metric: str, path: Path) -> None:
+    """Mean +- sd of the objective per re-seeded configuration, with each seed's value."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    labels = [f"rank {r}\n{t}" for r, t in zip(table["rank"], table["trial_id"], strict=True)]
+    x = list(range(len(table)))
+    ax.errorbar(x, table["mean"], yerr=table["sd"].fillna(0), fmt="s", color="black", capsize=6)
+    for i, values in enumerate(table["values"]):
+        points = [float(v) for v in str(values).split()]
+        ax.scatter([i + 0.12] * len(points), points, marker="o", color="0.55", s=14)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel(f"best eval_{metric} per seed")
+    ax.set_title("top configurations re-trained with fresh seeds (mean +- sd)")
+    ax.grid(color="0.85")
+    _save(plt, fig, path)
+
+
+def plot_confusion(labels: Any, preds: Any, label_names: list[str], path: Path) -> None:
+    """Confusion matrix of one evaluation, counts in the cells."""
+    from sklearn.metrics import confusion_matrix
+
+    plt = _pyplot()
+    matrix = confusion_matrix(labels, preds, labels=list(range(len(label_names))))
+    size = 1.2 + 0.6 * len(label_names)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(matrix, cmap="Greys")
+    ax.set_xticks(range(len(label_names)), label_names, rotation=30)
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), count in np.ndenumerate(matrix):
+        color = "white" if count > threshold else "black"
+        ax.text(j, i, str(count), ha="center", va="center", color=color)
+    fig.colorbar(image, ax=ax)
+    _save(plt, fig, path)
+
+
+def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Path) -> None:
+    """Training loss per logging step; training and validation loss per epoch."""
+    plt = _pyplot()
+    frame = pd.DataFrame(log_history)
+    train = frame.dropna(subset=["loss"]) if "loss" in frame else frame.iloc[0:0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(train.get("step", []), train.get("loss", []), color="black", marker=".")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss")
+    ax.set_title("training loss per logging step")
+    ax.grid(color="0.85")
+    _save(plt, fig, per_step)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if not train.empty and "epoch" in train:
+        by_epoch = train.groupby(np.ceil(train["epoch"]))["loss"].mean()
+        ax.plot(by_epoch.index, by_epoch.values, "o-", color="black", label="training (mean)")
+    if "eval_loss" in frame:
+        evals = frame.dropna(subset=["eval_loss"])
+        ax.plot(evals["epoch"], evals["eval_loss"], "s--", color="0.45", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("loss per epoch")
+    ax.grid(color="0.85")
+    ax.legend()
+    _save(plt, fig, per_epoch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison sweeps (training size x fine-tuning mode x encoder): grayscale, one style per line
+
+_STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ("-", "x")]
+
+
+def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
+    """Accuracy and ``metric`` against training examples, a line per group."""
+    plt = _pyplot()
+    with plt.rc_context(_gray_rc()):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+        for (group, rows), (line, marker) in zip(
+            table.groupby("group", sort=False), _cycle(), strict=False
+        ):
+            rows = rows.sort_values("train_examples")
+            for ax, col in zip(axes, ["eval_accuracy", metric], strict=True):
+                ax.plot(
+                    rows["train_examples"],
+                    rows[col],
+                    linestyle=line,
+                    marker=marker,
+                    markerfacecolor="white",
+                    color="black",
+                    label=str(group),
+                )
+        for ax, col in zip(axes, ["accuracy", metric.removeprefix("eval_")], strict=True):
+            ax.set_xlabel("training examples")
+            ax.set_ylabel(f"validation {col} (best epoch)")
+            ax.set_title(f"{col} vs training-set size")
+            ax.grid(color="0.85")
+        axes[0].legend()
+        _save(plt, fig, path)
+
+
+def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
+    """F1 per million trainable parameters, a bar per trial (grouped, by training size)."""
+    plt = _pyplot()
+    labels = [f"{g}, {f:.0%}" for g, f in zip(table["group"], table["train_fraction"], strict=True)]
+    values = table["f1_per_million_params"].fillna(0.0)
+    with plt.rc_context(_gray_rc()):
+        fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.6))
+        shades = {
+            g: f"{0.2 + 0.5 * i / max(1, table['group'].nunique() - 1):.2f}"
+            for i, g in enumerate(dict.fromkeys(table["group"]))
+        }
+        ax.barh(
+            labels[::-1],
+            values[::-1],
+            color=[shades[g] for g in table["group"][::-1]],
+            edgecolor="black",
+        )
+        for y, v in enumerate(values[::-1]):
+            ax.annotate(f" {v:,.1f}", (v, y), va="center", fontsize=8)
+        ax.set_xlim(0, values.max() * 1.2 if values.max() > 0 else 1)
+        ax.set_xlabel("validation F1 per million trainable parameters")
+        ax.set_title("parameter efficiency")
+        ax.grid(axis="x", color="0.85")
+        _save(plt, fig, path)
+
+
+def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
+    """``metric`` against training time, a marker per group, labelled with the training share."""
+    plt = _pyplot()
+    with plt.rc_context(_gray_rc()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for (group, rows), (_, marker) in zip(
+            table.groupby("group", sort=False), _cycle(), strict=False
+        ):
+            ax.scatter(
+                rows["train_seconds"],
+                rows[metric],
+                marker=marker,
+                color="black",
+                facecolors="white" if marker != "x" else "black",
+                label=str(group),
+            )
+            points = zip(rows["train_seconds"], rows[metric], rows["train_fraction"], strict=True)
+            for t, m, f in points:
+                ax.annotate(
+                    f"{f:.0%}", (t, m), textcoords="offset points", xytext=(4, 4), fontsize=8
+                )
+        ax.set_xlabel("training time (s)")
+        ax.set_ylabel(f"validation {metric.removeprefix('eval_')} (best epoch)")
+        ax.set_title("efficiency trade-off")
+        ax.grid(color="0.85")
+        ax.legend()
+        _save(plt, fig, path)
+
+
+def _cycle() -> Any:
+    import itertools
+
+    return itertools.cycle(_STYLES)

@@ -1,0 +1,178 @@
+"""The text of ``summary.txt``: what was optimised, what ran, what won, how it scored.
+
+Example::
+
+    print(search_summary(SearchResults.load("ray_results/demo")))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
+from hpo_ray.config.trials import BASE, ofat_variants
+from hpo_ray.layout import MODEL_METRICS
+from hpo_ray.results.compare import AXES
+from hpo_ray.results.ofat import OfatResults
+from hpo_ray.results.reseed import fresh_seeds
+from hpo_ray.results.trials import SearchResults, plain
+
+
+def search_summary(results: SearchResults) -> str:
+    """The search's trial counts, settings and best trial, as lines of text."""
+    counts = results.frame["status"].value_counts().to_dict()
+    s = results.cfg.search
+    lines = [
+        f"experiment: {results.cfg.run.name}",
+        *objective_statement(results.cfg),
+        f"searcher: {s.searcher} (seed {s.seed}); scheduler: {s.scheduler}",
+        f"trials: {len(results.frame)} of {results.requested()} requested",
+        f"  completed: {counts.get('completed', 0)}",
+        f"  stopped early by patience: {counts.get('patience_stop', 0)}",
+        f"  stopped early by the scheduler: {counts.get('scheduler_stop', 0)}",
+        *(
+            [f"  ended before a first evaluation: {counts['not_evaluated']}"]
+            if "not_evaluated" in counts
+            else []
+        ),
+        f"  failed: {counts.get('failed', 0)}",
+    ]
+    other = {
+        k: v
+        for k, v in counts.items()
+        if k not in ("completed", "patience_stop", "scheduler_stop", "not_evaluated", "failed")
+    }
+    if other:
+        lines.append(f"  not finished: {other}")
+    if s.epoch_budget is not None:
+        used = results.frame["epochs_run"].fillna(0).sum()
+        lines.append(f"epochs trained: {used:g} of an epoch budget of {s.epoch_budget:g}")
+    if not results.finished.empty:
+        best = results.best_row()
+        lines.append(
+            f"best trial: {int(best['trial'])} ({best['trial_id']}) "
+            f"{OBJECTIVE}={best[OBJECTIVE]:.4f}"
+        )
+        for name in results.cfg.search.space:
+            lines.append(f"  {name}: {plain(best[name])}")
+    return "\n".join(lines) + "\n"
+
+
+def objective_statement(cfg: ExperimentConfig) -> list[str]:
+    """What exactly a trial is judged by, so that results of different experiments are not
+    compared by mistake."""
+    s, d = cfg.search, cfg.data
+    verb = "maximise" if s.mode == "max" else "minimise"
+    metric = s.tune_metric
+    if s.metric == "f1":
+        metric += " (weighted F1)"
+    elif s.metric in ("roc_auc", "pr_auc"):
+        metric += f" ({s.average or 'binary'}, from class probabilities)"
+    elif s.metric == "pos_f1":
+        metric += f" (F1 of class {d.positive_label or 'positive'})"
+    seeds = f"one training seed per trial ({cfg.training.seed})"
+    if s.reseed.top_k:
+        seeds += (
+            f"; then the top {s.reseed.top_k} re-trained with {s.reseed.seeds} fresh seeds "
+            "each, winner by mean"
+        )
+    loss = cfg.training.loss if "loss" not in s.space else "searched"
+    folds = (
+        f"{d.folds}-fold CV of the train split, {d.fold_aggregate} over folds per epoch"
+        if d.folds
+        else f"validation split {d.validation_size:g} (seed {d.seed}), no k-fold"
+    )
+    return [
+        f"objective: {verb} {metric}, best evaluation per trial (evaluated every "
+        f"{cfg.training.eval_steps or 1} {'steps' if cfg.training.eval_steps else 'epoch'})",
+        f"  data: {folds}; test split "
+        f"{d.test_size:g}{' (search never sees it)' if d.test_size else ''}",
+        f"  seeds: {seeds}; loss: {loss}",
+    ]
+
+
+def final_scores(cfg: ExperimentConfig, search_best: float | None = None) -> str:
+    """The refit model's validation and test scores side by side (empty before a refit), so the
+    optimism of picking the best of many trials on the validation split is visible."""
+    path = cfg.trained_path / MODEL_METRICS
+    if not path.is_file():
+        return ""
+    metrics = json.loads(path.read_text())
+    splits = [s for s in ("validation", "test") if s in metrics]
+    names = [m for m in ("accuracy", "f1", "macro_f1", "pos_f1", "roc_auc", "pr_auc", "loss")]
+    lines = [
+        f"refit model {cfg.trained_path}:",
+        "  metric      " + "".join(f"{s:>12}" for s in splits),
+    ]
+    for name in names:
+        values = [metrics[s].get(f"{'test' if s == 'test' else 'eval'}_{name}") for s in splits]
+        if all(v is None for v in values):
+            continue
+        cells = "".join(f"{v:>12.4f}" if v is not None else f"{'-':>12}" for v in values)
+        lines.append(f"  {name:<12}{cells}")
+    if search_best is not None:
+        lines.append(f"  search's best validation {OBJECTIVE}: {search_best:.4f}")
+    if "test" not in metrics:
+        lines.append("  (no test split: set data.test_size to see how optimistic validation is)")
+    return "\n".join(lines) + "\n"
+
+
+def ofat_summary(results: OfatResults) -> str:
+    """The sweep's runs, base scores and sensitivity ranking, as lines of text."""
+    counts = results.table.drop_duplicates("variant")["status"].value_counts().to_dict()
+    variants = ofat_variants(results.cfg.base_params(), results.cfg.ofat.grid)
+    lines = [
+        f"experiment: {results.cfg.run.name} (one factor at a time)",
+        f"grid: {len(results.table)} (parameter, value) pairs, {len(variants)} distinct "
+        f"trainings (the base run stands for every value equal to the base)",
+        f"metrics: best eval epoch per run on the validation split "
+        f"({results.cfg.data.validation_size:g} of the data, seed {results.cfg.data.seed}); "
+        f"selected by eval_{results.cfg.search.metric}",
+        "runs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+    ]
+    base = results.table[results.table["variant"] == BASE]
+    if not base.empty and not math.isnan(base["f1"].iloc[0]):
+        lines.append(f"base: f1={base['f1'].iloc[0]:.4f} accuracy={base['accuracy'].iloc[0]:.4f}")
+    sens = results.sensitivity()
+    if not sens.empty:
+        lines.append("sensitivity (F1 spread over the values, largest first):")
+        for r in sens.to_dict("records"):
+            lines.append(
+                f"  {r['param']}: {r['spread']:.4f} "
+                f"(F1 {r['min']:.4f}..{r['max']:.4f}; best at {r['best_value']})"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def reseed_summary(cfg: ExperimentConfig, table: pd.DataFrame) -> str:
+    """Mean +- sd per reseeded candidate, the refit's pick marked."""
+    lines = [f"reseed: top {cfg.search.reseed.top_k} re-trained with seeds {fresh_seeds(cfg)}"]
+    for row in table.to_dict("records"):
+        mark = "  <- refit" if row["winner"] else ""
+        lines.append(
+            f"  rank {row['rank']} ({row['trial_id']}): {OBJECTIVE} {row['mean']:.4f} +- "
+            f"{row['sd']:.4f} (n={row['n']}){mark}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def comparison_summary(results: SearchResults, shown: pd.DataFrame) -> str:
+    """One line per compared point (the trials the comparison plots show)."""
+    metric = results.cfg.search.tune_metric
+    others = [p for p in results.cfg.search.space if p not in AXES]
+    extra = f", best over {', '.join(others)}" if others else ""
+    lines = [f"comparison (best epoch of each trial{extra}):"]
+    for row in shown.to_dict("records"):
+        setting = "".join(
+            f", {p}={row[p]:g}" if isinstance(row[p], float) else f", {p}={row[p]}" for p in others
+        )
+        lines.append(
+            f"  {row['group']:<24} train {row['train_fraction']:>5.0%} "
+            f"({row['train_examples']:.0f} ex): {metric} {row[metric]:.4f}, "
+            f"accuracy {row['eval_accuracy']:.4f}, {row['trainable_params']:,.0f} trainable "
+            f"parameters, {row['train_seconds']:.1f} s training{setting}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,172 @@
+"""The one report writer: an experiment folder -> CSVs, PNGs, best params, summary.txt and the
+SQLite study, under ``hpo_artifacts/`` (a search) or ``ofat_artifacts/`` (an OFAT sweep).
+
+Works on a finished or interrupted experiment folder alone (``hpo-ray report``).
+
+Example::
+
+    out = write_report("ray_results/demo")   # ray_results/demo/hpo_artifacts
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import yaml
+
+from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
+from hpo_ray.layout import (
+    BEST_PARAMS,
+    COMPARISON_CSV,
+    OFAT_ARTIFACTS,
+    OFAT_CSV,
+    RESEED_CSV,
+    SEARCH_ARTIFACTS,
+    STUDY_FILE,
+    SUMMARY,
+    TRIALS_CSV,
+    is_ofat,
+)
+from hpo_ray.report.plots import (
+    plot_history,
+    plot_importances,
+    plot_metrics_vs_param,
+    plot_ofat_overview,
+    plot_ofat_param,
+    plot_param_efficiency,
+    plot_reseed,
+    plot_tradeoff,
+    plot_train_size,
+)
+from hpo_ray.report.summary import (
+    comparison_summary,
+    final_scores,
+    ofat_summary,
+    reseed_summary,
+    search_summary,
+)
+from hpo_ray.report.trial_plots import draw_best_trial_plots
+from hpo_ray.results.compare import comparison_table
+from hpo_ray.results.ofat import OfatResults
+from hpo_ray.results.reseed import reseed_table
+from hpo_ray.results.trials import SearchResults
+from hpo_ray.tuning.study import add_trial, open_study, stored_ids
+
+if TYPE_CHECKING:
+    import optuna
+
+STUDY_STATES = {
+    "completed": "complete",
+    "patience_stop": "complete",
+    "scheduler_stop": "pruned",
+    "failed": "fail",
+}
+"""How a trial's status reaches the SQLite study (running and pending ones are added later)."""
+
+
+def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
+    """Write the report of a search or an OFAT sweep; returns its folder.
+
+    ``final`` adds the refit model's scores (pass False when a refit is about to replace them).
+    """
+    exp_dir = Path(exp_dir).resolve()
+    if is_ofat(exp_dir):
+        return write_ofat_report(exp_dir)
+    return write_search_report(exp_dir, final=final)
+
+
+def write_search_report(exp_dir: Path, *, final: bool = True) -> Path:
+    """hpo_trials.csv, best_params.yaml, summary.txt, plots and the SQLite study."""
+    results = SearchResults.load(exp_dir)
+    out = exp_dir / SEARCH_ARTIFACTS
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_csv(results.frame, out / TRIALS_CSV)
+    notes = []
+    study = sync_study(results, exp_dir / STUDY_FILE)
+    best = None
+    if not results.finished.empty:
+        write_yaml(results.best_params(), out / BEST_PARAMS)
+        space = results.cfg.search.space
+        for name in space:
+            plot_metrics_vs_param(
+                results.finished, name, space[name], out / f"metrics_vs_{name}.png"
+            )
+        plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
+        notes.append(plot_importances(study, out / "param_importances.png"))
+        draw_best_trial_plots(results, exp_dir, results.cfg.run.trial_plots)
+        best = float(results.best_row()[OBJECTIVE])
+    text = search_summary(results) + "".join(n for n in notes if n)
+    text += write_reseed_report(results.cfg, out) + write_comparison(results, out)
+    text += final_scores(results.cfg, best) if final else ""
+    (out / SUMMARY).write_text(text)
+    return out
+
+
+def write_ofat_report(exp_dir: Path) -> Path:
+    """ofat_results.csv, per-parameter grayscale plots, the overview, summary, best params."""
+    results = OfatResults.load(exp_dir)
+    out = exp_dir / OFAT_ARTIFACTS
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_csv(results.table, out / OFAT_CSV)
+    base = results.cfg.base_params()
+    for param, group in results.table.groupby("param", sort=False):
+        name = str(param)
+        plot_ofat_param(group, name, base[name], out / f"{name}_metrics_bw.png")
+    plot_ofat_overview(results.table, results.sensitivity(), out / "ofat_overview.png")
+    if results.trials is not None and not results.trials.finished.empty:
+        write_yaml(results.trials.best_params(), out / BEST_PARAMS)
+        draw_best_trial_plots(results.trials, exp_dir, results.cfg.run.trial_plots)
+    (out / SUMMARY).write_text(ofat_summary(results))
+    return out
+
+
+def write_reseed_report(cfg: ExperimentConfig, out: Path) -> str:
+    """reseed.csv and reseed.png in ``out``; returns lines for the summary."""
+    table = reseed_table(cfg)
+    if table is None:
+        return ""
+    atomic_csv(table, out / RESEED_CSV)
+    plot_reseed(table, cfg.search.metric, out / "reseed.png")
+    return reseed_summary(cfg, table)
+
+
+def write_comparison(results: SearchResults, out: Path) -> str:
+    """comparison.csv and the three plots in ``out``; returns lines for the summary."""
+    table = comparison_table(results)
+    if table is None:
+        return ""
+    metric = results.cfg.search.tune_metric
+    atomic_csv(table, out / COMPARISON_CSV)
+    shown = table[table["best_at_point"]]
+    plot_train_size(shown, metric, out / "compare_train_size.png")
+    plot_param_efficiency(shown, out / "compare_param_efficiency.png")
+    plot_tradeoff(shown, metric, out / "compare_tradeoff.png")
+    return comparison_summary(results, shown)
+
+
+def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
+    """Bring the SQLite study up to date with every ended trial in ``results``."""
+    study = open_study(db_path, results.cfg)
+    known = stored_ids(study)
+    for _, row in results.frame.iterrows():
+        state = STUDY_STATES.get(row["status"])
+        if state is None:
+            continue  # still running or pending: added when it ends
+        hist = results.history.get(row["trial_id"])
+        curve = [] if hist is None or OBJECTIVE not in hist else hist[OBJECTIVE].tolist()
+        params = results.overrides.get(row["trial_id"], {})
+        add_trial(study, results.cfg, row["trial_id"], params, curve, state, known)
+    return study
+
+
+def write_yaml(data: dict, path: Path) -> None:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV so that a crash mid-write never leaves a truncated file behind."""
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)

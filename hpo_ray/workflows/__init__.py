@@ -1,0 +1,2 @@
+"""Workflows: the only code that runs a whole experiment (search, OFAT, reseed, refit,
+resume)."""

@@ -1,0 +1,61 @@
+"""Continue an interrupted search or OFAT sweep with ``Tuner.restore``, then report and refit.
+
+Example::
+
+    outcome = resume_experiment("ray_results/demo", retry_errored=True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from hpo_ray.config.loading import load_experiment_config
+from hpo_ray.errors import ExperimentError
+from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
+from hpo_ray.workflows.prepare import check_model_folder, prepare_inputs
+from hpo_ray.workflows.search import SearchOutcome, finish
+
+
+def resume_experiment(
+    exp_dir: str | Path,
+    *,
+    retry_errored: bool = False,
+    overwrite: bool = False,
+    address: str | None = None,
+    refit: bool | None = None,
+) -> SearchOutcome:
+    """Continue ``exp_dir`` (the folder is the truth about where the experiment lives).
+
+    Finished trials are kept as they are; unfinished ones resume from their last checkpoint (or
+    start over when they had none); failed ones stay failed unless ``retry_errored``. The
+    searcher (Optuna's study, or the grid's position) comes back from the experiment folder.
+    """
+    from ray import tune
+
+    exp = Path(exp_dir).resolve()
+    cfg = load_experiment_config(exp)
+    run = cfg.run
+    if address:
+        run = dataclasses.replace(run, address=address)
+    if refit is not None:
+        run = dataclasses.replace(run, refit=refit)
+    cfg = dataclasses.replace(cfg, run=run)
+    if not tune.Tuner.can_restore(str(exp)):
+        raise ExperimentError(
+            f"{exp} holds no Tune experiment state to resume (the search never started a "
+            f"trial); start it again with `hpo-ray search ... --overwrite`"
+        )
+    if cfg.run.refit:
+        check_model_folder(cfg, overwrite, "skip the refit with --no-refit")
+    models, data = prepare_inputs(cfg)
+    with ray_session(cfg.run.address, cfg.run.dashboard):
+        check_resources(cfg)
+        tuner = tune.Tuner.restore(
+            str(exp),
+            trainable=make_trainable(cfg, models, data),
+            resume_unfinished=True,
+            resume_errored=retry_errored,
+        )
+        tuner.fit()
+        return finish(cfg, overwrite=overwrite)

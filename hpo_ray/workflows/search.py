@@ -1,0 +1,106 @@
+"""Run a Bayesian (or random, or grid) search or an OFAT sweep: checks, data, Ray, the Tuner,
+then the report and the refit.
+
+Example::
+
+    cfg = load_config("configs/demo.yaml")
+    outcome = run_search(cfg)
+    outcome.experiment_dir, outcome.trained_dir
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpo_ray.config.loading import dump_config
+from hpo_ray.config.schema import ExperimentConfig
+from hpo_ray.config.trials import ofat_rows, ofat_variants
+from hpo_ray.layout import CONFIG_FILE, GRID_FILE, SUMMARY, is_ofat
+from hpo_ray.report.summary import final_scores
+from hpo_ray.report.writer import write_report
+from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
+from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
+from hpo_ray.workflows.prepare import check_outputs, prepare_inputs
+from hpo_ray.workflows.refit import refit_best
+from hpo_ray.workflows.reseed import run_reseed
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    experiment_dir: Path
+    artifacts_dir: Path
+    trained_dir: Path | None
+
+
+def run_search(cfg: ExperimentConfig, *, overwrite: bool = False, **hooks: Any) -> SearchOutcome:
+    """The main job: search, write the report, refit the best configuration.
+
+    ``hooks`` are fault-injection switches for tests (see ``TrialSetup``).
+    """
+    return run_experiment(cfg, search_plan, overwrite=overwrite, hooks=hooks)
+
+
+def run_ofat(cfg: ExperimentConfig, *, overwrite: bool = False, **hooks: Any) -> SearchOutcome:
+    """The OFAT sweep: every single-axis variant in parallel, then its report (and refit)."""
+    return run_experiment(cfg, ofat_plan, overwrite=overwrite, hooks=hooks)
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    make_plan: Callable[[ExperimentConfig], TunePlan],
+    *,
+    overwrite: bool = False,
+    hooks: dict[str, Any] | None = None,
+    callbacks: list[Any] | None = None,
+) -> SearchOutcome:
+    """Checks, tokenized data, Ray, the Tuner; then report and refit from the folder.
+
+    ``callbacks`` replace the run's Tune callbacks (``tuning.runner.run_callbacks``); the
+    benchmarks pass timed ones."""
+    check_outputs(cfg, overwrite)
+    plan = make_plan(cfg)  # name and space errors before any data work
+    models, data = prepare_inputs(cfg)
+
+    exp = cfg.experiment_dir
+    # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if overwrite and exp.exists():
+        shutil.rmtree(exp)
+    with ray_session(cfg.run.address, cfg.run.dashboard):
+        check_resources(cfg)
+        exp.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, exp / CONFIG_FILE)
+        if plan.kind == "ofat":
+            write_grid_file(cfg, exp)
+        trainable = make_trainable(cfg, models, data, hooks)
+        build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
+        return finish(cfg, overwrite=overwrite)
+
+
+def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
+    """Mark the folder as an OFAT sweep and record its plan (base values, variants, rows)."""
+    base = cfg.base_params()
+    plan = {
+        "base": {p: base[p] for p in cfg.ofat.grid},
+        "variants": ofat_variants(base, cfg.ofat.grid),
+        "rows": ofat_rows(base, cfg.ofat.grid),
+    }
+    (exp_dir / GRID_FILE).write_text(json.dumps(plan, indent=2))
+
+
+def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
+    """Report from the experiment folder, then refit the best configuration if configured."""
+    if cfg.search.reseed.top_k and not is_ofat(cfg.experiment_dir):
+        run_reseed(cfg)
+    artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refit)
+    trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refit else None
+    if trained is not None:
+        summary = artifacts / SUMMARY
+        summary.write_text(summary.read_text() + final_scores(cfg))
+    return SearchOutcome(cfg.experiment_dir, artifacts, trained)
