@@ -103,9 +103,9 @@ def bench_config(tmp: Path) -> Path:
 
 
 def load_data(tmp: Path):  # noqa: ANN201 - returns (prepared data, tokenizer, model path)
-    from hpo_ray.config import load_config
-    from hpo_ray.data import prepare_data
-    from hpo_ray.models import load_tokenizer, resolve_model
+    from hpo_ray.config.loading import load_config
+    from hpo_ray.data.dataset import prepare_data
+    from hpo_ray.train.models import load_tokenizer, resolve_model
 
     cfg = load_config(bench_config(tmp))
     path = resolve_model(cfg.model)
@@ -116,8 +116,8 @@ def load_data(tmp: Path):  # noqa: ANN201 - returns (prepared data, tokenizer, m
 def trainer_for(lr: float, tmp: Path, data, tok, path: str, **args):  # noqa: ANN001, ANN201
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from hpo_ray.models import load_model
-    from hpo_ray.training import compute_metrics
+    from hpo_ray.train.models import load_model
+    from hpo_ray.train.trainer import compute_metrics
 
     targs = TrainingArguments(
         output_dir=str(tmp / "hf"),
@@ -278,9 +278,9 @@ def tiny_raw_config(spec: dict[str, Any]) -> dict[str, Any]:
 
 def load_tiny_data(spec: dict[str, Any]) -> tuple[Any, Any, str, float]:
     """Prepared data, tokenizer, model path, and the seconds prepare_data took."""
-    from hpo_ray.config import from_dict, resolve_paths
-    from hpo_ray.data import prepare_data
-    from hpo_ray.models import load_tokenizer, resolve_model
+    from hpo_ray.config.loading import from_dict, resolve_paths
+    from hpo_ray.data.dataset import prepare_data
+    from hpo_ray.train.models import load_tokenizer, resolve_model
 
     cfg = resolve_paths(from_dict(tiny_raw_config(spec)))
     path = resolve_model(cfg.model)
@@ -301,37 +301,24 @@ def peak_rss() -> dict[str, float]:
 
 
 def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
-    """`hpo-ray search` (its CLI entry point, in this process) with probes: split_data +
-    tokenize_splits (the data preparation) and tokenize_cached timed, and trial start / first
-    result times from a subclass of hpo_ray's StudyMirror Tune callback (so they are the
-    driver's own clock, not file times)."""
+    """`hpo-ray search` (its library entry point, in this process) with probes passed in as
+    parameters: the data preparation (``split_data`` + ``prepare_inputs``, handed to
+    ``run_experiment`` as ``inputs``) timed, and trial start / first result times from a
+    subclass of hpo_ray's StudyMirror Tune callback (passed as ``callbacks``: the driver's own
+    clock, not file times)."""
     import yaml
 
-    import hpo_ray.data as data_mod
-    import hpo_ray.study as study_mod
-    from hpo_ray.cli import main as cli_main
+    from hpo_ray.config.loading import load_config
+    from hpo_ray.data.dataset import split_data
+    from hpo_ray.tuning.plan import search_plan
+    from hpo_ray.tuning.study import study_mirror_class
+    from hpo_ray.workflows.prepare import prepare_inputs
+    from hpo_ray.workflows.search import run_experiment
 
-    spent: dict[str, float] = {"prepare_data_s": 0.0, "tokenize_s": 0.0}
-
-    def timed(fn: Any, key: str) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                spent[key] += time.perf_counter() - t0
-
-        return wrapper
-
-    # hpo_ray looks these up at call time (search._prepare imports them when it runs): the
-    # data preparation is the CSV read and split once plus tokenizing once per encoder.
-    data_mod.split_data = timed(data_mod.split_data, "prepare_data_s")
-    data_mod.tokenize_splits = timed(data_mod.tokenize_splits, "prepare_data_s")
-    data_mod.tokenize_cached = timed(data_mod.tokenize_cached, "tokenize_s")
     starts: list[float] = []
     first_results: dict[str, float] = {}
 
-    class TimedMirror(study_mod.StudyMirror):
+    class TimedMirror(study_mirror_class()):  # type: ignore[misc]
         def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             starts.append(time.time())
             super().on_trial_start(iteration, trials, trial, **info)
@@ -342,11 +329,18 @@ def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
             first_results.setdefault(trial.trial_id, time.time())
             super().on_trial_result(iteration, trials, trial, result, **info)
 
-    study_mod.StudyMirror = TimedMirror  # type: ignore[misc]
-    calls = data_mod.TOKENIZE_CALLS
     config = Path(spec["work"]) / "bench.yaml"
     config.write_text(yaml.safe_dump(tiny_raw_config(spec)))
-    rc = cli_main(["search", str(config)])
+    cfg = load_config(config)
+    cache = Path(cfg.data.cache_dir)
+    calls = len(list(cache.glob("tokens-*")))  # one cache entry per tokenization
+    t0 = time.perf_counter()
+    split = split_data(cfg.data)
+    t1 = time.perf_counter()
+    inputs = prepare_inputs(cfg, split)
+    spent = {"prepare_data_s": time.perf_counter() - t0, "tokenize_s": time.perf_counter() - t1}
+    run_experiment(cfg, search_plan, inputs=inputs, callbacks=[TimedMirror(cfg)])
+    rc = 0
     table = Path(spec["work"]) / "ray_results" / "bench" / "hpo_artifacts" / "hpo_trials.csv"
     statuses: dict[str, int] = {}
     if table.is_file():
@@ -357,7 +351,7 @@ def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "rc": rc,
         **spent,
-        "tokenize_calls": data_mod.TOKENIZE_CALLS - calls,
+        "tokenize_calls": len(list(cache.glob("tokens-*"))) - calls,
         "trials_started": len(starts),
         "first_trial_start_unix": min(starts) if starts else None,
         "first_result_unix": min(first_results.values()) if first_results else None,

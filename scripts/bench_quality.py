@@ -195,7 +195,7 @@ def ofat_grid(base: Any, budget: float, epochs: int) -> dict[str, list[Any]]:
 
 def run_config(base_yaml: Path, method: str, seed: int, budget: float) -> Any:
     """The validated config of one method x seed."""
-    from hpo_ray.config import load_config
+    from hpo_ray.config.loading import load_config
 
     overrides = [f"run.name={method}-s{seed}", f"search.seed={seed}", f"training.seed={seed}"]
     if method in SEARCHES:
@@ -251,8 +251,8 @@ def worker_package_file() -> str:
 
 def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str, Any]:
     """Run one method x seed and return its record (scores, compute, wall, curve)."""
-    from hpo_ray.refit import refit_best
-    from hpo_ray.search import run_ofat, run_search
+    from hpo_ray.workflows.refit import refit_best
+    from hpo_ray.workflows.search import run_ofat, run_search
 
     cfg = run_config(base_yaml, method, seed, budget)
     t0 = time.perf_counter()
@@ -284,7 +284,7 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
             curve=[[epochs, refit_val]],
         )
         return record
-    from hpo_ray.results import SearchResults
+    from hpo_ray.results.trials import SearchResults
 
     results = SearchResults.load(cfg.experiment_dir)
     frame = results.frame

@@ -1,15 +1,17 @@
 """Scale benchmark: many trials of a trivial trainable through hpo_ray's real search path.
 
 What grows with the number of trials when training costs nothing? Each size runs in a fresh
-subprocess that does what ``hpo_ray.search.run_experiment`` does, minus the data and the model:
+subprocess that does what ``hpo_ray.workflows.search.run_experiment`` does, minus the data and
+the model:
 
-  config via ``hpo_ray.config.from_dict`` + ``resolve_paths`` (Optuna TPE, ASHA, a 3-parameter
-  space: learning_rate, weight_decay, warmup_ratio; 3 epochs), ``search_plan(cfg)``, inside
+  config via ``hpo_ray.config.loading.from_dict`` + ``resolve_paths`` (Optuna TPE, ASHA, a
+  3-parameter space: learning_rate, weight_decay, warmup_ratio; 3 epochs),
+  ``search_plan(cfg)``, inside
   ``ray_session`` (private local Ray, 2 CPUs, no dashboard) ``dump_config`` into the
-  experiment folder, ``build_tuner(cfg, plan, None, None, trainable=trivial).fit()`` (same
+  experiment folder, ``build_tuner(cfg, plan, trivial).fit()`` (same
   searcher, scheduler, StudyMirror callback, checkpoint policy, reuse_actors; the trivial
   trainable wrapped in ``tune.with_parameters`` + ``tune.with_resources`` as the HF one is),
-  then ``hpo_ray.results.write_report`` (trial CSV, plots, summary, SQLite Optuna study).
+  then ``hpo_ray.report.writer.write_report`` (trial CSV, plots, summary, SQLite Optuna study).
 
 The trivial trainable reports 3 evaluations of a smooth synthetic objective of its config with
 every key the report path reads (objective, eval_f1/accuracy/macro_f1/loss, epoch, step,
@@ -142,7 +144,7 @@ def trivial_trainable(config: dict[str, Any], checkpoint_kb: int = 0) -> None:
 
 
 def scale_config(n: int, root: Path, checkpoint_kb: int) -> Any:
-    from hpo_ray.config import from_dict, resolve_paths
+    from hpo_ray.config.loading import from_dict, resolve_paths
 
     raw = {
         "training": {"num_train_epochs": EPOCHS, "early_stopping_patience": 0},
@@ -206,9 +208,11 @@ def run_one(
     import pandas as pd
     from ray import tune
 
-    from hpo_ray.config import dump_config
-    from hpo_ray.results import ARTIFACTS, STUDY_FILE, write_report
-    from hpo_ray.search import CONFIG_FILE, build_tuner, check_resources, ray_session, search_plan
+    from hpo_ray.config.loading import dump_config
+    from hpo_ray.layout import CONFIG_FILE, SEARCH_ARTIFACTS, STUDY_FILE, TRIALS_CSV
+    from hpo_ray.report.writer import write_report
+    from hpo_ray.tuning.plan import search_plan
+    from hpo_ray.tuning.runner import build_tuner, check_resources, ray_session
 
     # As run_experiment: Tune warns on every snapshot with num_to_keep=1 otherwise.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -230,7 +234,7 @@ def run_one(
                 tune.with_parameters(trivial_trainable, checkpoint_kb=checkpoint_kb),
                 {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu},
             )
-            tuner = build_tuner(cfg, plan, None, None, trainable=trivial)
+            tuner = build_tuner(cfg, plan, trivial)
             t = time.perf_counter()
             tuner.fit()
             out["fit_s"] = time.perf_counter() - t
@@ -244,7 +248,7 @@ def run_one(
     out["child_total_s"] = time.perf_counter() - t0
     out["driver_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["largest_child_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    table = pd.read_csv(exp / ARTIFACTS / "hpo_trials.csv")
+    table = pd.read_csv(exp / SEARCH_ARTIFACTS / TRIALS_CSV)
     out["csv_rows"] = len(table)
     out["statuses"] = {str(k): int(v) for k, v in table["status"].value_counts().items()}
     out["best_objective"] = float(table["objective"].max())

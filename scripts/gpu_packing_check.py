@@ -1,7 +1,8 @@
 """Fractional-GPU packing check: one trial on a whole GPU against four trials at 0.25 GPU each.
 
-Runs hpo_ray's real OFAT path (``hpo_ray.search.run_ofat``) twice on the same GPU, on the demo
-corpus (``datasets/dataset.csv``) with a DistilBERT-sized random-init classifier and a WordPiece
+Runs hpo_ray's real OFAT path (``hpo_ray.workflows.search.run_ofat``) twice on the same GPU, on
+the demo corpus (``datasets/dataset.csv``) with a DistilBERT-sized random-init classifier and a
+WordPiece
 vocabulary trained on the corpus (no downloads):
 
   (a) 1 trial,  resources {cpu: 4, gpu: 1}     (the OFAT base alone)
@@ -263,7 +264,7 @@ def overlap_s(spans: list[tuple[float, float]]) -> float:
 
 
 def make_config(args: argparse.Namespace, model: Path, name: str, n: int, cpu: float, gpu: float):
-    from hpo_ray.config import from_dict, resolve_paths
+    from hpo_ray.config.loading import from_dict, resolve_paths
 
     grid = [BASE_LR] + OTHER_LRS[: max(0, n - 1)]
     raw = {
@@ -300,7 +301,7 @@ def make_config(args: argparse.Namespace, model: Path, name: str, n: int, cpu: f
 
 
 def one_run(args, model: Path, name: str, n: int, cpu: float, gpu: float, sampler) -> dict:
-    from hpo_ray.search import run_ofat
+    from hpo_ray.workflows.search import run_ofat
 
     cfg = make_config(args, model, name, n, cpu, gpu)
     log(f"run {name}: {n} trial(s) at cpu={cpu} gpu={gpu}")
@@ -376,9 +377,9 @@ def fp16_check(args, model: Path) -> dict[str, Any]:
     """In the driver, after the runs: does hpo_ray's Trainer engage fp16 autocast on CUDA?"""
     import torch
 
-    from hpo_ray.data import prepare_data
-    from hpo_ray.models import load_tokenizer_from_path
-    from hpo_ray.training import build_trainer
+    from hpo_ray.data.dataset import prepare_data
+    from hpo_ray.train.models import load_tokenizer_from_path
+    from hpo_ray.train.trainer import build_trainer
 
     cfg = make_config(args, model, "fp16check", 1, 1, 0)
     data = prepare_data(cfg.data, load_tokenizer_from_path(str(model)))

@@ -16,8 +16,8 @@ from pathlib import Path
 import ray
 from ray.cluster_utils import Cluster
 
-from hpo_ray.config import load_config
-from hpo_ray.search import run_search
+from hpo_ray.config.loading import load_config
+from hpo_ray.workflows.search import run_search
 
 
 def node_history(exp: Path) -> dict[str, list[str]]:
@@ -62,7 +62,7 @@ def main() -> None:
     run_search(cfg)
     watcher.join(timeout=1)
 
-    from hpo_ray.results import SearchResults
+    from hpo_ray.results.trials import SearchResults
 
     analysis_failures = {}
     state = sorted(exp.glob("experiment_state-*.json"))[-1]

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hpo_ray.config import ExperimentConfig, from_dict, resolve_paths
+from hpo_ray.config.loading import from_dict, resolve_paths
+from hpo_ray.config.schema import ExperimentConfig
+
+
+def tokenized_entries(cache_dir: str | Path) -> int:
+    """How many tokenizations a token cache holds: each cache miss writes one entry."""
+    return len(list(Path(cache_dir).glob("tokens-*")))
 
 
 def tiny_config(tmp: Path, csv: Path, model: Path, **sections: dict[str, Any]) -> ExperimentConfig:

@@ -147,7 +147,7 @@ def test_curve_orders_reports_by_time() -> None:
 
 
 def test_ofat_grid_fills_the_budget() -> None:
-    from hpo_ray.config import TrainingConfig
+    from hpo_ray.config.schema import TrainingConfig
 
     module = load_script()
     base = TrainingConfig(learning_rate=1e-4)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from hpo_ray.cli import main
-from hpo_ray.cluster import check_cluster_config
+from hpo_ray.config.cluster import check_cluster_config
 from hpo_ray.errors import ConfigError
 
 CLUSTER_DIR = Path(__file__).resolve().parents[1] / "configs" / "cluster"

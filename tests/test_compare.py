@@ -10,12 +10,13 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import tiny_config
+from helpers import tiny_config, tokenized_entries
 from PIL import Image
 from transformers import AutoConfig, AutoTokenizer
 
-from hpo_ray import data as data_mod
-from hpo_ray.search import _prepare, run_search
+from hpo_ray.data import dataset as data_mod
+from hpo_ray.workflows.prepare import prepare_inputs
+from hpo_ray.workflows.search import run_search
 
 pytestmark = pytest.mark.e2e
 
@@ -47,9 +48,9 @@ def sweep(tmp_path_factory, corpus_csv, tiny_model, tiny_distil, ray_local):
         },
         run={"name": "compare"},
     )
-    before = data_mod.TOKENIZE_CALLS
+    before = tokenized_entries(cfg.data.cache_dir)
     outcome = run_search(cfg)
-    return cfg, outcome, data_mod.TOKENIZE_CALLS - before
+    return cfg, outcome, tokenized_entries(cfg.data.cache_dir) - before
 
 
 def test_grid_runs_every_combination_once(sweep):
@@ -65,7 +66,7 @@ def test_each_encoder_is_tokenized_once_and_trials_get_its_data(sweep):
     cfg, outcome, tokenize_calls = sweep
     assert tokenize_calls == 2  # one per encoder, reused by its 4 trials and the refit
     with mock.patch.object(data_mod, "read_labelled", wraps=data_mod.read_labelled) as read:
-        models, data = _prepare(cfg)
+        models, data = prepare_inputs(cfg)
     assert read.call_count == 1  # the CSV is read, labelled and split once for both encoders
     assert set(models) == set(cfg.search.space["model_name"].values)
     first, second = (data[name] for name in models)

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pandas as pd
 
-from hpo_ray.compare import comparison_table
-from hpo_ray.config import from_dict
+from hpo_ray.config.loading import from_dict
+from hpo_ray.results.compare import comparison_table
+from hpo_ray.results.trials import SearchResults
 
 
 def test_each_point_shows_the_best_over_the_other_searched_values():
@@ -48,7 +47,8 @@ def test_each_point_shows_the_best_over_the_other_searched_values():
                 "epochs_run": 2.0,
             }
         )
-    table = comparison_table(SimpleNamespace(cfg=cfg, finished=pd.DataFrame(rows)))
+    results = SearchResults(cfg, pd.DataFrame(rows), history={}, overrides={})
+    table = comparison_table(results)
     assert table is not None and len(table) == 8
     shown = table[table["best_at_point"]].set_index(["group", "train_fraction"])
     assert len(shown) == 4

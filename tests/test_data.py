@@ -3,13 +3,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import tokenized_entries
 
-from hpo_ray import data as data_mod
-from hpo_ray.config import DataConfig
-from hpo_ray.corpus import snippets_to_frame
-from hpo_ray.data import prepare_data, read_labelled, split_indices
+from hpo_ray.config.schema import DataConfig
+from hpo_ray.data.corpus import snippets_to_frame
+from hpo_ray.data.dataset import prepare_data, read_labelled, split_indices
 from hpo_ray.errors import ConfigError
-from hpo_ray.models import load_tokenizer_from_path
+from hpo_ray.train.models import load_tokenizer_from_path
 
 
 def csv(tmp_path: Path, frame: pd.DataFrame, name: str = "d.csv") -> str:
@@ -96,10 +96,9 @@ def test_tiny_class_cannot_be_stratified():
 def test_tokenization_is_cached_by_content(tmp_path, corpus_csv, tiny_model):
     tok = load_tokenizer_from_path(str(tiny_model))
     cfg = DataConfig(path=str(corpus_csv), cache_dir=str(tmp_path / "cache"), max_length=16)
-    before = data_mod.TOKENIZE_CALLS
     first = prepare_data(cfg, tok)
     second = prepare_data(cfg, tok)
-    assert before + 1 == data_mod.TOKENIZE_CALLS
+    assert tokenized_entries(cfg.cache_dir) == 1
     assert not first.from_cache and second.from_cache
     assert first.fingerprint == second.fingerprint
     assert max(len(x) for x in first.train["input_ids"]) <= 16
@@ -108,7 +107,7 @@ def test_tokenization_is_cached_by_content(tmp_path, corpus_csv, tiny_model):
     third = prepare_data(
         DataConfig(path=str(corpus_csv), cache_dir=cfg.cache_dir, max_length=24), tok
     )
-    assert not third.from_cache and before + 2 == data_mod.TOKENIZE_CALLS
+    assert not third.from_cache and tokenized_entries(cfg.cache_dir) == 2
 
 
 def test_snippet_file_parsing():
@@ -121,7 +120,7 @@ def test_snippet_file_parsing():
 
 def test_train_subsets_are_stratified_nested_and_seeded():
     import datasets
-    from hpo_ray.data import train_subset
+    from hpo_ray.data.dataset import train_subset
 
     labels = [0] * 60 + [1] * 20
     ds = datasets.Dataset.from_dict({"input_ids": [[i] for i in range(80)], "labels": labels})

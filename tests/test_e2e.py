@@ -8,13 +8,15 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-from helpers import tiny_config
+from helpers import tiny_config, tokenized_entries
 
-from hpo_ray import data as data_mod
 from hpo_ray.cli import main
 from hpo_ray.errors import ConfigError
-from hpo_ray.results import ARTIFACTS, STUDY_FILE, SearchResults, write_report
-from hpo_ray.search import run_search
+from hpo_ray.layout import SEARCH_ARTIFACTS as ARTIFACTS
+from hpo_ray.layout import STUDY_FILE
+from hpo_ray.report.writer import write_report
+from hpo_ray.results.trials import SearchResults
+from hpo_ray.workflows.search import run_search
 
 pytestmark = pytest.mark.e2e
 
@@ -42,9 +44,9 @@ def asha_run(tmp_path_factory, corpus_csv, tiny_model, ray_local):
         },
         run={"trial_plots": 1},
     )
-    before = data_mod.TOKENIZE_CALLS
+    before = tokenized_entries(cfg.data.cache_dir)
     outcome = run_search(cfg)
-    return cfg, outcome, data_mod.TOKENIZE_CALLS - before
+    return cfg, outcome, tokenized_entries(cfg.data.cache_dir) - before
 
 
 def test_asha_search_writes_the_trial_table(asha_run):
@@ -132,7 +134,8 @@ def test_trials_that_finish_leave_their_evidence(asha_run):
     run.trial_plots best ones only (drawing them in the workers cost ~0.5 s per trial)."""
     import numpy as np
 
-    from hpo_ray.artifacts import DATA_FILES, PLOT_FILES
+    from hpo_ray.layout import TRIAL_DATA_FILES as DATA_FILES
+    from hpo_ray.layout import TRIAL_PLOT_FILES as PLOT_FILES
 
     cfg, outcome, _ = asha_run
     table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")
@@ -184,7 +187,7 @@ def test_refit_model_reloads_and_predicts(asha_run):
 def test_refit_twice_gives_the_same_metrics(asha_run, tmp_path):
     import dataclasses
 
-    from hpo_ray.refit import refit_best
+    from hpo_ray.workflows.refit import refit_best
 
     cfg, outcome, _ = asha_run
     first = json.loads((outcome.trained_dir / "metrics.json").read_text())["validation"]

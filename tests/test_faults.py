@@ -16,11 +16,11 @@ import pytest
 from helpers import tiny_config
 
 from hpo_ray.cli import main
-from hpo_ray.config import dump_config
+from hpo_ray.config.loading import dump_config
 from hpo_ray.errors import ConfigError
-from hpo_ray.results import SearchResults
-from hpo_ray.search import run_ofat, run_search
-from hpo_ray.trainable import OWN_FAILURE
+from hpo_ray.layout import OWN_FAILURE
+from hpo_ray.results.trials import SearchResults
+from hpo_ray.workflows.search import run_ofat, run_search
 
 pytestmark = pytest.mark.e2e
 
@@ -200,9 +200,10 @@ def test_losing_a_worker_node_mid_search(tmp_path, corpus_csv, tiny_model):
 
 
 def test_fractional_resources_reach_tune(tmp_path, corpus_csv, tiny_model, ray_local):
-    from hpo_ray.search import _prepare, make_trainable
+    from hpo_ray.tuning.runner import make_trainable
+    from hpo_ray.workflows.prepare import prepare_inputs
 
     cfg = tiny_config(tmp_path, corpus_csv, tiny_model, resources={"cpu": 2, "gpu": 0.25})
-    models, data = _prepare(cfg)
+    models, data = prepare_inputs(cfg)
     request = make_trainable(cfg, models, data)._resources
     assert request.required_resources == {"CPU": 2.0, "GPU": 0.25}

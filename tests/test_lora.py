@@ -11,7 +11,7 @@ import torch
 from helpers import tiny_config
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from hpo_ray.search import run_ofat
+from hpo_ray.workflows.search import run_ofat
 
 pytestmark = pytest.mark.e2e
 
@@ -42,8 +42,8 @@ def test_lora_trial_and_merged_refit(tmp_path, corpus_csv, tiny_model, ray_local
     assert 0 <= table.loc["lora", "f1"] <= 1 and table.loc["full", "f1"] > 0.8
 
     # Refit the LoRA variant: saved with the adapters merged, it loads as a plain model.
-    from hpo_ray.refit import refit_best
-    from hpo_ray.results import SearchResults
+    from hpo_ray.results.trials import SearchResults
+    from hpo_ray.workflows.refit import refit_best
 
     lora_params = {**SearchResults.load(outcome.experiment_dir).best_params(), "finetune": "lora"}
     lora_params.update(lora_r=4, lora_target_modules="query,value")
@@ -59,9 +59,9 @@ def test_lora_trial_and_merged_refit(tmp_path, corpus_csv, tiny_model, ray_local
     # The merged weights are the trained ones: the saved model scores what the refit reported.
     from transformers import DataCollatorWithPadding
 
-    from hpo_ray.search import _prepare
+    from hpo_ray.workflows.prepare import prepare_inputs
 
-    data = _prepare(cfg)[1][cfg.model.name]
+    data = prepare_inputs(cfg)[1][cfg.model.name]
     batch = DataCollatorWithPadding(tokenizer)([dict(r) for r in data.validation])
     labels = batch.pop("labels")
     with torch.no_grad():

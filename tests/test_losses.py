@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hpo_ray.losses import balanced_class_weights, make_loss
+from hpo_ray.train.losses import balanced_class_weights, make_loss
 
 LOGITS = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, -0.5]])
 LABELS = torch.tensor([0, 1, 1, 1])

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
+from hpo_ray.config.task import TaskMetrics, check_metric, task_metrics
 from hpo_ray.errors import ConfigError
-from hpo_ray.metrics import TaskMetrics, check_metric, score, task_metrics
+from hpo_ray.train.metrics import score
 
 # 8 examples, binary: logits column 1 minus column 0 is the positive score.
 LABELS = np.array([1, 1, 1, 0, 0, 0, 0, 1])

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from helpers import tiny_config
 
-from hpo_ray.config import from_dict
+from hpo_ray.config.loading import from_dict
+from hpo_ray.config.trials import trial_overrides
 from hpo_ray.errors import ConfigError
-from hpo_ray.search import run_search
-from hpo_ray.space import trial_overrides
+from hpo_ray.workflows.search import run_search
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +79,7 @@ def test_report_states_validation_and_test_side_by_side(focal_run):
 
 
 def test_a_second_refit_reports_only_its_own_scores(focal_run):
-    from hpo_ray.search import finish
+    from hpo_ray.workflows.search import finish
 
     cfg, outcome = focal_run
     finish(cfg, overwrite=True)  # report + refit again over an existing model folder

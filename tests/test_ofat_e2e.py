@@ -10,9 +10,11 @@ from helpers import tiny_config
 from PIL import Image
 
 from hpo_ray.cli import main
-from hpo_ray.config import dump_config
-from hpo_ray.ofat import ARTIFACTS, GRID_FILE, write_ofat_report
-from hpo_ray.search import CONFIG_FILE, run_ofat
+from hpo_ray.config.loading import dump_config
+from hpo_ray.layout import CONFIG_FILE, GRID_FILE
+from hpo_ray.layout import OFAT_ARTIFACTS as ARTIFACTS
+from hpo_ray.report.writer import write_ofat_report
+from hpo_ray.workflows.search import run_ofat
 
 pytestmark = pytest.mark.e2e
 

@@ -3,9 +3,10 @@
 import pytest
 from ray.tune.search.variant_generator import generate_variants
 
-from hpo_ray.config import from_dict, load_config
+from hpo_ray.config.loading import from_dict, load_config
+from hpo_ray.config.trials import BASE, ofat_rows, ofat_variants, trial_overrides
 from hpo_ray.errors import ConfigError
-from hpo_ray.space import BASE, ofat_param_space, ofat_rows, ofat_variants, trial_overrides
+from hpo_ray.tuning.space import ofat_param_space
 
 BASE_TRAINING = {
     "learning_rate": 2e-5,
@@ -45,12 +46,12 @@ def test_base_values_are_trained_once():
             "lr_scheduler_type": ["linear", "cosine"],
         }
     )
-    variants = ofat_variants(cfg.training, cfg.ofat.grid)
+    variants = ofat_variants(cfg.base_params(), cfg.ofat.grid)
     assert variants[0] == {"param": BASE, "value": None}
     # 7 (param, value) pairs, three of them equal to the base: 4 variants + the base run.
     assert len(variants) == 5
     assert {"param": "learning_rate", "value": 2e-5} not in variants
-    rows = ofat_rows(cfg.training, cfg.ofat.grid)
+    rows = ofat_rows(cfg.base_params(), cfg.ofat.grid)
     assert [(r["param"], r["value"]) for r in rows] == [
         ("learning_rate", 1e-5),
         ("learning_rate", 2e-5),
@@ -67,21 +68,21 @@ def test_base_values_are_trained_once():
 
 def test_the_classic_grid():
     cfg = load_config("configs/ofat.yaml")
-    rows = ofat_rows(cfg.training, cfg.ofat.grid)
+    rows = ofat_rows(cfg.base_params(), cfg.ofat.grid)
     assert len(rows) == 10 + 3 + 8 + 8 + 6 + 4 + 4
     assert sum(r["is_base"] for r in rows) == 7  # the base value is on every axis
-    assert len(ofat_variants(cfg.training, cfg.ofat.grid)) == 43 - 7 + 1
+    assert len(ofat_variants(cfg.base_params(), cfg.ofat.grid)) == 43 - 7 + 1
     assert cfg.training.early_stopping_patience == 1
 
 
 def test_demo_twin_is_small():
     cfg = load_config("configs/ofat_demo.yaml")
-    assert len(ofat_variants(cfg.training, cfg.ofat.grid)) <= 8
+    assert len(ofat_variants(cfg.base_params(), cfg.ofat.grid)) <= 8
 
 
 def test_tune_expands_one_trial_per_variant():
     cfg = grid_config({"learning_rate": [1e-5, 2e-5], "lr_scheduler_type": ["cosine"]})
-    space = ofat_param_space(cfg.training, cfg.ofat.grid)
+    space = ofat_param_space(cfg.base_params(), cfg.ofat.grid)
     configs = [config for _, config in generate_variants(space)]
     overrides = [trial_overrides(c) for c in configs]
     assert overrides == [{}, {"learning_rate": 1e-5}, {"lr_scheduler_type": "cosine"}]

@@ -1,11 +1,20 @@
+from dataclasses import asdict
+
 import optuna
 import pytest
 from ray.tune.search.sample import Categorical, Float, Integer
 
-from hpo_ray.config import ParamSpec, TrainingConfig, from_dict
+from hpo_ray.config.loading import from_dict
+from hpo_ray.config.schema import ParamSpec, TrainingConfig
+from hpo_ray.config.trials import trial_params
 from hpo_ray.errors import ConfigError
-from hpo_ray.registry import SCHEDULER_FACTORIES, SEARCHER_FACTORIES, make_scheduler, make_searcher
-from hpo_ray.space import optuna_space, trial_params, tune_space
+from hpo_ray.tuning.registry import (
+    SCHEDULER_FACTORIES,
+    SEARCHER_FACTORIES,
+    make_scheduler,
+    make_searcher,
+)
+from hpo_ray.tuning.space import optuna_space, tune_space
 
 SPACE = {
     "learning_rate": ParamSpec(type="float", low=1e-5, high=5e-4, log=True),
@@ -34,7 +43,7 @@ def test_tune_space_bounds_are_inclusive():
 
 
 def test_trial_params_override_base():
-    params = trial_params(TrainingConfig(), {"learning_rate": 3e-4, "unknown": 1})
+    params = trial_params(asdict(TrainingConfig()), {"learning_rate": 3e-4, "unknown": 1})
     assert params["learning_rate"] == 3e-4 and "unknown" not in params
     assert params["num_train_epochs"] == TrainingConfig().num_train_epochs
 
@@ -66,7 +75,7 @@ def test_optuna_needs_a_space():
 def test_conditional_space_is_define_by_run_and_pickles():
     import pickle
 
-    from hpo_ray.space import DefineByRun
+    from hpo_ray.tuning.space import DefineByRun
 
     cfg = from_dict(
         {

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import optuna
 
-from hpo_ray.config import from_dict
-from hpo_ray.results import STUDY_FILE
-from hpo_ray.study import StudyMirror
+from hpo_ray.config.loading import from_dict
+from hpo_ray.layout import STUDY_FILE
+from hpo_ray.tuning.study import study_mirror
 
 
 def _trial(trial_id: str, lr: float, done: bool = True) -> SimpleNamespace:
@@ -23,7 +23,7 @@ def test_mirror_stores_each_trial_once_and_survives_pickling(tmp_path):
     space = {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}}
     cfg = from_dict({"search": {"space": space}, "run": {"name": "m", "storage": str(tmp_path)}})
     (tmp_path / "m").mkdir()
-    mirror = StudyMirror(cfg)
+    mirror = study_mirror(cfg)
     first = _trial("a", 1e-4)
     for value in (0.5, 0.7):
         mirror.on_trial_result(0, [], first, {"objective": value})

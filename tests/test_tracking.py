@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from helpers import tiny_config
 
-from hpo_ray.config import from_dict
+from hpo_ray.config.loading import from_dict
 from hpo_ray.errors import ConfigError
-from hpo_ray.search import run_search
+from hpo_ray.workflows.search import run_search
 
 pytestmark = pytest.mark.e2e
 

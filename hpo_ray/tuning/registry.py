@@ -41,6 +41,8 @@ def resumable_optuna_search_class() -> type:
             if trial_id in self._ot_trials:
                 super().on_trial_complete(trial_id, result, error)
 
+    ResumableOptunaSearch.__module__ = __name__
+    ResumableOptunaSearch.__qualname__ = ResumableOptunaSearch.__name__
     return ResumableOptunaSearch
 
 
@@ -190,7 +192,23 @@ def epoch_budget_class() -> type:
         def stop_all(self) -> bool:
             return sum(self.epochs.values()) >= self.budget - 1e-9
 
+    EpochBudget.__module__ = __name__
+    EpochBudget.__qualname__ = EpochBudget.__name__
     return EpochBudget
+
+
+LAZY_CLASSES = {
+    "ResumableOptunaSearch": resumable_optuna_search_class,
+    "EpochBudget": epoch_budget_class,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The Ray subclasses in ``LAZY_CLASSES`` are made on first use (importing this module must
+    not load Ray); pickle finds them here by name."""
+    if name in LAZY_CLASSES:
+        return LAZY_CLASSES[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_scheduler(cfg: ExperimentConfig) -> Any:

@@ -150,4 +150,17 @@ def study_mirror_class() -> type:
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._store(trial, "fail")
 
+    StudyMirror.__module__ = __name__
+    StudyMirror.__qualname__ = StudyMirror.__name__
     return StudyMirror
+
+
+LAZY_CLASSES = {"StudyMirror": study_mirror_class}
+
+
+def __getattr__(name: str) -> Any:
+    """The Ray subclasses in ``LAZY_CLASSES`` are made on first use (importing this module must
+    not load Ray); pickle finds them here by name."""
+    if name in LAZY_CLASSES:
+        return LAZY_CLASSES[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

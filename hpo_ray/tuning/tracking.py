@@ -98,4 +98,17 @@ def parent_run_class() -> type:
                 client.log_metric(self.run_id, f"best_{OBJECTIVE}", self.best.value)
             client.set_terminated(self.run_id)
 
+    ParentRun.__module__ = __name__
+    ParentRun.__qualname__ = ParentRun.__name__
     return ParentRun
+
+
+LAZY_CLASSES = {"ParentRun": parent_run_class}
+
+
+def __getattr__(name: str) -> Any:
+    """The Ray subclasses in ``LAZY_CLASSES`` are made on first use (importing this module must
+    not load Ray); pickle finds them here by name."""
+    if name in LAZY_CLASSES:
+        return LAZY_CLASSES[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from hpo_ray.config.schema import ExperimentConfig
 from hpo_ray.config.task import check_metric, task_metrics
-from hpo_ray.data.dataset import PreparedData, split_data, tokenize_splits
+from hpo_ray.data.dataset import PreparedData, SplitData, split_data, tokenize_splits
 from hpo_ray.errors import ConfigError
 from hpo_ray.train.models import candidate, load_tokenizer, model_candidates, resolve_model
 
@@ -37,10 +37,16 @@ def check_model_folder(cfg: ExperimentConfig, overwrite: bool, fix: str) -> None
         raise ConfigError(f"model folder {out} is not empty; {fix}, or pass --overwrite")
 
 
-def prepare_inputs(cfg: ExperimentConfig) -> tuple[dict[str, str], dict[str, PreparedData]]:
+Inputs = tuple[dict[str, str], dict[str, PreparedData]]
+"""Per candidate encoder: its resolved model path, and the data its tokenizer made."""
+
+
+def prepare_inputs(cfg: ExperimentConfig, split: SplitData | None = None) -> Inputs:
     """Per candidate encoder, its resolved path and the data tokenized by its tokenizer (once,
-    cached by content); refuses a metric the classes do not define."""
-    split = split_data(cfg.data)  # read, labelled and split once for all encoders
+    cached by content); refuses a metric the classes do not define. ``split``: the data
+    already read and split (``split_data(cfg.data)``), else it is read here."""
+    if split is None:
+        split = split_data(cfg.data)  # read, labelled and split once for all encoders
     models: dict[str, str] = {}
     data: dict[str, Any] = {}
     for name in model_candidates(cfg):

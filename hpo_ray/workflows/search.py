@@ -26,7 +26,7 @@ from hpo_ray.report.summary import final_scores
 from hpo_ray.report.writer import write_report
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
-from hpo_ray.workflows.prepare import check_outputs, prepare_inputs
+from hpo_ray.workflows.prepare import Inputs, check_outputs, prepare_inputs
 from hpo_ray.workflows.refit import refit_best
 from hpo_ray.workflows.reseed import run_reseed
 
@@ -58,14 +58,15 @@ def run_experiment(
     overwrite: bool = False,
     hooks: dict[str, Any] | None = None,
     callbacks: list[Any] | None = None,
+    inputs: Inputs | None = None,
 ) -> SearchOutcome:
     """Checks, tokenized data, Ray, the Tuner; then report and refit from the folder.
 
-    ``callbacks`` replace the run's Tune callbacks (``tuning.runner.run_callbacks``); the
-    benchmarks pass timed ones."""
+    ``callbacks`` replace the run's Tune callbacks (``tuning.runner.run_callbacks``) and
+    ``inputs`` the data preparation (``prepare_inputs``): the benchmarks time both so."""
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
-    models, data = prepare_inputs(cfg)
+    models, data = prepare_inputs(cfg) if inputs is None else inputs
 
     exp = cfg.experiment_dir
     # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
