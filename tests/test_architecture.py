@@ -1,0 +1,192 @@
+"""The package's shape: layers that import only downward, no cycles, no private names across
+modules, heavy libraries loaded only when used, and a CLI that starts without Ray or torch."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "hpo_ray"
+
+LAYERS = [
+    ("hpo_ray.errors", "hpo_ray.layout"),
+    ("hpo_ray.config",),
+    ("hpo_ray",),  # the package root re-exports load_config and the error types
+    ("hpo_ray.data",),
+    ("hpo_ray.train",),
+    ("hpo_ray.tuning",),
+    ("hpo_ray.results",),
+    ("hpo_ray.report",),
+    ("hpo_ray.workflows",),
+    ("hpo_ray.cli",),
+]
+"""Top to bottom: a module may import from its own layer or the layers above it."""
+
+HEAVY = {
+    "ray",
+    "torch",
+    "transformers",
+    "matplotlib",
+    "sklearn",
+    "peft",
+    "mlflow",
+    "optuna",
+    "datasets",
+    "tensorboard",
+    "jsonschema",
+    "click",
+    "cycler",
+}
+"""Loaded inside the functions that use them, so `hpo-ray --help` and a refused config answer
+without loading them."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer_of(name: str) -> int:
+    best = None
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if name == prefix or (prefix != "hpo_ray" and name.startswith(prefix + ".")):
+                best = index
+    if best is None:
+        raise AssertionError(f"{name} is in no layer; add it to LAYERS")
+    return best
+
+
+def modules() -> dict[str, ast.Module]:
+    return {module_name(p): ast.parse(p.read_text(), str(p)) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports(tree: ast.Module) -> list[tuple[str, list[str], bool]]:
+    """(module imported, names taken from it, at the top of the file?) for every import."""
+    top = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [a.name for a in node.names], id(node) in top))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, [], id(node) in top) for a in node.names]
+    return found
+
+
+def package_edges() -> dict[str, set[str]]:
+    mods = modules()
+    edges: dict[str, set[str]] = {name: set() for name in mods}
+    for name, tree in mods.items():
+        for target, _taken, _ in imports(tree):
+            if target == "hpo_ray" or target.startswith("hpo_ray."):
+                edges[name].add(target if target in mods else target.rsplit(".", 1)[0])
+    return edges
+
+
+def test_every_module_is_in_a_layer():
+    for name in modules():
+        layer_of(name)
+
+
+def test_package_imports_sit_at_the_top_and_point_down():
+    problems = []
+    for name, tree in modules().items():
+        for target, _, at_top in imports(tree):
+            if not (target == "hpo_ray" or target.startswith("hpo_ray.")):
+                continue
+            if not at_top:
+                problems.append(f"{name} imports {target} inside a function or block")
+            elif layer_of(target) > layer_of(name):
+                problems.append(f"{name} imports {target}, a layer below it")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_import_cycles():
+    edges = package_edges()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+
+
+def test_heavy_libraries_load_inside_functions():
+    problems = [
+        f"{name} imports {target} at the top"
+        for name, tree in modules().items()
+        for target, _, at_top in imports(tree)
+        if at_top and target.split(".")[0] in HEAVY
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("folder", ["hpo_ray", "tests", "scripts"])
+def test_no_private_name_is_imported_from_another_module(folder):
+    problems = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for target, names, _ in imports(ast.parse(path.read_text(), str(path))):
+            if not target.startswith("hpo_ray"):
+                continue
+            private = [n for n in names if n.startswith("_") and n != "__version__"]
+            private += [target] if any(p.startswith("_") for p in target.split(".")) else []
+            problems += [f"{path.relative_to(ROOT)}: {target} {p}" for p in private]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_cli_starts_without_ray_torch_or_transformers():
+    code = (
+        "import sys, hpo_ray.cli; "
+        "print(','.join(m for m in ('ray', 'torch', 'transformers', 'optuna', 'datasets', "
+        "'matplotlib', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_every_experiment_file_name_lives_in_layout():
+    names = (
+        "hpo_config.yaml",
+        "optuna_study.db",
+        "ofat_grid.json",
+        "summary.txt",
+        "best_params.yaml",
+        "hpo_trials.csv",
+        "own_failure.txt",
+        "hpo_artifacts",
+        "ofat_artifacts",
+        "experiment_state-",
+        "metrics.json",
+        "labels.json",
+    )
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "layout.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                problems += [
+                    f"{path.relative_to(ROOT)}:{node.lineno}: {n!r}"
+                    for n in names
+                    if n in node.value
+                    and not node.value.lstrip().startswith(("`", "\n"))
+                    and len(node.value) < 60
+                ]
+    assert not problems, "\n".join(problems)

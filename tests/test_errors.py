@@ -1,0 +1,39 @@
+"""Error types and how the CLI maps them: a user's mistake is one line and exit 2, a bug is a
+traceback and exit 1."""
+
+from __future__ import annotations
+
+import pytest
+
+import hpo_ray.cli
+from hpo_ray.cli import main
+from hpo_ray.errors import ConfigError, ExperimentError, ModelLoadError, UserError
+
+
+@pytest.mark.parametrize("error", [ConfigError, ExperimentError, ModelLoadError])
+def test_user_errors_share_one_base_with_exit_code_2(error):
+    assert issubclass(error, UserError) and error("x").exit_code == 2
+    assert not issubclass(RuntimeError, UserError)
+
+
+def test_a_user_error_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not an hpo_ray experiment folder" in err[0]
+
+
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path, capsys):
+    assert main(["--debug", "report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().endswith("pass a folder under ray_results/")
+
+
+def test_a_bug_is_a_traceback_and_exit_1(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(hpo_ray.cli, "write_report", broken)
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError" in err
+    assert "internal error (a bug in hpo_ray" in err.strip().splitlines()[-1]
