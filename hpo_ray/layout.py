@@ -15,7 +15,8 @@
     ofat_artifacts/                     OFAT report: ofat_results.csv, plots, summary.txt
     reseed/                             the reseed runs (an experiment folder of their own)
 <run.trained_dir>/<run.name>/           the refit model: weights, tokenizer, labels.json,
-                                        best_params.yaml, metrics.json, trial_artifacts/
+                                        best_params.yaml, metrics.json, trial_artifacts/,
+                                        baseline_metrics.json (the defaults' scores)
 ```
 """
 
@@ -54,6 +55,8 @@ memory): a retry after such a failure stops at once instead of training to the s
 
 MODEL_METRICS = "metrics.json"
 """The refit model's validation (and test) scores (in the model folder)."""
+BASELINE_METRICS = "baseline_metrics.json"
+"""The base values' scores, trained and scored the same way (in the model folder)."""
 MODEL_LABELS = "labels.json"
 MODEL_TRIAL_ARTIFACTS = "trial_artifacts"
 

@@ -30,7 +30,7 @@ def tiny_config(tmp: Path, csv: Path, model: Path, **sections: dict[str, Any]) -
             "scheduler": "asha",
             "space": {
                 "learning_rate": {"type": "float", "low": 1e-4, "high": 5e-3, "log": True},
-                "num_train_epochs": {"type": "int", "low": 1, "high": 3},
+                "weight_decay": {"type": "float", "low": 0.0, "high": 0.1},
             },
         },
         "resources": {"cpu": 1},

@@ -229,7 +229,7 @@ def test_median_scheduler_and_a_failing_trial(tmp_path, corpus_csv, tiny_model, 
             "searcher": "random",
             "space": {
                 "per_device_train_batch_size": {"type": "categorical", "values": [4, 8]},
-                "num_train_epochs": {"type": "categorical", "values": [1, 2]},
+                "weight_decay": {"type": "categorical", "values": [0.0, 0.01]},
             },
         },
         run={"refit": False},

@@ -85,7 +85,7 @@ def study_with(values: list[float]) -> optuna.Study:
     for i, value in enumerate(values):
         study.add_trial(
             optuna.trial.create_trial(
-                params={"learning_rate": 1e-5 * 2**i, "warmup_ratio": 0.03 * (i % 4)},
+                params={"learning_rate": 1e-5 * 1.8**i, "warmup_ratio": 0.03 * (i % 4)},
                 distributions=dists,
                 value=value,
             )
@@ -95,15 +95,17 @@ def study_with(values: list[float]) -> optuna.Study:
 
 def test_plot_importances_draws_with_enough_completed_trials(tmp_path):
     path = tmp_path / "importances.png"
-    note = plot_importances(study_with([0.5, 0.6, 0.7, 0.65, 0.8, 0.55]), path)
-    assert note == ""
+    values = [0.5, 0.6, 0.7, 0.65, 0.8, 0.55, 0.62, 0.71, 0.58, 0.66, 0.75, 0.52]
+    note = plot_importances(study_with(values), path)
+    assert "from 12 completed trials" in note and "rough" in note
     assert_png(path)
 
 
-def test_plot_importances_skips_with_fewer_than_two_trials(tmp_path):
+@pytest.mark.parametrize("count", [1, 6, 9])
+def test_plot_importances_are_left_out_below_ten_trials(tmp_path, count):
     path = tmp_path / "importances.png"
-    note = plot_importances(study_with([0.5]), path)
-    assert "skipped" in note and "(1)" in note
+    note = plot_importances(study_with([0.5 + 0.01 * i for i in range(count)]), path)
+    assert "left out" in note and f"({count})" in note
     assert not path.exists()
 
 

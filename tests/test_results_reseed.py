@@ -68,10 +68,24 @@ def test_reseed_candidates_are_the_best_trials_in_rank_order():
     res = fixed_results(config(top_k=3))
     candidates = reseed_candidates(res, 3)
     assert candidates == [
-        {"rank": 1, "trial_id": "b", "params": {"learning_rate": 2e-4}},
-        {"rank": 2, "trial_id": "e", "params": {"learning_rate": 5e-4}},
-        {"rank": 3, "trial_id": "d", "params": {"learning_rate": 4e-4}},
+        {"rank": 1, "trial_id": "b", "params": {"learning_rate": 2e-4}, "baseline": False},
+        {"rank": 2, "trial_id": "e", "params": {"learning_rate": 5e-4}, "baseline": False},
+        {"rank": 3, "trial_id": "d", "params": {"learning_rate": 4e-4}, "baseline": False},
     ]
+
+
+def test_the_baseline_is_reseeded_after_the_best_when_not_among_them():
+    res = fixed_results(config(top_k=2))
+    res.frame["baseline"] = res.frame["trial_id"] == "a"  # the weakest finished trial
+    candidates = reseed_candidates(res, 2)
+    assert [(c["trial_id"], c["rank"], c["baseline"]) for c in candidates] == [
+        ("b", 1, False),
+        ("e", 2, False),
+        ("a", 3, True),
+    ]
+    res.frame["baseline"] = res.frame["trial_id"] == "e"  # among the best: not added twice
+    assert [c["trial_id"] for c in reseed_candidates(res, 2)] == ["b", "e"]
+    assert reseed_candidates(res, 2)[1]["baseline"] is True
 
 
 def test_reseed_candidates_never_exceed_the_finished_trials():

@@ -61,6 +61,8 @@ LR_SCHEDULERS = (
     "constant_with_warmup",
 )
 SEARCHERS = ("optuna", "random", "grid")
+SAMPLERS = ("auto", "tpe", "gp", "cmaes", "qmc", "random")
+"""Optuna's samplers behind ``search.searcher: optuna``; ``auto`` picks by space and budget."""
 FINETUNE = ("full", "lora")
 SCHEDULERS = ("asha", "median", "none")
 CHECKPOINT_POLICIES = ("none", "model")
@@ -193,9 +195,18 @@ class SearchConfig:
     """Stop the whole search once the trials have trained this many epochs in all (compute
     budget; null = no limit). Trials still running then are stopped."""
     seed: int = 42
+    sampler: str = "auto"
+    """Optuna's sampler (``searcher: optuna``): ``tpe``, ``gp`` (Gaussian process, for small
+    budgets of expensive trials), ``cmaes``, ``qmc``, ``random``, or ``auto`` (chosen from the
+    space and the budget; the summary says which and why)."""
     n_startup_trials: int = 10
-    """Optuna TPE: random trials before the TPE model proposes (Optuna's default, 10). A search
-    of no more trials than this is random search; lower it for small budgets."""
+    """Random trials before the model-based sampler (TPE, GP, CMA-ES) proposes (Optuna's
+    default, 10); the baseline trial counts as one. A search of no more trials than this is a
+    random search; lower it for small budgets."""
+    baseline: bool = True
+    """Run the base ``training`` values as the first trial (Optuna's enqueue; random search's
+    first point), so the tuned model is never worse than the defaults on validation and the
+    summary can compare the two."""
     grace_period: int = 1
     """Evaluations every trial gets before a scheduler may stop it."""
     reduction_factor: int = 2
@@ -274,6 +285,10 @@ class RunConfig:
     interrupted trial can resume; ``none``: keep nothing."""
     keep_checkpoints: int = 1
     refit: bool = True
+    refit_baseline: bool = True
+    """With a test split: also train the base ``training`` values on the train split and score
+    them on validation and test beside the tuned model (the model you would have had without
+    the search); only its scores are kept."""
     address: str | None = None
     """Ray cluster to join (``auto``, ``ray://host:10001``); empty: start a local Ray."""
     max_failures: int = 0

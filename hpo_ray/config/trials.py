@@ -52,6 +52,19 @@ def trial_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def is_baseline(config: dict[str, Any], base: dict[str, Any], searched: list[str]) -> bool:
+    """Whether a Tune trial config trains the base values: the OFAT base variant, a reseed run
+    of the baseline, or a searched trial whose searched values all equal the base's."""
+    variant = config.get(OFAT_KEY)
+    if isinstance(variant, dict):
+        return bool(variant.get("param") == BASE)
+    rerun = config.get(RESEED_KEY)
+    if isinstance(rerun, dict):
+        return bool(rerun.get("baseline", False))
+    params = trial_params(base, trial_overrides(config))
+    return bool(searched) and all(same_value(params[k], base[k]) for k in searched)
+
+
 def ofat_variants(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """The distinct trainings of an OFAT grid: the base first, then each non-base value.
 

@@ -24,6 +24,7 @@ from hpo_ray.config.schema import (
     METRICS,
     MODEL_NAME,
     PARAM_TYPES,
+    SAMPLERS,
     SCHEDULERS,
     SEARCHABLE,
     SEARCHERS,
@@ -92,6 +93,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     _one_of("search.metric", metric, METRICS)
     _one_of("search.searcher", s.searcher, SEARCHERS)
     _one_of("search.scheduler", s.scheduler, SCHEDULERS)
+    _one_of("search.sampler", s.sampler, SAMPLERS)
     _check(s.num_samples >= 1, f"search.num_samples={s.num_samples} must be >= 1")
     _check(
         s.max_concurrent_trials is None or s.max_concurrent_trials >= 1,
@@ -170,6 +172,25 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     )
     search = dataclasses.replace(s, metric=metric, space=space)
     return dataclasses.replace(cfg, search=search, ofat=ofat)
+
+
+def validate_search(cfg: ExperimentConfig) -> None:
+    """Rules that hold only when the config runs a search (not an OFAT sweep): checked when
+    the search is planned, before any data is read or Ray starts."""
+    s, t = cfg.search, cfg.training
+    _check(
+        s.scheduler == "none" or "num_train_epochs" not in s.space,
+        f"search.space.num_train_epochs cannot be searched with search.scheduler={s.scheduler}: "
+        "the scheduler decides how long a trial trains (its learning-rate schedule spans "
+        "training.num_train_epochs); remove it from the space or set search.scheduler=none",
+    )
+    evaluations = t.num_train_epochs if not t.eval_steps else None
+    _check(
+        s.scheduler == "none" or evaluations is None or s.grace_period < evaluations,
+        f"search.grace_period={s.grace_period} must be below training.num_train_epochs="
+        f"{t.num_train_epochs} (the evaluations a trial makes), or the scheduler never stops "
+        "a trial; lower grace_period or set search.scheduler=none",
+    )
 
 
 def validate_param(name: str, spec: ParamSpec) -> ParamSpec:

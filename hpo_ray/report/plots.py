@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from hpo_ray.config.schema import MODEL_NAME, OBJECTIVE, ParamSpec
+from hpo_ray.config.trials import same_value
 from hpo_ray.results.compare import model_label
 
 
@@ -28,52 +29,158 @@ def _save(plt: Any, fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
+STOPPED = "scheduler_stop"
+"""The status of a trial the scheduler (or the epoch budget) cut before its training ended."""
+
+
+def trial_kinds(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Boolean masks: trials that trained their course, trials the scheduler cut, the
+    baseline (the base values)."""
+    stopped = frame["status"] == STOPPED if "status" in frame else pd.Series(False, frame.index)
+    baseline = (
+        frame["baseline"].astype(bool) if "baseline" in frame else pd.Series(False, frame.index)
+    )
+    return {"full": ~stopped, "stopped": stopped, "baseline": baseline}
+
+
+def category_positions(values: pd.Series, choices: list[Any]) -> pd.Series:
+    """Each value's position among ``choices`` (NaN where it matches none), comparing numbers
+    as numbers, so a column pandas turned into floats (4.0) still finds its choice (4)."""
+
+    def position(value: Any) -> float:
+        for i, choice in enumerate(choices):
+            if same_value(value, choice) or str(value) == str(choice):
+                return float(i)
+        return float("nan")
+
+    return values.map(position)
+
+
 def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path: Path) -> None:
-    """Scatter of validation F1 and accuracy against one parameter (one point per trial)."""
+    """Validation F1 and accuracy (best epoch) against one parameter, one point per trial.
+
+    A trial the scheduler cut is drawn as a cross with the epochs it trained, so it does not
+    look like a bad configuration; the baseline is ringed."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
     x = frame[param]
     if spec.type == "categorical":
-        labels = [str(v) for v in (spec.values or [])]
-        x = frame[param].astype(str).map({v: i for i, v in enumerate(labels)})
-        ax.set_xticks(range(len(labels)), labels, rotation=20)
-    ax.scatter(x, frame["eval_f1"], marker="o", label="F1 (weighted)", alpha=0.8)
-    ax.scatter(x, frame["eval_accuracy"], marker="^", label="accuracy", alpha=0.8)
+        choices = list(spec.values or [])
+        x = category_positions(frame[param], choices)
+        names = [model_label(str(v)) if param == MODEL_NAME else str(v) for v in choices]
+        ax.set_xticks(range(len(choices)), names, rotation=20)
+    kinds = trial_kinds(frame)
+    full, stopped = kinds["full"], kinds["stopped"]
+    ax.scatter(x[full], frame["eval_f1"][full], marker="o", label="F1 (weighted)", alpha=0.8)
+    ax.scatter(x[full], frame["eval_accuracy"][full], marker="^", label="accuracy", alpha=0.8)
+    if stopped.any():
+        ax.scatter(
+            x[stopped],
+            frame["eval_f1"][stopped],
+            marker="x",
+            color="0.45",
+            label="F1, cut by the scheduler",
+        )
+        epochs = frame["epochs_run"] if "epochs_run" in frame else frame["eval_f1"] * float("nan")
+        for xi, yi, ep in zip(x[stopped], frame["eval_f1"][stopped], epochs[stopped], strict=True):
+            if pd.notna(ep):
+                ax.annotate(
+                    f"{ep:g} ep",
+                    (xi, yi),
+                    textcoords="offset points",
+                    xytext=(4, -10),
+                    fontsize=7,
+                    color="0.35",
+                )
+    base = kinds["baseline"]
+    if base.any():
+        ax.scatter(
+            x[base],
+            frame["eval_f1"][base],
+            s=160,
+            facecolors="none",
+            edgecolors="black",
+            label="baseline (defaults)",
+        )
     if spec.log:
-        ax.set_xscale("log")
+        readable_log_axis(ax)
     ax.set_xlabel(param)
     ax.set_ylabel("validation score (best epoch)")
     ax.set_title(f"metrics vs {param}")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     _save(plt, fig, path)
 
 
+def readable_log_axis(ax: Any) -> None:
+    """A log x axis labelled at powers of ten only (minor ticks unlabelled), so the labels of a
+    narrow range do not overlap."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10.0, numticks=8))
+    ax.xaxis.set_major_formatter(LogFormatterSciNotation(base=10.0))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_history(frame: pd.DataFrame, mode: str, path: Path) -> None:
-    """Objective per trial in creation order, with the best so far."""
+    """Objective per trial in creation order, with the best so far; trials the scheduler cut
+    are crosses, the baseline is ringed."""
     plt = _pyplot()
     ordered = frame.sort_values("trial")
     best = ordered[OBJECTIVE].cummax() if mode == "max" else ordered[OBJECTIVE].cummin()
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(ordered["trial"], ordered[OBJECTIVE], label="trial", marker="o")
+    kinds = trial_kinds(ordered)
+    full, stopped, base = kinds["full"], kinds["stopped"], kinds["baseline"]
+    ax.scatter(ordered["trial"][full], ordered[OBJECTIVE][full], label="trial", marker="o")
+    if stopped.any():
+        ax.scatter(
+            ordered["trial"][stopped],
+            ordered[OBJECTIVE][stopped],
+            marker="x",
+            color="0.45",
+            label="cut by the scheduler",
+        )
+    if base.any():
+        ax.scatter(
+            ordered["trial"][base],
+            ordered[OBJECTIVE][base],
+            s=160,
+            facecolors="none",
+            edgecolors="black",
+            label="baseline (defaults)",
+        )
     ax.step(ordered["trial"], best, where="post", label="best so far", color="black")
     ax.set_xlabel("trial number")
     ax.set_ylabel(OBJECTIVE)
     ax.set_title("optimisation history")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     _save(plt, fig, path)
 
 
+MIN_IMPORTANCE_TRIALS = 10
+"""Fewest completed trials the importances are drawn from. Optuna's default evaluator
+(PED-ANOVA) contrasts the best 10% of trials with all of them: below 10 trials that top group
+is a single trial, and the bars say more about one lucky run than about the parameters."""
+FEW_IMPORTANCE_TRIALS = 30
+"""Below this many completed trials the bars carry a warning that they are rough."""
+
+
 def plot_importances(study: Any, path: Path) -> str:
-    """Bar chart of Optuna's parameter importances; returns a note when they cannot be had."""
+    """Bar chart of Optuna's parameter importances, titled with the trial count; returns a
+    note for the summary (why they were left out, or how many trials they rest on)."""
     import optuna
 
     complete = [
         t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
     ]
-    if len(complete) < 2:
-        return f"param importances: skipped, fewer than 2 completed trials ({len(complete)})\n"
+    n = len(complete)
+    if n < MIN_IMPORTANCE_TRIALS:
+        return (
+            f"param importances: left out: {n} completed trials ({n}); PED-ANOVA needs at "
+            f"least {MIN_IMPORTANCE_TRIALS} to be more than noise\n"
+        )
     try:
         importances = optuna.importance.get_param_importances(study)
     except (RuntimeError, ValueError) as exc:
@@ -82,10 +189,13 @@ def plot_importances(study: Any, path: Path) -> str:
     names = list(importances)[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(names) + 1.5))
     ax.barh(names, [importances[n] for n in names], color="0.4")
-    ax.set_xlabel("importance (fANOVA, completed trials)")
-    ax.set_title("parameter importances")
+    ax.set_xlabel("importance (PED-ANOVA, completed trials)")
+    rough = n < FEW_IMPORTANCE_TRIALS
+    ax.set_title(f"parameter importances, {n} trials{' (few: rough)' if rough else ''}")
     _save(plt, fig, path)
-    return ""
+    if rough:
+        return f"param importances: from {n} completed trials only: rough, read with care\n"
+    return f"param importances: from {n} completed trials\n"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import BASE, ofat_variants
-from hpo_ray.layout import MODEL_METRICS
+from hpo_ray.layout import BASELINE_METRICS, MODEL_METRICS
 from hpo_ray.results.compare import AXES
 from hpo_ray.results.ofat import OfatResults
-from hpo_ray.results.reseed import fresh_seeds
+from hpo_ray.results.reseed import fresh_seeds, reseed_table
 from hpo_ray.results.trials import SearchResults, plain
+from hpo_ray.tuning.registry import baseline_outside, choose_sampler
 
 
 def search_summary(results: SearchResults) -> str:
@@ -29,6 +32,7 @@ def search_summary(results: SearchResults) -> str:
         f"experiment: {results.cfg.run.name}",
         *objective_statement(results.cfg),
         f"searcher: {s.searcher} (seed {s.seed}); scheduler: {s.scheduler}",
+        *sampler_lines(results.cfg),
         f"trials: {len(results.frame)} of {results.requested()} requested",
         f"  completed: {counts.get('completed', 0)}",
         f"  stopped early by patience: {counts.get('patience_stop', 0)}",
@@ -58,7 +62,26 @@ def search_summary(results: SearchResults) -> str:
         )
         for name in results.cfg.search.space:
             lines.append(f"  {name}: {plain(best[name])}")
+        base = results.baseline_row()
+        if base is not None and pd.notna(base[OBJECTIVE]):
+            gain = best[OBJECTIVE] - base[OBJECTIVE]
+            gain = gain if s.mode == "max" else -gain
+            lines.append(
+                f"baseline trial (the training: values): {int(base['trial'])} "
+                f"{OBJECTIVE}={base[OBJECTIVE]:.4f}; best is {gain:+.4f} on validation"
+            )
+        elif s.baseline and s.searcher != "grid":
+            why = baseline_outside(results.cfg) or "it did not finish an evaluation"
+            lines.append(f"baseline trial: none ({why})")
     return "\n".join(lines) + "\n"
+
+
+def sampler_lines(cfg: ExperimentConfig) -> list[str]:
+    """Which Optuna sampler proposed the trials and why (Optuna searches only)."""
+    if cfg.search.searcher != "optuna":
+        return []
+    choice = choose_sampler(cfg)
+    return [f"  sampler: {choice.name} ({choice.reason})"]
 
 
 def objective_statement(cfg: ExperimentConfig) -> list[str]:
@@ -94,9 +117,14 @@ def objective_statement(cfg: ExperimentConfig) -> list[str]:
     ]
 
 
-def final_scores(cfg: ExperimentConfig, search_best: float | None = None) -> str:
+def final_scores(
+    cfg: ExperimentConfig,
+    search_best: float | None = None,
+    results: SearchResults | None = None,
+) -> str:
     """The refit model's validation and test scores side by side (empty before a refit), so the
-    optimism of picking the best of many trials on the validation split is visible."""
+    optimism of picking the best of many trials on the validation split is visible; then the
+    baseline against the tuned model (``baseline_against_tuned``)."""
     path = cfg.trained_path / MODEL_METRICS
     if not path.is_file():
         return ""
@@ -108,7 +136,7 @@ def final_scores(cfg: ExperimentConfig, search_best: float | None = None) -> str
         "  metric      " + "".join(f"{s:>12}" for s in splits),
     ]
     for name in names:
-        values = [metrics[s].get(f"{'test' if s == 'test' else 'eval'}_{name}") for s in splits]
+        values = [metrics[s].get(split_key(s, name)) for s in splits]
         if all(v is None for v in values):
             continue
         cells = "".join(f"{v:>12.4f}" if v is not None else f"{'-':>12}" for v in values)
@@ -117,7 +145,98 @@ def final_scores(cfg: ExperimentConfig, search_best: float | None = None) -> str
         lines.append(f"  search's best validation {OBJECTIVE}: {search_best:.4f}")
     if "test" not in metrics:
         lines.append("  (no test split: set data.test_size to see how optimistic validation is)")
+    return "\n".join(lines) + "\n" + baseline_against_tuned(cfg, results)
+
+
+def split_key(split: str, metric: str) -> str:
+    """The key of ``metric`` in the Trainer's scores of ``split`` (``eval_f1``, ``test_f1``)."""
+    return f"{'test' if split == 'test' else 'eval'}_{metric}"
+
+
+def baseline_against_tuned(cfg: ExperimentConfig, results: SearchResults | None = None) -> str:
+    """The answer to "was the search worth it": the base values against the tuned model on the
+    metric searched, on validation (the search's own number and the refit's) and on the test
+    split the search never saw, with the seed spread of each where reseeding measured it."""
+    tuned = read_json(cfg.trained_path / MODEL_METRICS)
+    base = read_json(cfg.trained_path / BASELINE_METRICS)
+    if tuned is None or base is None:
+        return ""
+    metric = cfg.search.metric
+    search_val: dict[str, float | None] = {"baseline": None, "tuned": None}
+    if results is not None and not results.finished.empty:
+        search_val["tuned"] = float(results.best_row()[OBJECTIVE])
+        row = results.baseline_row()
+        if row is not None and pd.notna(row[OBJECTIVE]):
+            search_val["baseline"] = float(row[OBJECTIVE])
+    spread = seed_spread(cfg)
+    scores = {"baseline": base, "tuned": tuned}
+    header = ["search val", "refit val", "test", "seed sd"]
+    lines = [
+        f"baseline (the training: values, no search) against the tuned model, {metric}:",
+        "  " + " " * 20 + "".join(f"{h:>12}" for h in header),
+    ]
+    for who in ("baseline", "tuned"):
+        cells = [
+            search_val[who],
+            scores[who].get("validation", {}).get(split_key("validation", metric)),
+            scores[who].get("test", {}).get(split_key("test", metric)),
+            spread.get(who),
+        ]
+        text = "".join(f"{c:>12.4f}" if c is not None else f"{'-':>12}" for c in cells)
+        label = "baseline (defaults)" if who == "baseline" else "tuned"
+        lines.append(f"  {label:<20}{text}")
+    lines.append("  " + verdict(cfg, scores, spread))
     return "\n".join(lines) + "\n"
+
+
+def verdict(
+    cfg: ExperimentConfig, scores: dict[str, dict[str, Any]], spread: dict[str, float]
+) -> str:
+    """One sentence: how much better (or worse) the tuned model is on the test split, and
+    whether that is more than the seed spread."""
+    metric = cfg.search.metric
+    if scores["baseline"].get("same_as_tuned"):
+        return "the search chose the base values: the defaults were already the best found"
+    split = "test" if "test" in scores["tuned"] else "validation"
+    key = split_key(split, metric)
+    tuned = scores["tuned"].get(split, {}).get(key)
+    base = scores["baseline"].get(split, {}).get(key)
+    if tuned is None or base is None:
+        return ""
+    gain = tuned - base if cfg.search.mode == "max" else base - tuned
+    where = "test split (never seen by the search)" if split == "test" else "validation split"
+    sentence = (
+        f"the tuned model is {abs(gain):.4f} {'better' if gain >= 0 else 'worse'} on the {where}"
+    )
+    if spread:
+        sd = max(spread.values())
+        if abs(gain) <= 2 * sd:
+            return sentence + f"; within 2 seed sd ({2 * sd:.4f}): not clearly a gain"
+        return sentence + f"; {abs(gain) / sd:.1f} seed sd"
+    return sentence + (
+        "; seed spread not measured (set search.reseed.top_k to tell a gain from seed noise)"
+    )
+
+
+def seed_spread(cfg: ExperimentConfig) -> dict[str, float]:
+    """The validation sd over fresh seeds of the baseline and of the tuned (winning)
+    configuration, where reseeding measured them."""
+    table = reseed_table(cfg)
+    if table is None or table.empty:
+        return {}
+    out: dict[str, float] = {}
+    winner = table[table["winner"]]
+    if not winner.empty and pd.notna(winner["sd"].iloc[0]):
+        out["tuned"] = float(winner["sd"].iloc[0])
+    if "baseline" in table:
+        base = table[table["baseline"].astype(bool)]
+        if not base.empty and pd.notna(base["sd"].iloc[0]):
+            out["baseline"] = float(base["sd"].iloc[0])
+    return out
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def ofat_summary(results: OfatResults) -> str:

@@ -99,7 +99,7 @@ def write_search_report(exp_dir: Path, *, final: bool = True) -> Path:
         best = float(results.best_row()[OBJECTIVE])
     text = search_summary(results) + "".join(n for n in notes if n)
     text += write_reseed_report(results.cfg, out) + write_comparison(results, out)
-    text += final_scores(results.cfg, best) if final else ""
+    text += final_scores(results.cfg, best, results) if final else ""
     (out / SUMMARY).write_text(text)
     return out
 

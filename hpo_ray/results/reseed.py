@@ -34,11 +34,26 @@ def fresh_seeds(cfg: ExperimentConfig) -> list[int]:
 
 
 def reseed_candidates(results: SearchResults, top_k: int) -> list[dict[str, Any]]:
-    """The ``top_k`` best trials as reseed candidates ``{"rank", "trial_id", "params"}``."""
+    """The ``top_k`` best trials as reseed candidates ``{"rank", "trial_id", "params",
+    "baseline"}``, and the baseline trial after them when it is not among them (so the seed
+    spread of the defaults is measured too, and they can win)."""
     top = results.ranked().head(top_k)
+    rows = [row for _, row in top.iterrows()]
+    baseline = results.baseline_row()
+    if (
+        baseline is not None
+        and pd.notna(baseline[OBJECTIVE])
+        and baseline["trial_id"] not in set(top["trial_id"])
+    ):
+        rows.append(baseline)
     return [
-        {"rank": rank, "trial_id": row["trial_id"], "params": results.overrides[row["trial_id"]]}
-        for rank, (_, row) in enumerate(top.iterrows(), start=1)
+        {
+            "rank": rank,
+            "trial_id": row["trial_id"],
+            "params": results.overrides[row["trial_id"]],
+            "baseline": bool(row.get("baseline", False)),
+        }
+        for rank, row in enumerate(rows, start=1)
     ]
 
 
@@ -65,6 +80,7 @@ def reseed_table(cfg: ExperimentConfig) -> pd.DataFrame | None:
             {
                 "rank": int(group["rank"].iloc[0]),
                 "trial_id": trial_id,
+                "baseline": bool(group["baseline"].iloc[0]) if "baseline" in group else False,
                 "mean": values.mean(),
                 "sd": values.std(ddof=1) if len(values) > 1 else float("nan"),
                 "n": len(values),

@@ -26,6 +26,7 @@ from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, ExperimentConfig
 from hpo_ray.config.trials import (
     OFAT_KEY,
     RESEED_KEY,
+    is_baseline,
     trial_overrides,
     trial_params,
     variant_name,
@@ -75,6 +76,7 @@ class SearchResults:
             )
         analysis = ExperimentAnalysis(str(exp_dir))
         space = list(cfg.search.space)
+        base = cfg.base_params()
         rows, history, overrides = [], {}, {}
         ordered = sorted(analysis.trials, key=lambda t: (_tag_number(t), t.trial_id))
         for number, trial in enumerate(ordered):
@@ -99,6 +101,7 @@ class SearchResults:
             rerun = trial.config.get(RESEED_KEY)
             if isinstance(rerun, dict):
                 row.update(rank=rerun["rank"], candidate=rerun["trial_id"], seed=rerun["seed"])
+            row["baseline"] = is_baseline(trial.config, base, space)
             row[OBJECTIVE] = best.get(OBJECTIVE, math.nan)
             for col in METRIC_COLUMNS + OPTIONAL_COLUMNS:
                 row[col] = best.get(col, math.nan)
@@ -140,6 +143,13 @@ class SearchResults:
         """The full training values of a trial (base config + what its config set)."""
         overrides = {k: plain(v) for k, v in self.overrides[trial_id].items()}
         return trial_params(self.cfg.base_params(), overrides)
+
+    def baseline_row(self) -> pd.Series | None:
+        """The first trial that trained the base values, or None (no such trial)."""
+        if "baseline" not in self.frame:
+            return None
+        rows = self.frame[self.frame["baseline"].astype(bool)]
+        return None if rows.empty else rows.sort_values("trial").iloc[0]
 
     def best_params(self) -> dict[str, Any]:
         """The full training values of the best trial (base config + its searched values)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpo_ray.config.schema import ExperimentConfig
+from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.registry import make_scheduler, make_searcher
 from hpo_ray.tuning.space import ofat_param_space, reseed_param_space
@@ -34,6 +35,7 @@ class TunePlan:
 
 def search_plan(cfg: ExperimentConfig) -> TunePlan:
     """OptunaSearch or random search with an early-stopping scheduler, from ``cfg.search``."""
+    validate_search(cfg)
     searcher, param_space = make_searcher(cfg)
     # A grid is run once; Tune would repeat it num_samples times.
     samples = 1 if cfg.search.searcher == "grid" else cfg.search.num_samples

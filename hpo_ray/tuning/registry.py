@@ -10,24 +10,163 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from hpo_ray.config.schema import OBJECTIVE, SCHEDULERS, SEARCHERS, ExperimentConfig
+from hpo_ray.config.schema import (
+    CONDITIONAL,
+    MODEL_NAME,
+    OBJECTIVE,
+    SCHEDULERS,
+    SEARCHERS,
+    TRAIN_DONE,
+    ExperimentConfig,
+    ParamSpec,
+)
+from hpo_ray.config.trials import same_value
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
 
 log = logging.getLogger(__name__)
 
 
+LARGE_BUDGET = 40
+"""Above this many trials ``auto`` prefers TPE: a Gaussian process refits on every trial, at a
+cost that grows with the cube of the trials seen, and TPE's density model has enough data."""
+
+
+@dataclass(frozen=True)
+class SamplerChoice:
+    """Which Optuna sampler a search uses, and why (the summary prints the reason)."""
+
+    name: str
+    reason: str
+
+
+def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
+    """``search.sampler``, or for ``auto`` the sampler that suits the space and the budget.
+
+    TPE for conditional spaces (it samples a parameter only where it matters; GP and CMA-ES
+    need a fixed space), for spaces of categorical values only, for large budgets and when
+    trials run side by side (its constant liar keeps parallel proposals apart; Optuna's GP
+    sampler has no such option); otherwise a Gaussian process, built for small budgets of
+    expensive trials, which is what fine-tuning is."""
+    s = cfg.search
+    if s.sampler != "auto":
+        return SamplerChoice(s.sampler, "set by search.sampler")
+    if is_conditional(s.space):
+        return SamplerChoice(
+            "tpe",
+            "conditional space (a parameter matters only for some "
+            "values of another): TPE samples it only where it matters",
+        )
+    if all(spec.type == "categorical" for spec in s.space.values()):
+        return SamplerChoice("tpe", "only categorical parameters: TPE models them directly")
+    if s.num_samples > LARGE_BUDGET:
+        return SamplerChoice(
+            "tpe", f"{s.num_samples} trials (> {LARGE_BUDGET}): TPE scales to many trials"
+        )
+    if parallel_trials(cfg):
+        return SamplerChoice(
+            "tpe",
+            "trials run side by side: TPE's constant liar keeps parallel proposals apart "
+            "(Optuna's GP sampler would propose near-duplicates)",
+        )
+    return SamplerChoice(
+        "gp",
+        f"{s.num_samples} sequential trials over a fixed space: a Gaussian process makes the "
+        "most of a small budget of expensive trials",
+    )
+
+
+def parallel_trials(cfg: ExperimentConfig) -> bool:
+    """Whether more than one trial can run at once (``max_concurrent_trials`` not 1)."""
+    return cfg.search.max_concurrent_trials != 1
+
+
+def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
+    """The Optuna sampler ``name`` seeded by ``search.seed``."""
+    import optuna
+
+    s = cfg.search
+    if name == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=s.seed,
+            n_startup_trials=s.n_startup_trials,
+            multivariate=True,
+            group=is_conditional(s.space),
+            constant_liar=parallel_trials(cfg),
+        )
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.n_startup_trials)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.n_startup_trials)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=s.seed, scramble=True)
+    return optuna.samplers.RandomSampler(seed=s.seed)
+
+
+def baseline_point(cfg: ExperimentConfig) -> dict[str, Any] | None:
+    """The base ``training`` values of the searched parameters: the search's first trial.
+
+    A conditional parameter whose parent has another base value is left out (it has no
+    effect there). None when the baseline is off, or when a base value lies outside the space
+    (the trial would leave the space the sampler models; ``baseline_outside`` says which)."""
+    if not cfg.search.baseline or baseline_outside(cfg):
+        return None
+    base = cfg.base_params()
+    point: dict[str, Any] = {}
+    for name in cfg.search.space:
+        if name in CONDITIONAL:
+            parent, needed = CONDITIONAL[name]
+            if base[parent] != needed:
+                continue
+        point[name] = base[name]
+    return point
+
+
+def baseline_points(cfg: ExperimentConfig) -> list[dict[str, Any]] | None:
+    """``points_to_evaluate`` for the searcher: the baseline, or None."""
+    point = baseline_point(cfg)
+    if point is None and cfg.search.baseline:
+        log.warning("no baseline trial: %s (widen the space to include it)", baseline_outside(cfg))
+    return None if point is None else [point]
+
+
+def baseline_outside(cfg: ExperimentConfig) -> str:
+    """Why the base values cannot be the first trial (a base value outside the space), or ""."""
+    base = cfg.base_params()
+    for name, spec in cfg.search.space.items():
+        if name in CONDITIONAL and base[CONDITIONAL[name][0]] != CONDITIONAL[name][1]:
+            continue
+        if not in_space(base[name], spec):
+            where = "model.name" if name == MODEL_NAME else f"training.{name}"
+            return f"{where}={base[name]!r} lies outside search.space.{name}"
+    return ""
+
+
+def in_space(value: Any, spec: ParamSpec) -> bool:
+    if spec.type == "categorical":
+        return any(same_value(value, v) for v in spec.values or [])
+    low = spec.low if spec.low is not None else float("-inf")
+    high = spec.high if spec.high is not None else float("inf")
+    return low - 1e-12 * abs(low) <= float(value) <= high + 1e-12 * abs(high)
+
+
 @functools.cache
 def resumable_optuna_search_class() -> type:
-    """OptunaSearch that ignores results of a trial it never suggested (a class made on first
+    """Ray's OptunaSearch, corrected for early stopping and for resume (a class made on first
     use, so importing this module does not load Ray).
 
-    Tune saves the experiment state and the searcher's state at different moments. After a
-    driver crash the experiment can list a trial created after the searcher was saved, and
-    its results would end the resume with a KeyError. Such a trial still runs and is reported;
-    only the TPE model does not learn from it."""
+    - A trial the scheduler (ASHA, median stopping) or the epoch budget cut before its training
+      ended reaches Optuna as PRUNED, its per-epoch objective kept as intermediate values: the
+      sampler treats it as a partial observation, not as a finished trial whose first-epoch
+      score is its final one (Ray marks it COMPLETE whenever it reported a value).
+    - Results of a trial the searcher never suggested are ignored. Tune saves the experiment
+      state and the searcher's state at different moments, so after a driver crash the
+      experiment can list a trial created after the searcher was saved; its results would end
+      the resume with a KeyError. Such a trial still runs and is reported; only the sampler
+      does not learn from it."""
     from ray.tune.search.optuna import OptunaSearch
 
     class ResumableOptunaSearch(OptunaSearch):
@@ -38,8 +177,17 @@ def resumable_optuna_search_class() -> type:
         def on_trial_complete(
             self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
         ) -> None:
-            if trial_id in self._ot_trials:
-                super().on_trial_complete(trial_id, result, error)
+            if trial_id not in self._ot_trials or trial_id in self._completed_trials:
+                return
+            study = self._ot_study
+            if study is not None and result and not error and not result.get(TRAIN_DONE, True):
+                import optuna
+
+                ot_trial = self._ot_trials[trial_id]
+                study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
+                self._completed_trials.add(trial_id)
+                return
+            super().on_trial_complete(trial_id, result, error)
 
     ResumableOptunaSearch.__module__ = __name__
     ResumableOptunaSearch.__qualname__ = ResumableOptunaSearch.__name__
@@ -47,22 +195,26 @@ def resumable_optuna_search_class() -> type:
 
 
 def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
-    import optuna
-
     if not cfg.search.space:
         raise ConfigError(
             "search.space is empty; add at least one parameter to search over "
             "(for a one-factor-at-a-time grid use `hpo-ray ofat`)"
         )
     s = cfg.search
-    if s.num_samples <= s.n_startup_trials and s.epoch_budget is None:
+    choice = choose_sampler(cfg)
+    if (
+        choice.name in ("tpe", "gp", "cmaes")
+        and s.num_samples <= s.n_startup_trials
+        and s.epoch_budget is None
+    ):
         log.warning(
             "search.num_samples=%d <= search.n_startup_trials=%d: every trial is a random "
-            "start-up trial, so this TPE search is a random search; lower n_startup_trials",
+            "start-up trial, so this %s search is a random search; lower n_startup_trials",
             s.num_samples,
             s.n_startup_trials,
+            choice.name.upper(),
         )
-    sampler = optuna.samplers.TPESampler(seed=s.seed, n_startup_trials=s.n_startup_trials)
+    sampler = make_sampler(cfg, choice.name)
     space = cfg.search.space
     searched: Any = DefineByRun(space) if is_conditional(space) else optuna_space(space)
     # The study lives in memory inside the searcher (pickled by Tune, so restore works); the
@@ -72,6 +224,7 @@ def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
         sampler=sampler,
         metric=OBJECTIVE,
         mode=cfg.search.mode,
+        points_to_evaluate=baseline_points(cfg),
     )
     return searcher, {}
 
@@ -79,7 +232,10 @@ def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
 def _random(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     from ray.tune.search import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=cfg.search.seed), tune_space(cfg.search.space)
+    generator = BasicVariantGenerator(
+        random_state=cfg.search.seed, points_to_evaluate=baseline_points(cfg)
+    )
+    return generator, tune_space(cfg.search.space)
 
 
 def _grid(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:

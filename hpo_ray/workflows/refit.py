@@ -22,8 +22,10 @@ import yaml
 
 from hpo_ray.config.schema import MODEL_NAME, ExperimentConfig
 from hpo_ray.config.task import task_metrics
+from hpo_ray.config.trials import same_value
 from hpo_ray.data.dataset import prepare_data, train_subset
 from hpo_ray.layout import (
+    BASELINE_METRICS,
     BEST_PARAMS,
     CONFIG_FILE,
     MODEL_LABELS,
@@ -44,48 +46,37 @@ log = logging.getLogger(__name__)
 
 
 def refit_best(
-    cfg: ExperimentConfig, *, overwrite: bool = False, params: dict[str, Any] | None = None
+    cfg: ExperimentConfig,
+    *,
+    overwrite: bool = False,
+    params: dict[str, Any] | None = None,
+    baseline: bool | None = None,
 ) -> Path:
-    """Refit ``params`` (default: the best trial's) and save the model; returns its folder."""
+    """Refit ``params`` (default: the search's choice) and save the model; returns its folder.
+
+    ``baseline`` (default ``run.refit_baseline``): with a test split, also train the base
+    values the same way and keep their scores (``baseline_metrics.json``), so the tuned model
+    is compared with the one the user would have had without the search, on data the search
+    never saw."""
     check_model_folder(cfg, overwrite, "pick another run.name=...")
     out = cfg.trained_path
     if params is None:
         params = selected_params(cfg)
-    model = candidate(cfg, params.get(MODEL_NAME) or cfg.model.name)
-    model_path = resolve_model(model)
-    tokenizer = load_tokenizer(model, model_path)
-    data = prepare_data(cfg.data, tokenizer)  # cached: no second tokenization
-    train = train_subset(data.train, params.get("train_fraction", 1.0), data.seed)
-
+    if baseline is None:
+        baseline = cfg.run.refit_baseline and cfg.data.test_size > 0
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cfg.run.name}-", dir=out.parent))
     try:
-        with tempfile.TemporaryDirectory(prefix="hpo-refit-") as scratch:
-            trainer = build_trainer(
-                params,
-                model_path,
-                data.label_names,
-                train,
-                data.validation,
-                tokenizer,
-                scratch,
-                metric=cfg.search.metric,
-                mode=cfg.search.mode,
-                callbacks=[],
-                task=task_metrics(data.label_names, cfg.data.positive_label, cfg.search.average),
-                save=True,
-                trust_remote_code=cfg.model.trust_remote_code,
-            )
-            log.info("refit on %d training examples with %s", len(train), params)
-            trainer.train()
-            metrics = {"validation": trainer.evaluate(data.validation)}
-            if data.test is not None:
-                metrics["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
-            for_inference(trainer.model).save_pretrained(str(staging))
-        tokenizer.save_pretrained(str(staging))
-        (staging / MODEL_LABELS).write_text(json.dumps(data.label_names, indent=2))
+        metrics, label_names = fit_and_score(cfg, params, save_to=staging)
+        (staging / MODEL_LABELS).write_text(json.dumps(label_names, indent=2))
         (staging / BEST_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
         (staging / MODEL_METRICS).write_text(json.dumps(metrics, indent=2))
+        if baseline:
+            base = cfg.base_params()
+            same = all(same_value(params.get(k), v) for k, v in base.items())
+            scores = metrics if same else fit_and_score(cfg, base, save_to=None)[0]
+            record = {"params": base, "same_as_tuned": same, **scores}
+            (staging / BASELINE_METRICS).write_text(json.dumps(record, indent=2))
         copy_trial_artifacts(cfg, params, staging / MODEL_TRIAL_ARTIFACTS)
         if out.exists():
             shutil.rmtree(out)
@@ -95,6 +86,44 @@ def refit_best(
             shutil.rmtree(staging, ignore_errors=True)
     log.info("saved the refit model to %s: %s", out, metrics)
     return out
+
+
+def fit_and_score(
+    cfg: ExperimentConfig, params: dict[str, Any], *, save_to: Path | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Train ``params`` on the train split (the best epoch kept), score it on validation and
+    test; save the model and tokenizer to ``save_to`` if given. Returns the scores and the
+    class names."""
+    model = candidate(cfg, params.get(MODEL_NAME) or cfg.model.name)
+    model_path = resolve_model(model)
+    tokenizer = load_tokenizer(model, model_path)
+    data = prepare_data(cfg.data, tokenizer)  # cached: no second tokenization
+    train = train_subset(data.train, params.get("train_fraction", 1.0), data.seed)
+    with tempfile.TemporaryDirectory(prefix="hpo-refit-") as scratch:
+        trainer = build_trainer(
+            params,
+            model_path,
+            data.label_names,
+            train,
+            data.validation,
+            tokenizer,
+            scratch,
+            metric=cfg.search.metric,
+            mode=cfg.search.mode,
+            callbacks=[],
+            task=task_metrics(data.label_names, cfg.data.positive_label, cfg.search.average),
+            save=True,
+            trust_remote_code=cfg.model.trust_remote_code,
+        )
+        log.info("refit on %d training examples with %s", len(train), params)
+        trainer.train()
+        metrics = {"validation": trainer.evaluate(data.validation)}
+        if data.test is not None:
+            metrics["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+        if save_to is not None:
+            for_inference(trainer.model).save_pretrained(str(save_to))
+            tokenizer.save_pretrained(str(save_to))
+    return metrics, data.label_names
 
 
 def copy_trial_artifacts(cfg: ExperimentConfig, params: dict[str, Any], dest: Path) -> None:

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from hpo_ray.config.loading import dump_config
-from hpo_ray.config.schema import ExperimentConfig
+from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
 from hpo_ray.layout import CONFIG_FILE, GRID_FILE, SUMMARY, is_ofat
 from hpo_ray.report.summary import final_scores
 from hpo_ray.report.writer import write_report
+from hpo_ray.results.trials import SearchResults
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
 from hpo_ray.workflows.prepare import Inputs, check_outputs, prepare_inputs
@@ -102,6 +103,8 @@ def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
     artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refit)
     trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refit else None
     if trained is not None:
+        results = None if is_ofat(cfg.experiment_dir) else SearchResults.load(cfg.experiment_dir)
+        best = float(results.best_row()[OBJECTIVE]) if results is not None else None
         summary = artifacts / SUMMARY
-        summary.write_text(summary.read_text() + final_scores(cfg))
+        summary.write_text(summary.read_text() + final_scores(cfg, best, results))
     return SearchOutcome(cfg.experiment_dir, artifacts, trained)
