@@ -13,7 +13,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hpo_ray.config.cluster import check_cluster_config
 from hpo_ray.config.loading import load_config, load_experiment_config
@@ -86,8 +86,15 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem and where to look, no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hpo-ray", description="Hyperparameter search for Hugging Face text classifiers."
     )
     parser.add_argument(
@@ -101,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(command, help=help_text)
         p.add_argument("config", help=f"experiment YAML, e.g. {example}")
-        p.add_argument("overrides", nargs="*", help="dotted key=value, e.g. resources.gpu=0.5")
+        p.add_argument(
+            "overrides", nargs="*", default=[], help="dotted key=value, e.g. resources.gpu=0.5"
+        )
         p.add_argument("--address", help="Ray cluster to join (auto, ray://host:10001)")
         p.add_argument(
             "--overwrite",

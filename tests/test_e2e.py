@@ -31,6 +31,7 @@ def asha_run(tmp_path_factory, corpus_csv, tiny_model, ray_local):
         corpus_csv,
         tiny_model,
         training={"num_train_epochs": 3, "early_stopping_patience": 0, "learning_rate": 3e-3},
+        data={"test_size": 0.2},
         search={
             "num_samples": 6,
             "scheduler": "asha",
@@ -83,7 +84,6 @@ def test_asha_search_artifacts(asha_run):
         "metrics_vs_learning_rate.png",
         "metrics_vs_weight_decay.png",
         "optimization_history.png",
-        "param_importances.png",
         "summary.txt",
         "best_params.yaml",
     ):
@@ -97,6 +97,39 @@ def test_asha_search_artifacts(asha_run):
         "trials: 6 of 6 requested" in summary
         and "maximise eval_f1 (weighted F1), best evaluation per trial" in summary
     )
+    # 6 trials are too few for parameter importances: said, not drawn
+    assert "param importances: left out: " in summary
+    assert not (out / "param_importances.png").exists()
+
+
+def test_the_defaults_run_first_and_the_summary_answers_with_the_test_split(asha_run):
+    cfg, outcome, _ = asha_run
+    table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")
+    first = table[table["trial"] == 0].iloc[0]
+    assert bool(first["baseline"]) and table["baseline"].sum() == 1
+    assert first["learning_rate"] == pytest.approx(3e-3)  # the training: value
+    assert first["weight_decay"] == pytest.approx(0.01)
+    assert table["objective"].max() >= first["objective"]  # never worse than the defaults
+    summary = (outcome.artifacts_dir / "summary.txt").read_text()
+    assert "  sampler: tpe: trials run side by side" in summary
+    assert f"baseline trial (the training: values): 0 objective={first['objective']:.4f}" in (
+        summary
+    )
+    baseline = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
+    tuned = json.loads((outcome.trained_dir / "metrics.json").read_text())
+    assert baseline["params"]["learning_rate"] == pytest.approx(3e-3)
+    assert {"validation", "test"} <= set(baseline) and {"validation", "test"} <= set(tuned)
+    tail = summary.strip().splitlines()[-4:]
+    assert tail[0].startswith("baseline (the training: values, no search) against the tuned")
+    base_cells = tail[1].split()[-4:]
+    tuned_cells = tail[2].split()[-4:]
+    assert tail[1].startswith("  baseline (defaults)") and tail[2].startswith("  tuned")
+    assert float(base_cells[0]) == pytest.approx(first["objective"], abs=1e-4)
+    assert float(base_cells[2]) == pytest.approx(baseline["test"]["test_f1"], abs=1e-4)
+    assert float(tuned_cells[0]) == pytest.approx(table["objective"].max(), abs=1e-4)
+    assert float(tuned_cells[2]) == pytest.approx(tuned["test"]["test_f1"], abs=1e-4)
+    if not baseline["same_as_tuned"]:
+        assert "test split (never seen by the search)" in tail[3]
 
 
 def test_optuna_study_mirrors_every_trial(asha_run):

@@ -15,8 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hpo_ray.config.loading import read_yaml
 from hpo_ray.errors import ConfigError
 
 
@@ -29,7 +28,7 @@ def check_cluster_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"cluster config {path} not found; see configs/cluster/")
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path)
     if not isinstance(raw, dict) or "provider" not in raw:
         raise ConfigError(f"{path}: a cluster config needs a provider section")
     try:

@@ -41,11 +41,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
             f"config file {str(path)!r} not found; pass the path of a YAML file "
             "such as configs/demo.yaml"
         )
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     for item in overrides or []:
@@ -76,16 +72,54 @@ def load_experiment_config(exp_dir: str | Path) -> ExperimentConfig:
             f"{exp_dir} is not an hpo_ray experiment folder (no {CONFIG_FILE}); "
             "pass a folder under ray_results/"
         )
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     cfg = from_dict(raw)
     run = dataclasses.replace(cfg.run, storage=str(exp_dir.parent), name=exp_dir.name)
     return dataclasses.replace(cfg, run=run)
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping (PyYAML keeps the
+    last silently: a second ``search:`` section would replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is written twice in the same section; keep one",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content (safe loading), or a ``ConfigError`` with the file, line and
+    column of the problem: not text, a syntax error, a key written twice."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file; pass a YAML config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    if "\0" in text:
+        raise ConfigError(f"{path}: a binary file, not YAML; pass a YAML config")
+    try:
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -141,7 +175,10 @@ def absolute(p: str) -> str:
     """``p`` as an absolute path; a URI (``scheme://...``) unchanged."""
     if "://" in p:
         return p
-    return str(Path(p).expanduser().resolve())
+    try:
+        return str(Path(p).expanduser().resolve())
+    except RuntimeError:  # ~user of a user that does not exist
+        raise ConfigError(f"path {p!r}: no such user's home folder; write the full path") from None
 
 
 def build(cls: type, raw: Any, prefix: str) -> Any:

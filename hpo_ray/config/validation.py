@@ -79,6 +79,12 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         d.max_rows is None or d.max_rows >= 10,
         f"data.max_rows={d.max_rows} must be at least 10 (or null for all rows)",
     )
+    if d.label_names is not None:
+        twice = [n for i, n in enumerate(d.label_names) if n in d.label_names[:i]]
+        _check(
+            not twice,
+            f"data.label_names lists {twice[0]!r} twice; name each class once" if twice else "",
+        )
     if d.label_names is not None and d.label_rule == "threshold":
         _check(
             len(d.label_names) == 2,

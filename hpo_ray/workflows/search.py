@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -26,10 +27,19 @@ from hpo_ray.report.summary import final_scores
 from hpo_ray.report.writer import write_report
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
+from hpo_ray.tuning.registry import plan_warnings
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
-from hpo_ray.workflows.prepare import Inputs, check_outputs, prepare_inputs
+from hpo_ray.workflows.prepare import (
+    Inputs,
+    check_outputs,
+    joins_cluster,
+    preflight,
+    prepare_inputs,
+)
 from hpo_ray.workflows.refit import refit_best
 from hpo_ray.workflows.reseed import run_reseed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,15 +77,22 @@ def run_experiment(
     ``inputs`` the data preparation (``prepare_inputs``): the benchmarks time both so."""
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
-    models, data = prepare_inputs(cfg) if inputs is None else inputs
+    preflight(cfg)
+    joining = joins_cluster(cfg)
+    if not joining:  # a local Ray: everything is checked before it starts
+        inputs = prepare_inputs(cfg) if inputs is None else inputs
+    if plan.kind == "search":
+        for warning in plan_warnings(cfg):
+            log.warning(warning)
 
     exp = cfg.experiment_dir
     # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    if overwrite and exp.exists():
-        shutil.rmtree(exp)
     with ray_session(cfg.run.address, cfg.run.dashboard):
-        check_resources(cfg)
+        check_resources(cfg)  # a cluster's resources: checked before any data is read
+        models, data = prepare_inputs(cfg) if inputs is None else inputs
+        if overwrite and exp.exists():
+            shutil.rmtree(exp)
         exp.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, exp / CONFIG_FILE)
         if plan.kind == "ofat":

@@ -1,0 +1,196 @@
+"""The searcher, driven by hand the way Tune drives it (no Ray cluster): the baseline comes
+first, a trial the scheduler cut reaches Optuna as PRUNED with its per-epoch values, and the
+sampler is the one the space and the budget call for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import pytest
+
+from hpo_ray.config.loading import from_dict
+from hpo_ray.config.validation import validate_search
+from hpo_ray.errors import ConfigError
+from hpo_ray.tuning.registry import (
+    LARGE_BUDGET,
+    baseline_outside,
+    baseline_point,
+    choose_sampler,
+    make_sampler,
+    make_searcher,
+)
+
+State = optuna.trial.TrialState
+LR = {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
+
+
+def config(search: dict[str, Any], training: dict[str, Any] | None = None) -> Any:
+    base = {"learning_rate": 5e-5, "num_train_epochs": 3}
+    return from_dict({"training": {**base, **(training or {})}, "search": search})
+
+
+def driven(cfg: Any) -> Any:
+    searcher, _ = make_searcher(cfg)
+    searcher.set_search_properties("objective", "max", {})
+    return searcher
+
+
+def report(searcher: Any, trial_id: str, values: list[float], done: bool) -> None:
+    for step, value in enumerate(values, start=1):
+        result = {"objective": value, "training_iteration": step, "train_done": False}
+        searcher.on_trial_result(trial_id, result)
+    final = {"objective": values[-1], "training_iteration": len(values), "train_done": done}
+    searcher.on_trial_complete(trial_id, final)
+
+
+def test_the_baseline_is_the_first_trial_and_a_cut_trial_is_pruned():
+    cfg = config({"num_samples": 4, "max_concurrent_trials": 1, "space": {"learning_rate": LR}})
+    searcher = driven(cfg)
+    first, second = searcher.suggest("cut"), searcher.suggest("full")
+    assert first == {"learning_rate": 5e-5}  # the training: value, enqueued
+    assert second != first
+    report(searcher, "cut", [0.41], done=False)  # ASHA stopped it after one epoch
+    report(searcher, "full", [0.52, 0.63, 0.71], done=True)
+    trials = {t.number: t for t in searcher._ot_study.trials}  # noqa: SLF001 - Ray's study
+    assert trials[0].state == State.PRUNED
+    assert trials[0].intermediate_values == {1: 0.41}
+    assert trials[1].state == State.COMPLETE and trials[1].value == 0.71
+    assert trials[1].intermediate_values == {1: 0.52, 2: 0.63, 3: 0.71}
+
+
+def test_a_failed_trial_is_fail_and_a_trial_never_suggested_is_ignored():
+    cfg = config({"num_samples": 4, "space": {"learning_rate": LR}})
+    searcher = driven(cfg)
+    searcher.suggest("a")
+    searcher.on_trial_complete("a", None, error=True)
+    searcher.on_trial_result("ghost", {"objective": 0.9, "training_iteration": 1})
+    searcher.on_trial_complete("ghost", {"objective": 0.9, "train_done": True})
+    states = [t.state for t in searcher._ot_study.trials]  # noqa: SLF001
+    assert states == [State.FAIL]
+
+
+def test_no_baseline_when_turned_off_or_outside_the_space():
+    space = {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-3, "log": True}}
+    outside = config({"space": space})
+    assert baseline_point(outside) is None
+    assert baseline_outside(outside) == (
+        "training.learning_rate=5e-05 lies outside search.space.learning_rate"
+    )
+    off = config({"baseline": False, "space": {"learning_rate": LR}})
+    assert baseline_point(off) is None
+    first = driven(config({"baseline": False, "seed": 3, "space": {"learning_rate": LR}}))
+    assert first.suggest("a") != {"learning_rate": 5e-5}
+
+
+def test_the_baseline_leaves_out_a_conditional_value_that_has_no_effect():
+    cfg = config(
+        {
+            "space": {
+                "loss": {"type": "categorical", "values": ["ce", "focal"]},
+                "focal_gamma": {"type": "float", "low": 1.0, "high": 3.0},
+                "learning_rate": LR,
+            }
+        }
+    )
+    assert baseline_point(cfg) == {"loss": "ce", "learning_rate": 5e-5}
+
+
+@pytest.mark.parametrize(
+    ("search", "name", "why"),
+    [
+        ({"sampler": "cmaes"}, "cmaes", "set by search.sampler"),
+        (
+            {
+                "space": {
+                    "loss": {"type": "categorical", "values": ["ce", "focal"]},
+                    "focal_gamma": {"type": "float", "low": 1.0, "high": 3.0},
+                }
+            },
+            "tpe",
+            "conditional space",
+        ),
+        (
+            {"space": {"loss": {"type": "categorical", "values": ["ce", "focal"]}}},
+            "tpe",
+            "only categorical",
+        ),
+        ({"num_samples": LARGE_BUDGET + 1, "max_concurrent_trials": 1}, "tpe", "scales"),
+        ({"num_samples": 12}, "tpe", "side by side"),
+        ({"num_samples": 12, "max_concurrent_trials": 1}, "gp", "Gaussian process"),
+    ],
+)
+def test_auto_picks_the_sampler_by_space_and_budget(search, name, why):
+    search = {"space": {"learning_rate": LR}, **search}
+    choice = choose_sampler(config(search))
+    assert choice.name == name and why in choice.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("tpe", optuna.samplers.TPESampler),
+        ("gp", optuna.samplers.GPSampler),
+        ("cmaes", optuna.samplers.CmaEsSampler),
+        ("qmc", optuna.samplers.QMCSampler),
+        ("random", optuna.samplers.RandomSampler),
+    ],
+)
+def test_every_sampler_builds_and_proposes(name, cls):
+    search = {
+        "sampler": name,
+        "num_samples": 4,
+        "n_startup_trials": 2,
+        "space": {"learning_rate": LR},
+    }
+    cfg = config(search)
+    assert isinstance(make_sampler(cfg, name), cls)
+    searcher = driven(cfg)
+    assert isinstance(searcher._ot_study.sampler, cls)  # noqa: SLF001
+    for i in range(4):  # the baseline, one random start-up trial, then the sampler's own
+        proposal = searcher.suggest(str(i))
+        assert 1e-5 <= proposal["learning_rate"] <= 1e-3
+        searcher.on_trial_complete(str(i), {"objective": 0.5 + i / 10, "train_done": True})
+
+
+def test_tpe_uses_the_constant_liar_only_when_trials_run_side_by_side():
+    parallel = config({"sampler": "tpe", "space": {"learning_rate": LR}})
+    sequential = config(
+        {"sampler": "tpe", "max_concurrent_trials": 1, "space": {"learning_rate": LR}}
+    )
+    assert make_sampler(parallel, "tpe")._constant_liar is True  # noqa: SLF001
+    assert make_sampler(sequential, "tpe")._constant_liar is False  # noqa: SLF001
+
+
+def test_a_sampler_name_is_checked():
+    with pytest.raises(ConfigError, match=r"search.sampler='bayes'.*auto, tpe, gp, cmaes"):
+        config({"sampler": "bayes"})
+
+
+@pytest.mark.parametrize(
+    ("search", "training", "message"),
+    [
+        (
+            {
+                "scheduler": "asha",
+                "space": {"num_train_epochs": {"type": "int", "low": 1, "high": 4}},
+            },
+            {},
+            r"search.space.num_train_epochs cannot be searched with search.scheduler=asha",
+        ),
+        (
+            {"scheduler": "median", "grace_period": 3},
+            {"num_train_epochs": 3},
+            r"search.grace_period=3 must be below training.num_train_epochs=3",
+        ),
+    ],
+)
+def test_epochs_are_the_schedulers_to_decide(search, training, message):
+    cfg = config({"space": {"learning_rate": LR}, **search}, training)
+    with pytest.raises(ConfigError, match=message):
+        validate_search(cfg)
+
+
+def test_epochs_may_be_searched_without_a_scheduler():
+    space = {"num_train_epochs": {"type": "int", "low": 1, "high": 4}}
+    validate_search(config({"scheduler": "none", "space": space}))
