@@ -119,8 +119,10 @@ def test_the_defaults_run_first_and_the_summary_answers_with_the_test_split(asha
     tuned = json.loads((outcome.trained_dir / "metrics.json").read_text())
     assert baseline["params"]["learning_rate"] == pytest.approx(3e-3)
     assert {"validation", "test"} <= set(baseline) and {"validation", "test"} <= set(tuned)
-    tail = summary.strip().splitlines()[-4:]
+    tail = summary.rstrip().splitlines()[-5:]
     assert tail[0].startswith("baseline (the training: values, no search) against the tuned")
+    assert tail[1].split() == ["search", "val", "refit", "val", "test", "seed", "sd"]
+    tail = tail[1:]
     base_cells = tail[1].split()[-4:]
     tuned_cells = tail[2].split()[-4:]
     assert tail[1].startswith("  baseline (defaults)") and tail[2].startswith("  tuned")

@@ -56,10 +56,16 @@ def test_a_diverging_trial_fails_alone_and_is_not_retried(
 
 
 def test_a_request_no_node_can_satisfy_is_refused(tmp_path, corpus_csv, tiny_model, ray_local):
+    from hpo_ray.tuning.runner import check_resources
+
     cfg = tiny_config(tmp_path, corpus_csv, tiny_model, resources={"cpu": 1, "gpu": 1})
-    with pytest.raises(ConfigError, match=r"asks for CPU 1 GPU 1 but no node has that"):
+    # a local Ray: refused against this machine, before Ray or the data
+    with pytest.raises(ConfigError, match=r"resources.gpu=1: this machine has 0 GPUs"):
         run_search(cfg)
     assert not cfg.experiment_dir.exists()
+    # a cluster (here the running test session): refused against its nodes
+    with pytest.raises(ConfigError, match=r"asks for CPU 1 GPU 1 but no node has that"):
+        check_resources(cfg)
 
 
 def _terminated(exp_dir: Path) -> set[str]:
