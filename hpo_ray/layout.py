@@ -5,6 +5,7 @@
     hpo_config.yaml                     the resolved config (report, refit, resume reload it)
     experiment_state-*.json             Tune's state (resume)
     ofat_grid.json                      marks an OFAT sweep and lists its plan
+    report.html                         the one-page report: answer, evidence, cost
     optuna_study.db                     SQLite mirror of the trials for optuna-dashboard
     trial_<id>/                         one trial: Tune's files, TensorBoard events, and the
         metrics.json log_history.json predictions.npz   (its numbers)
@@ -38,6 +39,8 @@ RESEED_CSV = "reseed.csv"
 COMPARISON_CSV = "comparison.csv"
 BEST_PARAMS = "best_params.yaml"
 SUMMARY = "summary.txt"
+REPORT_HTML = "report.html"
+"""The one-page report of an experiment (in the experiment folder)."""
 
 TRIAL_METRICS = "metrics.json"
 """A trial's final evaluation (in its folder)."""

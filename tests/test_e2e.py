@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html.parser
 import json
+import re
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -332,3 +335,101 @@ def test_epoch_budget_ends_the_search(tmp_path, corpus_csv, tiny_model, ray_loca
     assert set(table["status"]) == {"completed", "not_evaluated"}  # none failed
     summary = (outcome.artifacts_dir / "summary.txt").read_text()
     assert f"epochs trained: {trained:g} of an epoch budget of 3" in summary
+
+
+class Cells(html.parser.HTMLParser):
+    """The text of every cell of the table with a given id, row by row."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id, self.depth, self.rows = table_id, 0, []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and (self.depth or dict(attrs).get("id") == self.table_id):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self.depth:
+            self.depth -= 1
+        elif self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append("".join(self.cell).strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_cells(page: str, table_id: str) -> list[list[str]]:
+    parser = Cells(table_id)
+    parser.feed(page)
+    return parser.rows
+
+
+def test_the_report_page_is_one_self_contained_file(asha_run):
+    cfg, outcome, _ = asha_run
+    page = (outcome.experiment_dir / "report.html").read_text()
+    assert len(page.encode()) < 2_000_000
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)  # nothing fetched
+    table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv", dtype={"trial_id": str})
+    rows = table_cells(page, "trials")
+    assert rows[0] == list(table.columns) and len(rows) == len(table) + 1
+    ids = [r[rows[0].index("trial_id")] for r in rows[1:]]
+    assert ids == list(table["trial_id"])
+    objective = [float(r[rows[0].index("objective")]) for r in rows[1:]]
+    assert objective == pytest.approx(list(table["objective"]), rel=1e-5)
+    answer = table_cells(page, "answer")
+    baseline = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
+    assert answer[1][0] == "baseline (defaults)"
+    assert float(answer[1][3]) == pytest.approx(baseline["test"]["test_f1"], abs=1e-4)
+    assert float(answer[2][1]) == pytest.approx(table["objective"].max(), abs=1e-4)
+    assert page.count("<img ") >= 4  # history, learning curves, metrics per parameter
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(chromium() is None, reason="no headless Chromium (.ci/run installs it)")
+def test_the_report_opens_in_a_headless_browser(asha_run, tmp_path):
+    cfg, outcome, _ = asha_run
+    report = outcome.experiment_dir / "report.html"
+    shot = outcome.experiment_dir / "report.png"
+    base = [
+        str(chromium()),
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # any network request would fail loudly
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+    ]
+    dom = subprocess.run(
+        [*base, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []  # no script error, no failed load
+    assert 'data-sortable="ready"' in dom.stdout  # the page's script ran
+    decoded = re.search(r'data-images="(\d+)/(\d+)"', dom.stdout)
+    assert decoded is not None and decoded.group(1) == decoded.group(2) != "0"
+    rows = table_cells(dom.stdout, "trials")
+    assert len(rows) == len(pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")) + 1
+    done = subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1280,2400", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and shot.stat().st_size > 10_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -452,3 +452,27 @@ def _cycle() -> Any:
     import itertools
 
     return itertools.cycle(_STYLES)
+
+
+def plot_learning_curves(curves: pd.DataFrame, metric: str, path: Path) -> None:
+    """Validation ``metric`` per epoch of a few trials (columns ``label``, ``epoch``,
+    ``value``, ``baseline``): the best ones and the baseline, dashed."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, group in curves.groupby("label", sort=False):
+        group = group.sort_values("epoch")
+        dashed = bool(group["baseline"].iloc[0])
+        ax.plot(
+            group["epoch"],
+            group["value"],
+            marker="o",
+            linestyle="--" if dashed else "-",
+            color="black" if dashed else None,
+            label=str(label),
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title("learning curves of the best trials")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(plt, fig, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +154,28 @@ def split_key(split: str, metric: str) -> str:
     return f"{'test' if split == 'test' else 'eval'}_{metric}"
 
 
-def baseline_against_tuned(cfg: ExperimentConfig, results: SearchResults | None = None) -> str:
+ANSWER_COLUMNS = ("search val", "refit val", "test", "seed sd")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The baseline against the tuned model: one row of ``ANSWER_COLUMNS`` values each (None
+    where not measured) and the sentence that says which is better."""
+
+    metric: str
+    rows: dict[str, list[float | None]]
+    verdict: str
+
+
+def answer(cfg: ExperimentConfig, results: SearchResults | None = None) -> Answer | None:
     """The answer to "was the search worth it": the base values against the tuned model on the
     metric searched, on validation (the search's own number and the refit's) and on the test
-    split the search never saw, with the seed spread of each where reseeding measured it."""
+    split the search never saw, with the seed spread of each where reseeding measured it.
+    None before a refit that scored the baseline."""
     tuned = read_json(cfg.trained_path / MODEL_METRICS)
     base = read_json(cfg.trained_path / BASELINE_METRICS)
     if tuned is None or base is None:
-        return ""
+        return None
     metric = cfg.search.metric
     search_val: dict[str, float | None] = {"baseline": None, "tuned": None}
     if results is not None and not results.finished.empty:
@@ -170,22 +185,32 @@ def baseline_against_tuned(cfg: ExperimentConfig, results: SearchResults | None 
             search_val["baseline"] = float(row[OBJECTIVE])
     spread = seed_spread(cfg)
     scores = {"baseline": base, "tuned": tuned}
-    header = ["search val", "refit val", "test", "seed sd"]
-    lines = [
-        f"baseline (the training: values, no search) against the tuned model, {metric}:",
-        "  " + " " * 20 + "".join(f"{h:>12}" for h in header),
-    ]
-    for who in ("baseline", "tuned"):
-        cells = [
+    rows = {
+        who: [
             search_val[who],
             scores[who].get("validation", {}).get(split_key("validation", metric)),
             scores[who].get("test", {}).get(split_key("test", metric)),
             spread.get(who),
         ]
+        for who in ("baseline", "tuned")
+    }
+    return Answer(metric, rows, verdict(cfg, scores, spread))
+
+
+def baseline_against_tuned(cfg: ExperimentConfig, results: SearchResults | None = None) -> str:
+    """``answer`` as lines of text (empty before a refit that scored the baseline)."""
+    found = answer(cfg, results)
+    if found is None:
+        return ""
+    lines = [
+        f"baseline (the training: values, no search) against the tuned model, {found.metric}:",
+        "  " + " " * 20 + "".join(f"{h:>12}" for h in ANSWER_COLUMNS),
+    ]
+    for who, cells in found.rows.items():
         text = "".join(f"{c:>12.4f}" if c is not None else f"{'-':>12}" for c in cells)
         label = "baseline (defaults)" if who == "baseline" else "tuned"
         lines.append(f"  {label:<20}{text}")
-    lines.append("  " + verdict(cfg, scores, spread))
+    lines.append("  " + found.verdict)
     return "\n".join(lines) + "\n"
 
 

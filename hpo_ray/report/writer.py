@@ -30,9 +30,11 @@ from hpo_ray.layout import (
     TRIALS_CSV,
     is_ofat,
 )
+from hpo_ray.report.html import ofat_table, write_html
 from hpo_ray.report.plots import (
     plot_history,
     plot_importances,
+    plot_learning_curves,
     plot_metrics_vs_param,
     plot_ofat_overview,
     plot_ofat_param,
@@ -50,6 +52,7 @@ from hpo_ray.report.summary import (
 )
 from hpo_ray.report.trial_plots import draw_best_trial_plots
 from hpo_ray.results.compare import comparison_table
+from hpo_ray.results.cost import search_cost
 from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import reseed_table
 from hpo_ray.results.trials import SearchResults
@@ -98,11 +101,18 @@ def write_search_report(exp_dir: Path, *, final: bool = True) -> Path:
         plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
         notes.append(plot_importances(study, out / "param_importances.png"))
         draw_best_trial_plots(results, exp_dir, results.cfg.run.trial_plots)
+        curves = learning_curves(results)
+        if not curves.empty:
+            metric = results.cfg.search.metric
+            plot_learning_curves(curves, metric, out / "learning_curves.png")
         best = float(results.best_row()[OBJECTIVE])
     text = search_summary(results) + "".join(n for n in notes if n)
     text += write_reseed_report(results.cfg, out) + write_comparison(results, out)
+    cost = search_cost(results)
+    text += "\n".join(cost.lines()) + "\n"
     text += final_scores(results.cfg, best, results) if final else ""
     (out / SUMMARY).write_text(text)
+    write_html(exp_dir, results.cfg, out, text, results=results, cost=cost)
     return out
 
 
@@ -120,8 +130,74 @@ def write_ofat_report(exp_dir: Path) -> Path:
     if results.trials is not None and not results.trials.finished.empty:
         write_yaml(results.trials.best_params(), out / BEST_PARAMS)
         draw_best_trial_plots(results.trials, exp_dir, results.cfg.run.trial_plots)
-    (out / SUMMARY).write_text(ofat_summary(results))
+    text = ofat_summary(results)
+    cost = search_cost(results.trials) if results.trials is not None else None
+    text += "\n".join(cost.lines()) + "\n" if cost is not None else ""
+    (out / SUMMARY).write_text(text)
+    write_html(
+        exp_dir,
+        results.cfg,
+        out,
+        text,
+        results=results.trials,
+        table=ofat_table(results.table),
+        cost=cost,
+        kind="one factor at a time",
+    )
     return out
+
+
+def refresh_html(exp_dir: Path) -> Path:
+    """Render ``report.html`` again from the folder (after the refit added its scores to the
+    summary)."""
+    exp_dir = Path(exp_dir).resolve()
+    if is_ofat(exp_dir):
+        ofat = OfatResults.load(exp_dir)
+        out = exp_dir / OFAT_ARTIFACTS
+        cost = search_cost(ofat.trials) if ofat.trials is not None else None
+        return write_html(
+            exp_dir,
+            ofat.cfg,
+            out,
+            (out / SUMMARY).read_text(),
+            results=ofat.trials,
+            table=ofat_table(ofat.table),
+            cost=cost,
+            kind="one factor at a time",
+        )
+    results = SearchResults.load(exp_dir)
+    out = exp_dir / SEARCH_ARTIFACTS
+    summary = (out / SUMMARY).read_text()
+    return write_html(
+        exp_dir, results.cfg, out, summary, results=results, cost=search_cost(results)
+    )
+
+
+LEARNING_CURVE_TRIALS = 5
+
+
+def learning_curves(results: SearchResults) -> pd.DataFrame:
+    """Validation metric per epoch of the ``LEARNING_CURVE_TRIALS`` best trials and the
+    baseline: columns ``label``, ``epoch``, ``value``, ``baseline``."""
+    key = results.cfg.search.tune_metric
+    picked = list(results.ranked()["trial_id"][:LEARNING_CURVE_TRIALS])
+    base = results.baseline_row()
+    if base is not None and base["trial_id"] not in picked:
+        picked.append(base["trial_id"])
+    numbers = dict(zip(results.frame["trial_id"], results.frame["trial"], strict=True))
+    parts = []
+    for trial_id in picked:
+        hist = results.history.get(trial_id)
+        if hist is None or hist.empty or key not in hist or "epoch" not in hist:
+            continue
+        is_base = base is not None and trial_id == base["trial_id"]
+        label = f"trial {numbers[trial_id]}" + (" (baseline)" if is_base else "")
+        parts.append(
+            pd.DataFrame(
+                {"label": label, "epoch": hist["epoch"], "value": hist[key], "baseline": is_base}
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def write_reseed_report(cfg: ExperimentConfig, out: Path) -> str:

@@ -24,7 +24,7 @@ from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
 from hpo_ray.layout import CONFIG_FILE, GRID_FILE, SUMMARY, is_ofat
 from hpo_ray.report.summary import final_scores
-from hpo_ray.report.writer import write_report
+from hpo_ray.report.writer import refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
 from hpo_ray.tuning.registry import plan_warnings
@@ -124,4 +124,5 @@ def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
         best = float(results.best_row()[OBJECTIVE]) if results is not None else None
         summary = artifacts / SUMMARY
         summary.write_text(summary.read_text() + final_scores(cfg, best, results))
+        refresh_html(cfg.experiment_dir)
     return SearchOutcome(cfg.experiment_dir, artifacts, trained)
