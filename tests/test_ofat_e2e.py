@@ -130,3 +130,14 @@ def test_cli_ofat_refuses_to_overwrite_and_rejects_a_bad_grid(sweep, tmp_path, c
     assert main(["ofat", str(path), "run.name=other", "ofat.grid.warmup_ratio=[0.5,2]"]) == 2
     assert "ofat.grid.warmup_ratio=2.0 must be in [0, 1)" in capsys.readouterr().err
     assert not (tmp_path / "ray_results" / "other").exists()
+
+
+def test_the_sweep_has_its_report_page(sweep):
+    _, outcome = sweep
+    page = (outcome.experiment_dir / "report.html").read_text()
+    assert "one factor at a time" in page and "ofat_overview" in page
+    table = pd.read_csv(outcome.artifacts_dir / "ofat_results.csv")
+    for param in table["param"].unique():
+        assert f"{param}_metrics_bw" in page  # every sensitivity panel inlined
+    assert page.count("<tr class=") >= len(table)  # a row per (parameter, value)
+    assert "cost: " in (outcome.artifacts_dir / "summary.txt").read_text()
