@@ -41,7 +41,7 @@ class Cost:
     model_bytes: int
 
     def lines(self) -> list[str]:
-        """The cost as lines for ``summary.txt``."""
+        """The cost as lines of text (the summary ends its search part with them)."""
         wall = f"{self.wall_s / 60:.1f} min wall" if math.isfinite(self.wall_s) else "no reports"
         rate = f"{self.trials_per_hour:.0f}" if math.isfinite(self.trials_per_hour) else "-"
         return [
