@@ -7,7 +7,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from hpo_ray.config.schema import (
 )
 from hpo_ray.config.trials import same_value
 from hpo_ray.errors import ConfigError
+from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
 
 LARGE_BUDGET = 40
@@ -170,7 +170,7 @@ def in_space(value: Any, spec: ParamSpec) -> bool:
     return low - 1e-12 * abs(low) <= float(value) <= high + 1e-12 * abs(high)
 
 
-@functools.cache
+@lazy_class("ResumableOptunaSearch", __name__)
 def resumable_optuna_search_class() -> type:
     """Ray's OptunaSearch, corrected for early stopping and for resume (a class made on first
     use, so importing this module does not load Ray).
@@ -206,8 +206,6 @@ def resumable_optuna_search_class() -> type:
                 return
             super().on_trial_complete(trial_id, result, error)
 
-    ResumableOptunaSearch.__module__ = __name__
-    ResumableOptunaSearch.__qualname__ = ResumableOptunaSearch.__name__
     return ResumableOptunaSearch
 
 
@@ -333,7 +331,7 @@ def make_stopper(cfg: ExperimentConfig) -> Any:
     return epoch_budget_class()(cfg.search.epoch_budget)
 
 
-@functools.cache
+@lazy_class("EpochBudget", __name__)
 def epoch_budget_class() -> type:
     """A Tune ``Stopper`` that stops every trial once the epochs trained across all trials
     reach ``budget`` (a class made on first use, so importing this module does not load Ray).
@@ -354,23 +352,7 @@ def epoch_budget_class() -> type:
         def stop_all(self) -> bool:
             return sum(self.epochs.values()) >= self.budget - 1e-9
 
-    EpochBudget.__module__ = __name__
-    EpochBudget.__qualname__ = EpochBudget.__name__
     return EpochBudget
-
-
-LAZY_CLASSES = {
-    "ResumableOptunaSearch": resumable_optuna_search_class,
-    "EpochBudget": epoch_budget_class,
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The Ray subclasses in ``LAZY_CLASSES`` are made on first use (importing this module must
-    not load Ray); pickle finds them here by name."""
-    if name in LAZY_CLASSES:
-        return LAZY_CLASSES[name]()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_scheduler(cfg: ExperimentConfig) -> Any:
@@ -382,3 +364,6 @@ def make_scheduler(cfg: ExperimentConfig) -> Any:
             f"of: {', '.join(SCHEDULER_FACTORIES)}"
         ) from None
     return factory(cfg)
+
+
+__getattr__ = module_getattr(__name__)

@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, ExperimentConfig
 from hpo_ray.config.trials import trial_overrides
 from hpo_ray.layout import STUDY_FILE
+from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.tuning.space import optuna_space
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def study_mirror(cfg: ExperimentConfig) -> Any:
     return study_mirror_class()(cfg)
 
 
-@functools.cache
+@lazy_class("StudyMirror", __name__)
 def study_mirror_class() -> type:
     """The ``StudyMirror`` Tune callback class (made on first use, so importing this module
     does not load Ray). Subclass it to observe the search (the benchmarks time trials so)."""
@@ -150,17 +150,7 @@ def study_mirror_class() -> type:
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._store(trial, "fail")
 
-    StudyMirror.__module__ = __name__
-    StudyMirror.__qualname__ = StudyMirror.__name__
     return StudyMirror
 
 
-LAZY_CLASSES = {"StudyMirror": study_mirror_class}
-
-
-def __getattr__(name: str) -> Any:
-    """The Ray subclasses in ``LAZY_CLASSES`` are made on first use (importing this module must
-    not load Ray); pickle finds them here by name."""
-    if name in LAZY_CLASSES:
-        return LAZY_CLASSES[name]()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = module_getattr(__name__)

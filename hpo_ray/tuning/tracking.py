@@ -14,12 +14,12 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.errors import ConfigError
+from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.train.objective import RunningBest
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -70,7 +70,7 @@ def mlflow_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
     ]
 
 
-@functools.cache
+@lazy_class("ParentRun", __name__)
 def parent_run_class() -> type:
     """The ``ParentRun`` Tune callback class (made on first use: importing this module does
     not load Ray)."""
@@ -98,17 +98,7 @@ def parent_run_class() -> type:
                 client.log_metric(self.run_id, f"best_{OBJECTIVE}", self.best.value)
             client.set_terminated(self.run_id)
 
-    ParentRun.__module__ = __name__
-    ParentRun.__qualname__ = ParentRun.__name__
     return ParentRun
 
 
-LAZY_CLASSES = {"ParentRun": parent_run_class}
-
-
-def __getattr__(name: str) -> Any:
-    """The Ray subclasses in ``LAZY_CLASSES`` are made on first use (importing this module must
-    not load Ray); pickle finds them here by name."""
-    if name in LAZY_CLASSES:
-        return LAZY_CLASSES[name]()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = module_getattr(__name__)
