@@ -177,6 +177,7 @@ def base_config(args: argparse.Namespace, work: Path) -> Path:
             "trained_dir": str(work / "trained"),
             "checkpoint": "none",  # nothing is resumed; saves ~1 s and ~90 MB per report
             "refit": True,
+            "refit_baseline": False,  # the "default" method is the baseline, trained once
             "dashboard": False,
             "verbose": 0,
         },
