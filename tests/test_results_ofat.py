@@ -122,3 +122,12 @@ def test_sensitivity_of_an_empty_table(frame):
     sens = OfatResults(CFG, frame, trials=None).sensitivity()
     assert sens.empty
     assert list(sens.columns) == ["param", "min", "max", "spread", "best_value"]
+
+
+def test_the_best_value_of_the_loss_is_the_lowest():
+    """Bug found in review: the best value was the highest for every metric, the loss too."""
+    frame = table([("learning_rate", 1e-5, 0.7), ("learning_rate", 1e-4, 0.6)])
+    frame["loss"] = [0.40, 0.55]
+    sens = OfatResults(CFG, frame, trials=None).sensitivity("loss")
+    assert sens.iloc[0]["best_value"] == 1e-5
+    assert sens.iloc[0]["spread"] == pytest.approx(0.15)

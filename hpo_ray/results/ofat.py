@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from hpo_ray.config.loading import load_experiment_config
-from hpo_ray.config.schema import ExperimentConfig
+from hpo_ray.config.schema import ExperimentConfig, mode_of
 from hpo_ray.config.trials import ofat_rows
 from hpo_ray.layout import has_tune_state
 from hpo_ray.results.trials import SearchResults
@@ -88,13 +88,15 @@ class OfatResults:
         return cls(cfg, pd.DataFrame(rows, columns=list(COLUMNS)), trials)
 
     def sensitivity(self, metric: str = "f1") -> pd.DataFrame:
-        """Per parameter: min, max and spread of ``metric`` over its values, largest first."""
+        """Per parameter: min, max and spread of ``metric`` over its values, largest first;
+        ``best_value`` is the lowest for the loss, the highest for a score."""
         done = self.table.dropna(subset=[metric])
         if done.empty:
             return pd.DataFrame(columns=["param", "min", "max", "spread", "best_value"])
         rows = []
         for param, group in done.groupby("param", sort=False):
-            best = group.iloc[int(group[metric].to_numpy().argmax())]
+            values = group[metric].to_numpy()
+            best = group.iloc[int(values.argmin() if mode_of(metric) == "min" else values.argmax())]
             rows.append(
                 {
                     "param": param,
