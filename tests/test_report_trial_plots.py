@@ -78,6 +78,10 @@ def test_draw_trial_plots_without_predictions_draws_the_losses_only(tmp_path):
     assert draw_trial_plots(folder) is True
     assert not (folder / CONFUSION_PNG).exists()
     assert_pngs(folder, tuple(n for n in TRIAL_PLOT_FILES if n != CONFUSION_PNG))
+    # drawn once: a second report leaves them as they are (found in review: it redrew them)
+    drawn = {n: (folder / n).stat().st_mtime_ns for n in TRIAL_PLOT_FILES if (folder / n).exists()}
+    assert draw_trial_plots(folder) is True
+    assert drawn == {n: (folder / n).stat().st_mtime_ns for n in drawn}
 
 
 @pytest.mark.parametrize("exists", [True, False])

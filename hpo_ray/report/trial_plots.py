@@ -29,12 +29,15 @@ from hpo_ray.results.trials import SearchResults
 
 
 def draw_trial_plots(folder: str | Path) -> bool:
-    """Draw a trial's PNGs from its numbers, unless already drawn; False without numbers."""
+    """Draw a trial's PNGs from its numbers, unless already drawn: the loss curves from its
+    log, the confusion matrix from its predictions when it saved them. True once the plots its
+    numbers allow are there; False without numbers."""
     folder = Path(folder)
     history_file, predictions_file = folder / TRIAL_LOG, folder / TRIAL_PREDICTIONS
     if not history_file.is_file():
         return False
-    if all((folder / name).is_file() for name in TRIAL_PLOT_FILES):
+    wanted = [n for n in TRIAL_PLOT_FILES if n != CONFUSION_PNG or predictions_file.is_file()]
+    if all((folder / name).is_file() for name in wanted):
         return True
     if predictions_file.is_file():
         with np.load(predictions_file) as saved:
