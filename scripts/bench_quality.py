@@ -53,8 +53,9 @@ average 6-10, max_rows 750, budget 4) took 228 s for default, 439 s for tpe_asha
 for ofat: 3-5x slower; a batch-16 run of the full size took 50 s (default) and 157-169 s
 (ofat, random, tpe) per run.
 
-Caveat: Optuna's TPE samples at random for its first 10 trials (``search.n_startup_trials``,
-``--startup``), and a budget of 8 epochs buys 4-8 trials, so with the default ``tpe`` differs
+Caveat: Optuna's own default samples at random for the first 10 trials; hpo_ray's default
+``search.n_startup_trials`` is a quarter of ``num_samples`` (2 to 10), ``--startup`` sets it.
+A budget of 8 epochs buys 4-8 trials, so with 10 start-up trials ``tpe`` would differ
 from ``random`` here only in its random stream; ``--startup 2`` lets TPE propose from the third
 trial on. The random stream is seeded by ``search.seed``, so ``tpe``, ``tpe_asha`` and
 ``tpe_median`` draw the same start-up configurations in the same order for a seed (training is
@@ -166,7 +167,7 @@ def base_config(args: argparse.Namespace, work: Path) -> Path:
             "num_samples": args.num_samples or trial_cap(args.budget, args.concurrent),
             "max_concurrent_trials": args.concurrent,
             "epoch_budget": float(args.budget),
-            "n_startup_trials": args.startup,
+            **({"n_startup_trials": args.startup} if args.startup is not None else {}),
             "grace_period": 1,
             "reduction_factor": 2,
             "space": SPACE,
@@ -486,8 +487,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--startup",
         type=int,
-        default=10,
-        help="search.n_startup_trials: random trials before TPE proposes (Optuna's 10)",
+        default=None,
+        help="search.n_startup_trials: random trials before TPE proposes (default: hpo_ray's, "
+        "a quarter of the trials, 2 to 10)",
     )
     p.add_argument(
         "--num-samples",

@@ -194,3 +194,18 @@ def test_epochs_are_the_schedulers_to_decide(search, training, message):
 def test_epochs_may_be_searched_without_a_scheduler():
     space = {"num_train_epochs": {"type": "int", "low": 1, "high": 4}}
     validate_search(config({"scheduler": "none", "space": space}))
+
+
+@pytest.mark.parametrize(
+    ("search", "startup"),
+    [
+        ({"num_samples": 6}, 2),
+        ({"num_samples": 20}, 5),
+        ({"num_samples": 100}, 10),
+        ({"num_samples": 6, "n_startup_trials": 3}, 3),
+    ],
+)
+def test_start_up_trials_follow_the_budget_unless_set(search, startup):
+    cfg = config({"sampler": "tpe", "space": {"learning_rate": LR}, **search})
+    assert cfg.search.startup_trials() == startup
+    assert make_sampler(cfg, "tpe")._n_startup_trials == startup  # noqa: SLF001

@@ -199,10 +199,10 @@ class SearchConfig:
     """Optuna's sampler (``searcher: optuna``): ``tpe``, ``gp`` (Gaussian process, for small
     budgets of expensive trials), ``cmaes``, ``qmc``, ``random``, or ``auto`` (chosen from the
     space and the budget; the summary says which and why)."""
-    n_startup_trials: int = 10
-    """Random trials before the model-based sampler (TPE, GP, CMA-ES) proposes (Optuna's
-    default, 10); the baseline trial counts as one. A search of no more trials than this is a
-    random search; lower it for small budgets."""
+    n_startup_trials: int | None = None
+    """Random trials before the model-based sampler (TPE, GP, CMA-ES) proposes; the baseline
+    trial counts as one. Default: a quarter of ``num_samples``, at least 2 and at most 10
+    (Optuna's own default, which turns a search of 10 trials or fewer into random search)."""
     baseline: bool = True
     """Run the base ``training`` values as the first trial (Optuna's enqueue; random search's
     first point), so the tuned model is never worse than the defaults on validation and the
@@ -230,6 +230,12 @@ class SearchConfig:
         for spec in self.space.values():
             size *= len(spec.values or [])
         return size
+
+    def startup_trials(self) -> int:
+        """``n_startup_trials``, or the default for ``num_samples``."""
+        if self.n_startup_trials is not None:
+            return self.n_startup_trials
+        return max(2, min(10, self.num_samples // 4))
 
     def requested_trials(self) -> int:
         """Trials the search asks for: the grid's size, else ``num_samples``."""

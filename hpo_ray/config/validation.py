@@ -114,7 +114,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         f"search.epoch_budget={s.epoch_budget} must be > 0 or null",
     )
     _check(
-        s.n_startup_trials >= 1,
+        s.n_startup_trials is None or s.n_startup_trials >= 1,
         f"search.n_startup_trials={s.n_startup_trials} must be >= 1 (random trials before TPE)",
     )
     _check(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")

@@ -83,12 +83,12 @@ def plan_warnings(cfg: ExperimentConfig) -> list[str]:
     if (
         s.searcher == "optuna"
         and name in ("tpe", "gp", "cmaes")
-        and s.num_samples <= s.n_startup_trials
+        and s.num_samples <= s.startup_trials()
         and s.epoch_budget is None
     ):
         warnings.append(
             f"search.num_samples={s.num_samples} <= search.n_startup_trials="
-            f"{s.n_startup_trials}: every trial is a random start-up trial, so this "
+            f"{s.startup_trials()}: every trial is a random start-up trial, so this "
             f"{name.upper()} search is a random search; lower n_startup_trials"
         )
     if s.baseline and s.searcher != "grid" and baseline_outside(cfg):
@@ -111,15 +111,15 @@ def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
     if name == "tpe":
         return optuna.samplers.TPESampler(
             seed=s.seed,
-            n_startup_trials=s.n_startup_trials,
+            n_startup_trials=s.startup_trials(),
             multivariate=True,
             group=is_conditional(s.space),
             constant_liar=parallel_trials(cfg),
         )
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.n_startup_trials)
+        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.startup_trials())
     if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.n_startup_trials)
+        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials())
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=s.seed, scramble=True)
     return optuna.samplers.RandomSampler(seed=s.seed)
