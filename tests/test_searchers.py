@@ -209,3 +209,45 @@ def test_start_up_trials_follow_the_budget_unless_set(search, startup):
     cfg = config({"sampler": "tpe", "space": {"learning_rate": LR}, **search})
     assert cfg.search.startup_trials() == startup
     assert make_sampler(cfg, "tpe")._n_startup_trials == startup  # noqa: SLF001
+
+
+class Trial:
+    """What a scheduler reads of a Tune trial: its id and its config."""
+
+    def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
+        self.trial_id, self.config = trial_id, config
+
+
+class Controller:
+    """What median stopping asks of Tune's controller: the trials waiting (none)."""
+
+    def get_live_trials(self) -> list[Any]:
+        return []
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "median"])
+def test_the_scheduler_never_cuts_the_baseline(scheduler):
+    """Found in the benchmark: ASHA cut the baseline after its first epoch, so the search's
+    best could be worse than the defaults trained their whole course."""
+    from hpo_ray.tuning.registry import make_scheduler
+
+    cfg = config({"scheduler": scheduler, "grace_period": 1, "space": {"learning_rate": LR}})
+    sched = make_scheduler(cfg)
+    sched.set_search_properties("objective", "max")
+    good = [Trial(f"g{i}", {"learning_rate": 1e-4 * (i + 1)}) for i in range(3)]
+    base = Trial("base", {"learning_rate": 5e-5})
+    weak = Trial("weak", {"learning_rate": 1.1e-5})
+    decisions = {}
+    controller = Controller()
+    for trial in [*good, base, weak]:
+        sched.on_trial_add(controller, trial)
+    for step in (1, 2, 3):
+        for trial, value in [*((g, 0.9) for g in good), (base, 0.1), (weak, 0.1)]:
+            if "STOP" in decisions.get(trial.trial_id, []):
+                continue  # Tune sends a stopped trial no more results
+            result = {"objective": value, "training_iteration": step, "time_total_s": float(step)}
+            decisions.setdefault(trial.trial_id, []).append(
+                sched.on_trial_result(controller, trial, result)
+            )
+    assert "STOP" in decisions["weak"]  # the rule works on an ordinary weak trial
+    assert decisions["base"] == ["CONTINUE"] * 3  # but spares the defaults, epoch after epoch

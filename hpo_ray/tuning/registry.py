@@ -273,10 +273,9 @@ def _max_evaluations(cfg: ExperimentConfig) -> int:
 
 
 def _asha(cfg: ExperimentConfig) -> Any:
-    from ray.tune.schedulers import ASHAScheduler
-
     max_t = max(_max_evaluations(cfg), cfg.search.grace_period)
-    return ASHAScheduler(
+    return baseline_asha_class()(
+        baseline=baseline_point(cfg),
         time_attr="training_iteration",
         max_t=max_t,
         grace_period=cfg.search.grace_period,
@@ -285,11 +284,57 @@ def _asha(cfg: ExperimentConfig) -> Any:
 
 
 def _median(cfg: ExperimentConfig) -> Any:
+    return baseline_median_class()(
+        baseline=baseline_point(cfg),
+        time_attr="training_iteration",
+        grace_period=cfg.search.grace_period,
+        min_samples_required=2,
+    )
+
+
+def is_point(config: dict[str, Any], point: dict[str, Any] | None) -> bool:
+    """Whether a trial's config holds exactly the values of ``point``."""
+    return point is not None and all(
+        k in config and same_value(config[k], v) for k, v in point.items()
+    )
+
+
+def spare_the_baseline(scheduler_class: type) -> type:
+    """``scheduler_class`` that never stops the baseline trial: the defaults train their whole
+    course, so the best trial is never worse than them on validation. Their results still count
+    in the scheduler's statistics (rungs, medians) as any other trial's."""
+    from ray.tune.schedulers import TrialScheduler
+
+    class SparesBaseline(scheduler_class):
+        def __init__(self, *args: Any, baseline: dict[str, Any] | None = None, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.baseline = baseline
+
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            decision = super().on_trial_result(tune_controller, trial, result)
+            if is_point(trial.config, self.baseline):
+                # median stopping remembers whom it stopped and refuses their next result
+                getattr(self, "_stopped_trials", set()).discard(trial)
+                return str(TrialScheduler.CONTINUE)
+            return str(decision)
+
+    return SparesBaseline
+
+
+@lazy_class("BaselineASHAScheduler", __name__)
+def baseline_asha_class() -> type:
+    """Ray's ``ASHAScheduler`` that never stops the baseline trial (``spare_the_baseline``)."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    return spare_the_baseline(ASHAScheduler)
+
+
+@lazy_class("BaselineMedianStoppingRule", __name__)
+def baseline_median_class() -> type:
+    """Ray's ``MedianStoppingRule`` that never stops the baseline trial."""
     from ray.tune.schedulers import MedianStoppingRule
 
-    return MedianStoppingRule(
-        time_attr="training_iteration", grace_period=cfg.search.grace_period, min_samples_required=2
-    )
+    return spare_the_baseline(MedianStoppingRule)
 
 
 def _fifo(cfg: ExperimentConfig) -> Any:
