@@ -109,7 +109,7 @@ def test_refits_hold_test_scores_and_outputs_stay_in_work(
         metrics = json.loads((Path(row["trained_dir"]) / "metrics.json").read_text())
         assert metrics["test"]["test_f1"] == pytest.approx(row["refit_test_f1"])
         assert Path(row["trained_dir"]).is_relative_to(work)
-    assert (work / "ray_results" / "tpe_asha-s7" / "hpo_config.yaml").is_file()
+    assert (work / "ray_results" / "auto-s7" / "hpo_config.yaml").is_file()
 
 
 def test_summary_json_and_plot(bench: tuple[ModuleType, Path, Path, float]) -> None:
