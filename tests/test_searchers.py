@@ -12,14 +12,9 @@ import pytest
 from hpo_ray.config.loading import from_dict
 from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
-from hpo_ray.tuning.registry import (
-    LARGE_BUDGET,
-    baseline_outside,
-    baseline_point,
-    choose_sampler,
-    make_sampler,
-    make_searcher,
-)
+from hpo_ray.tuning.baseline import baseline_outside, baseline_point
+from hpo_ray.tuning.registry import make_searcher
+from hpo_ray.tuning.samplers import LARGE_BUDGET, choose_sampler, make_sampler
 
 State = optuna.trial.TrialState
 LR = {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}

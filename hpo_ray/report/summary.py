@@ -22,7 +22,8 @@ from hpo_ray.results.compare import AXES
 from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import fresh_seeds, reseed_table
 from hpo_ray.results.trials import SearchResults, plain
-from hpo_ray.tuning.registry import baseline_outside, choose_sampler
+from hpo_ray.tuning.baseline import baseline_outside
+from hpo_ray.tuning.samplers import choose_sampler
 
 
 def search_summary(results: SearchResults) -> str:

@@ -8,166 +8,20 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from hpo_ray.config.schema import (
-    CONDITIONAL,
-    MODEL_NAME,
     OBJECTIVE,
     SCHEDULERS,
     SEARCHERS,
     TRAIN_DONE,
     ExperimentConfig,
-    ParamSpec,
 )
-from hpo_ray.config.trials import same_value
 from hpo_ray.errors import ConfigError
 from hpo_ray.lazy import lazy_class, module_getattr
+from hpo_ray.tuning.baseline import baseline_point, baseline_points, is_point
+from hpo_ray.tuning.samplers import choose_sampler, make_sampler
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
-
-LARGE_BUDGET = 40
-"""Above this many trials ``auto`` prefers TPE: a Gaussian process refits on every trial, at a
-cost that grows with the cube of the trials seen, and TPE's density model has enough data."""
-
-
-@dataclass(frozen=True)
-class SamplerChoice:
-    """Which Optuna sampler a search uses, and why (the summary prints the reason)."""
-
-    name: str
-    reason: str
-
-
-def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
-    """``search.sampler``, or for ``auto`` the sampler that suits the space and the budget.
-
-    TPE for conditional spaces (it samples a parameter only where it matters; GP and CMA-ES
-    need a fixed space), for spaces of categorical values only, for large budgets and when
-    trials run side by side (its constant liar keeps parallel proposals apart; Optuna's GP
-    sampler has no such option); otherwise a Gaussian process, built for small budgets of
-    expensive trials, which is what fine-tuning is."""
-    s = cfg.search
-    if s.sampler != "auto":
-        return SamplerChoice(s.sampler, "set by search.sampler")
-    if is_conditional(s.space):
-        return SamplerChoice(
-            "tpe",
-            "conditional space (a parameter matters only for some "
-            "values of another): TPE samples it only where it matters",
-        )
-    if all(spec.type == "categorical" for spec in s.space.values()):
-        return SamplerChoice("tpe", "only categorical parameters: TPE models them directly")
-    if s.num_samples > LARGE_BUDGET:
-        return SamplerChoice(
-            "tpe", f"{s.num_samples} trials (> {LARGE_BUDGET}): TPE scales to many trials"
-        )
-    if parallel_trials(cfg):
-        return SamplerChoice(
-            "tpe",
-            "trials run side by side: TPE's constant liar keeps parallel proposals apart "
-            "(Optuna's GP sampler would propose near-duplicates)",
-        )
-    return SamplerChoice(
-        "gp",
-        f"{s.num_samples} sequential trials over a fixed space: a Gaussian process makes the "
-        "most of a small budget of expensive trials",
-    )
-
-
-def plan_warnings(cfg: ExperimentConfig) -> list[str]:
-    """What is legal but probably not meant, said once the run has passed every check."""
-    s = cfg.search
-    name = choose_sampler(cfg).name
-    warnings = []
-    if (
-        s.searcher == "optuna"
-        and name in ("tpe", "gp", "cmaes")
-        and s.num_samples <= s.startup_trials()
-        and s.epoch_budget is None
-    ):
-        warnings.append(
-            f"search.num_samples={s.num_samples} <= search.n_startup_trials="
-            f"{s.startup_trials()}: every trial is a random start-up trial, so this "
-            f"{name.upper()} search is a random search; lower n_startup_trials"
-        )
-    if s.baseline and s.searcher != "grid" and baseline_outside(cfg):
-        warnings.append(
-            f"no baseline trial: {baseline_outside(cfg)} (widen the space to include it)"
-        )
-    return warnings
-
-
-def parallel_trials(cfg: ExperimentConfig) -> bool:
-    """Whether more than one trial can run at once (``max_concurrent_trials`` not 1)."""
-    return cfg.search.max_concurrent_trials != 1
-
-
-def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
-    """The Optuna sampler ``name`` seeded by ``search.seed``."""
-    import optuna
-
-    s = cfg.search
-    if name == "tpe":
-        return optuna.samplers.TPESampler(
-            seed=s.seed,
-            n_startup_trials=s.startup_trials(),
-            multivariate=True,
-            group=is_conditional(s.space),
-            constant_liar=parallel_trials(cfg),
-        )
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.startup_trials())
-    if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials())
-    if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=s.seed, scramble=True)
-    return optuna.samplers.RandomSampler(seed=s.seed)
-
-
-def baseline_point(cfg: ExperimentConfig) -> dict[str, Any] | None:
-    """The base ``training`` values of the searched parameters: the search's first trial.
-
-    A conditional parameter whose parent has another base value is left out (it has no
-    effect there). None when the baseline is off, or when a base value lies outside the space
-    (the trial would leave the space the sampler models; ``baseline_outside`` says which)."""
-    if not cfg.search.baseline or baseline_outside(cfg):
-        return None
-    base = cfg.base_params()
-    point: dict[str, Any] = {}
-    for name in cfg.search.space:
-        if name in CONDITIONAL:
-            parent, needed = CONDITIONAL[name]
-            if base[parent] != needed:
-                continue
-        point[name] = base[name]
-    return point
-
-
-def baseline_points(cfg: ExperimentConfig) -> list[dict[str, Any]] | None:
-    """``points_to_evaluate`` for the searcher: the baseline, or None."""
-    point = baseline_point(cfg)
-    return None if point is None else [point]
-
-
-def baseline_outside(cfg: ExperimentConfig) -> str:
-    """Why the base values cannot be the first trial (a base value outside the space), or ""."""
-    base = cfg.base_params()
-    for name, spec in cfg.search.space.items():
-        if name in CONDITIONAL and base[CONDITIONAL[name][0]] != CONDITIONAL[name][1]:
-            continue
-        if not in_space(base[name], spec):
-            where = "model.name" if name == MODEL_NAME else f"training.{name}"
-            return f"{where}={base[name]!r} lies outside search.space.{name}"
-    return ""
-
-
-def in_space(value: Any, spec: ParamSpec) -> bool:
-    if spec.type == "categorical":
-        return any(same_value(value, v) for v in spec.values or [])
-    low = spec.low if spec.low is not None else float("-inf")
-    high = spec.high if spec.high is not None else float("inf")
-    return low - 1e-12 * abs(low) <= float(value) <= high + 1e-12 * abs(high)
 
 
 @lazy_class("ResumableOptunaSearch", __name__)
@@ -289,13 +143,6 @@ def _median(cfg: ExperimentConfig) -> Any:
         time_attr="training_iteration",
         grace_period=cfg.search.grace_period,
         min_samples_required=2,
-    )
-
-
-def is_point(config: dict[str, Any], point: dict[str, Any] | None) -> bool:
-    """Whether a trial's config holds exactly the values of ``point``."""
-    return point is not None and all(
-        k in config and same_value(config[k], v) for k, v in point.items()
     )
 
 

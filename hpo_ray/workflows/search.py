@@ -27,8 +27,8 @@ from hpo_ray.report.summary import final_scores
 from hpo_ray.report.writer import refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
-from hpo_ray.tuning.registry import plan_warnings
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
+from hpo_ray.tuning.samplers import plan_warnings
 from hpo_ray.workflows.prepare import (
     Inputs,
     check_outputs,

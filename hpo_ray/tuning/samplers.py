@@ -1,0 +1,115 @@
+"""Optuna's samplers by name, and which one ``search.sampler: auto`` picks for a space and a
+budget (the summary prints the reason).
+
+Example::
+
+    choice = choose_sampler(cfg)   # SamplerChoice(name="tpe", reason="trials run side by side...")
+    sampler = make_sampler(cfg, choice.name)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hpo_ray.config.schema import ExperimentConfig
+from hpo_ray.tuning.baseline import baseline_outside
+from hpo_ray.tuning.space import is_conditional
+
+LARGE_BUDGET = 40
+"""Above this many trials ``auto`` prefers TPE: a Gaussian process refits on every trial, at a
+cost that grows with the cube of the trials seen, and TPE's density model has enough data."""
+
+
+@dataclass(frozen=True)
+class SamplerChoice:
+    """Which Optuna sampler a search uses, and why (the summary prints the reason)."""
+
+    name: str
+    reason: str
+
+
+def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
+    """``search.sampler``, or for ``auto`` the sampler that suits the space and the budget.
+
+    TPE for conditional spaces (it samples a parameter only where it matters; GP and CMA-ES
+    need a fixed space), for spaces of categorical values only, for large budgets and when
+    trials run side by side (its constant liar keeps parallel proposals apart; Optuna's GP
+    sampler has no such option); otherwise a Gaussian process, built for small budgets of
+    expensive trials, which is what fine-tuning is."""
+    s = cfg.search
+    if s.sampler != "auto":
+        return SamplerChoice(s.sampler, "set by search.sampler")
+    if is_conditional(s.space):
+        return SamplerChoice(
+            "tpe",
+            "conditional space (a parameter matters only for some "
+            "values of another): TPE samples it only where it matters",
+        )
+    if all(spec.type == "categorical" for spec in s.space.values()):
+        return SamplerChoice("tpe", "only categorical parameters: TPE models them directly")
+    if s.num_samples > LARGE_BUDGET:
+        return SamplerChoice(
+            "tpe", f"{s.num_samples} trials (> {LARGE_BUDGET}): TPE scales to many trials"
+        )
+    if parallel_trials(cfg):
+        return SamplerChoice(
+            "tpe",
+            "trials run side by side: TPE's constant liar keeps parallel proposals apart "
+            "(Optuna's GP sampler would propose near-duplicates)",
+        )
+    return SamplerChoice(
+        "gp",
+        f"{s.num_samples} sequential trials over a fixed space: a Gaussian process makes the "
+        "most of a small budget of expensive trials",
+    )
+
+
+def parallel_trials(cfg: ExperimentConfig) -> bool:
+    """Whether more than one trial can run at once (``max_concurrent_trials`` not 1)."""
+    return cfg.search.max_concurrent_trials != 1
+
+
+def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
+    """The Optuna sampler ``name`` seeded by ``search.seed``."""
+    import optuna
+
+    s = cfg.search
+    if name == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=s.seed,
+            n_startup_trials=s.startup_trials(),
+            multivariate=True,
+            group=is_conditional(s.space),
+            constant_liar=parallel_trials(cfg),
+        )
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.startup_trials())
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials())
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=s.seed, scramble=True)
+    return optuna.samplers.RandomSampler(seed=s.seed)
+
+
+def plan_warnings(cfg: ExperimentConfig) -> list[str]:
+    """What is legal but probably not meant, said once the run has passed every check."""
+    s = cfg.search
+    name = choose_sampler(cfg).name
+    warnings = []
+    if (
+        s.searcher == "optuna"
+        and name in ("tpe", "gp", "cmaes")
+        and s.num_samples <= s.startup_trials()
+        and s.epoch_budget is None
+    ):
+        warnings.append(
+            f"search.num_samples={s.num_samples} <= search.n_startup_trials="
+            f"{s.startup_trials()}: every trial is a random start-up trial, so this "
+            f"{name.upper()} search is a random search; lower n_startup_trials"
+        )
+    if s.baseline and s.searcher != "grid" and baseline_outside(cfg):
+        warnings.append(
+            f"no baseline trial: {baseline_outside(cfg)} (widen the space to include it)"
+        )
+    return warnings
