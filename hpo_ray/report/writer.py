@@ -147,9 +147,9 @@ def write_ofat_report(exp_dir: Path) -> Path:
     return out
 
 
-def refresh_html(exp_dir: Path) -> Path:
+def refresh_html(exp_dir: Path, results: SearchResults | None = None) -> Path:
     """Render ``report.html`` again from the folder (after the refit added its scores to the
-    summary)."""
+    summary); ``results``: the search's trial table when the caller has it loaded."""
     exp_dir = Path(exp_dir).resolve()
     if is_ofat(exp_dir):
         ofat = OfatResults.load(exp_dir)
@@ -165,7 +165,7 @@ def refresh_html(exp_dir: Path) -> Path:
             cost=cost,
             kind="one factor at a time",
         )
-    results = SearchResults.load(exp_dir)
+    results = SearchResults.load(exp_dir) if results is None else results
     out = exp_dir / SEARCH_ARTIFACTS
     summary = (out / SUMMARY).read_text()
     return write_html(

@@ -23,7 +23,7 @@ import yaml
 from hpo_ray.config.schema import MODEL_NAME, ExperimentConfig
 from hpo_ray.config.task import task_metrics
 from hpo_ray.config.trials import same_value
-from hpo_ray.data.dataset import prepare_data, train_subset
+from hpo_ray.data.dataset import PreparedData, prepare_data, train_subset
 from hpo_ray.layout import (
     BASELINE_METRICS,
     BEST_PARAMS,
@@ -67,14 +67,17 @@ def refit_best(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cfg.run.name}-", dir=out.parent))
     try:
-        metrics, label_names = fit_and_score(cfg, params, save_to=staging)
+        encoders: dict[str, Encoder] = {}
+        metrics, label_names = fit_and_score(cfg, params, save_to=staging, encoders=encoders)
         (staging / MODEL_LABELS).write_text(json.dumps(label_names, indent=2))
         (staging / BEST_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
         (staging / MODEL_METRICS).write_text(json.dumps(metrics, indent=2))
         if baseline:
             base = cfg.base_params()
             same = all(same_value(params.get(k), v) for k, v in base.items())
-            scores = metrics if same else fit_and_score(cfg, base, save_to=None)[0]
+            scores = (
+                metrics if same else fit_and_score(cfg, base, save_to=None, encoders=encoders)[0]
+            )
             record = {"params": base, "same_as_tuned": same, **scores}
             (staging / BASELINE_METRICS).write_text(json.dumps(record, indent=2))
         copy_trial_artifacts(cfg, params, staging / MODEL_TRIAL_ARTIFACTS)
@@ -88,16 +91,29 @@ def refit_best(
     return out
 
 
+Encoder = tuple[str, Any, PreparedData]
+"""An encoder's resolved path, its tokenizer and the data it tokenized."""
+
+
 def fit_and_score(
-    cfg: ExperimentConfig, params: dict[str, Any], *, save_to: Path | None
+    cfg: ExperimentConfig,
+    params: dict[str, Any],
+    *,
+    save_to: Path | None,
+    encoders: dict[str, Encoder] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Train ``params`` on the train split (the best epoch kept), score it on validation and
     test; save the model and tokenizer to ``save_to`` if given. Returns the scores and the
-    class names."""
-    model = candidate(cfg, params.get(MODEL_NAME) or cfg.model.name)
-    model_path = resolve_model(model)
-    tokenizer = load_tokenizer(model, model_path)
-    data = prepare_data(cfg.data, tokenizer)  # cached: no second tokenization
+    class names. ``encoders`` keeps each encoder's tokenizer and data between calls (the tuned
+    model and the baseline usually share one)."""
+    name = params.get(MODEL_NAME) or cfg.model.name
+    encoders = {} if encoders is None else encoders
+    if name not in encoders:
+        model = candidate(cfg, name)
+        resolved = resolve_model(model)
+        tokenizer = load_tokenizer(model, resolved)
+        encoders[name] = (resolved, tokenizer, prepare_data(cfg.data, tokenizer))
+    model_path, tokenizer, data = encoders[name]
     train = train_subset(data.train, params.get("train_fraction", 1.0), data.seed)
     with tempfile.TemporaryDirectory(prefix="hpo-refit-") as scratch:
         trainer = build_trainer(

@@ -124,5 +124,5 @@ def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
         best = float(results.best_row()[OBJECTIVE]) if results is not None else None
         summary = artifacts / SUMMARY
         summary.write_text(summary.read_text() + final_scores(cfg, best, results))
-        refresh_html(cfg.experiment_dir)
+        refresh_html(cfg.experiment_dir, results)  # the table loaded once for both
     return SearchOutcome(cfg.experiment_dir, artifacts, trained)
