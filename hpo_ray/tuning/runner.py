@@ -20,6 +20,7 @@ from hpo_ray.errors import ConfigError
 from hpo_ray.layout import trial_dir_name
 from hpo_ray.train.setup import TrialSetup
 from hpo_ray.train.trainable import make_data_handles, train_trial
+from hpo_ray.tuning.keep import kept_weights
 from hpo_ray.tuning.plan import TunePlan
 from hpo_ray.tuning.registry import make_stopper
 from hpo_ray.tuning.study import study_mirror
@@ -88,6 +89,7 @@ def make_trainable(
         mode=cfg.search.mode,
         cpus_per_trial=cfg.resources.cpu,
         checkpoint=cfg.run.checkpoint,
+        keep_best=cfg.run.refit == "keep" and not cfg.data.folds,
         trust_remote_code=cfg.model.trust_remote_code,
         positive_label=cfg.data.positive_label,
         average=cfg.search.average,
@@ -102,8 +104,13 @@ def make_trainable(
 
 
 def run_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
-    """The Tune callbacks of a run: the SQLite study mirror (searches) and MLflow if set."""
-    return [*([study_mirror(cfg)] if kind == "search" else []), *mlflow_callbacks(cfg, kind)]
+    """The Tune callbacks of a run: the SQLite study mirror (searches), the pruning of kept
+    weights and checkpoints (searches and sweeps) and MLflow if set."""
+    return [
+        *([study_mirror(cfg)] if kind == "search" else []),
+        *(kept_weights(cfg) if kind in ("search", "ofat") else []),
+        *mlflow_callbacks(cfg, kind),
+    ]
 
 
 def build_tuner(

@@ -32,8 +32,8 @@ def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
             f"experiment folder {exp} already holds results; use `hpo-ray "
             f"report {exp}`, pick another run.name=..., or pass --overwrite"
         )
-    if cfg.run.refit:
-        check_model_folder(cfg, overwrite, "pick another run.name=..., set run.refit=false")
+    if cfg.run.refits:
+        check_model_folder(cfg, overwrite, "pick another run.name=..., set run.refit=none")
 
 
 def check_model_folder(cfg: ExperimentConfig, overwrite: bool, fix: str) -> None:
@@ -128,6 +128,17 @@ def check_local_resources(cfg: ExperimentConfig) -> None:
             )
 
 
+def check_data(cfg: ExperimentConfig) -> SplitData:
+    """The data read, labelled and split once for all encoders, and the metric checked
+    against its classes: every refusal about the data, before anything is tokenized."""
+    split = split_data(cfg.data)
+    names = split.labelled.label_names
+    check_metric(
+        cfg.search.metric, task_metrics(names, cfg.data.positive_label, cfg.search.average)
+    )
+    return split
+
+
 def prepare_inputs(cfg: ExperimentConfig, split: SplitData | None = None) -> Inputs:
     """Per candidate encoder, its resolved path and the data tokenized by its tokenizer (once,
     cached by content). The encoders and the metric are checked before anything is tokenized,
@@ -135,11 +146,7 @@ def prepare_inputs(cfg: ExperimentConfig, split: SplitData | None = None) -> Inp
     (``split_data(cfg.data)``), else it is read here."""
     models = resolve_models(cfg)
     if split is None:
-        split = split_data(cfg.data)  # read, labelled and split once for all encoders
-    names = split.labelled.label_names
-    check_metric(
-        cfg.search.metric, task_metrics(names, cfg.data.positive_label, cfg.search.average)
-    )
+        split = check_data(cfg)
     data: dict[str, PreparedData] = {}
     for name, resolved in models.items():
         tokenizer = load_tokenizer(candidate(cfg, name), resolved)

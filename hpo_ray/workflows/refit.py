@@ -1,4 +1,5 @@
-"""Train the best configuration on the full train split and save it under ``trained/<name>/``.
+"""Save the search's choice under ``trained/<name>/``: the best trial's kept weights, or the
+best configuration trained again (``run.refit``).
 
 The saved folder loads with ``AutoModelForSequenceClassification.from_pretrained`` and
 ``AutoTokenizer.from_pretrained``; it also holds ``labels.json``, ``best_params.yaml`` and
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,14 @@ from hpo_ray.layout import (
     MODEL_LABELS,
     MODEL_METRICS,
     MODEL_TRIAL_ARTIFACTS,
+    TRIAL_BEST_EPOCH,
+    TRIAL_BEST_MODEL,
     TRIAL_FILES,
     has_tune_state,
     trial_dir,
 )
 from hpo_ray.report.trial_plots import draw_trial_plots
-from hpo_ray.results.reseed import selected_params
+from hpo_ray.results.reseed import selected_trial
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
 from hpo_ray.train.trainer import build_trainer
@@ -51,33 +56,42 @@ def refit_best(
     overwrite: bool = False,
     params: dict[str, Any] | None = None,
     baseline: bool | None = None,
+    how: str | None = None,
 ) -> Path:
-    """Refit ``params`` (default: the search's choice) and save the model; returns its folder.
+    """Save the model of ``params`` (default: the search's choice); returns its folder.
 
-    ``baseline`` (default ``run.refit_baseline``): with a test split, also train the base
-    values the same way and keep their scores (``baseline_metrics.json``), so the tuned model
-    is compared with the one the user would have had without the search, on data the search
-    never saw."""
+    ``how`` (default ``run.refit``, ``retrain`` where that is ``none``): ``keep`` saves the
+    chosen trial's kept best-epoch weights (a retrain where there are none to keep),
+    ``retrain`` trains on the train split, ``train+validation`` on both for the trial's best
+    epoch count. ``baseline`` (default ``run.refit_baseline``): with a test split, also score
+    the base values the same way (the baseline trial's kept weights where there are some) and
+    keep their scores (``baseline_metrics.json``), so the tuned model is compared with the one
+    the user would have had without the search, on data the search never saw."""
     check_model_folder(cfg, overwrite, "pick another run.name=...")
+    how = how or (cfg.run.refit if cfg.run.refits else "retrain")
     out = cfg.trained_path
+    trial_id = None
     if params is None:
-        params = selected_params(cfg)
+        trial_id, params = selected_trial(cfg)
     if baseline is None:
         baseline = cfg.run.refit_baseline and cfg.data.test_size > 0
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cfg.run.name}-", dir=out.parent))
     try:
         encoders: dict[str, Encoder] = {}
-        metrics, label_names = fit_and_score(cfg, params, save_to=staging, encoders=encoders)
+        made = plan_model(cfg, how, trial_id, params)
+        metrics, label_names = fit_and_score(cfg, params, made, save_to=staging, encoders=encoders)
         (staging / MODEL_LABELS).write_text(json.dumps(label_names, indent=2))
         (staging / BEST_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
         (staging / MODEL_METRICS).write_text(json.dumps(metrics, indent=2))
         if baseline:
             base = cfg.base_params()
             same = all(same_value(params.get(k), v) for k, v in base.items())
-            scores = (
-                metrics if same else fit_and_score(cfg, base, save_to=None, encoders=encoders)[0]
-            )
+            if same:
+                scores = metrics
+            else:
+                made_base = plan_model(cfg, how, baseline_trial(cfg), base)
+                scores = fit_and_score(cfg, base, made_base, save_to=None, encoders=encoders)[0]
             record = {"params": base, "same_as_tuned": same, **scores}
             (staging / BASELINE_METRICS).write_text(json.dumps(record, indent=2))
         copy_trial_artifacts(cfg, params, staging / MODEL_TRIAL_ARTIFACTS)
@@ -87,8 +101,70 @@ def refit_best(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    log.info("saved the refit model to %s: %s", out, metrics)
+    log.info("saved the model to %s (%s): %s", out, metrics["made_by"], metrics)
     return out
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """How one model is made: from a trial's kept weights, or trained (on which splits, for
+    how many epochs)."""
+
+    kept: Path | None = None
+    on_validation: bool = False
+    epochs: int | None = None
+    made_by: str = "retrained on the train split"
+
+
+def plan_model(
+    cfg: ExperimentConfig, how: str, trial_id: str | None, params: dict[str, Any]
+) -> ModelPlan:
+    """Where the model of ``params`` (trial ``trial_id``, if it came from one) comes from."""
+    if how == "train+validation":
+        epochs = trial_best_epoch(cfg, trial_id) or int(params["num_train_epochs"])
+        return ModelPlan(
+            on_validation=True,
+            epochs=epochs,
+            made_by=f"retrained on the train and validation splits for {epochs} epoch(s)",
+        )
+    if how != "keep":
+        return ModelPlan()
+    folder = trial_dir(cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL if trial_id else None
+    why = ""
+    if folder is None:
+        why = "the values did not come from a trial"
+    elif cfg.data.folds:
+        why = "the trials trained on k folds, each model on part of the train split"
+    elif float(params.get("train_fraction", 1.0)) < 1.0:
+        why = "the trial trained on part of the train split (train_fraction < 1)"
+    elif not folder.is_dir():
+        why = f"trial {trial_id} kept no weights (run.refit was not keep during the search)"
+    if why or folder is None:
+        log.info("retraining instead of keeping a trial's weights: %s", why)
+        return ModelPlan(made_by=f"retrained on the train split ({why})")
+    info = json.loads((folder / TRIAL_BEST_EPOCH).read_text())
+    return ModelPlan(
+        kept=folder,
+        made_by=f"kept: trial {trial_id}'s weights at epoch {float(info['epoch']):g}, "
+        "no retraining",
+    )
+
+
+def trial_best_epoch(cfg: ExperimentConfig, trial_id: str | None) -> int | None:
+    """The epoch count at which trial ``trial_id`` scored its best (rounded up)."""
+    if trial_id is None:
+        return None
+    frame = SearchResults.load(cfg.experiment_dir).frame
+    epoch = float(frame.loc[frame["trial_id"] == trial_id, "best_epoch"].iloc[0])
+    return max(1, math.ceil(epoch - 1e-9)) if epoch == epoch else None
+
+
+def baseline_trial(cfg: ExperimentConfig) -> str | None:
+    """The id of the search's baseline trial, if it ran one."""
+    if not has_tune_state(cfg.experiment_dir):
+        return None
+    row = SearchResults.load(cfg.experiment_dir).baseline_row()
+    return None if row is None else str(row["trial_id"])
 
 
 Encoder = tuple[str, Any, PreparedData]
@@ -98,14 +174,17 @@ Encoder = tuple[str, Any, PreparedData]
 def fit_and_score(
     cfg: ExperimentConfig,
     params: dict[str, Any],
+    made: ModelPlan | None = None,
     *,
     save_to: Path | None,
     encoders: dict[str, Encoder] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Train ``params`` on the train split (the best epoch kept), score it on validation and
-    test; save the model and tokenizer to ``save_to`` if given. Returns the scores and the
-    class names. ``encoders`` keeps each encoder's tokenizer and data between calls (the tuned
-    model and the baseline usually share one)."""
+    """Make the model of ``params`` as ``made`` says (default: train on the train split, best
+    epoch kept), score it on validation (unless it trained on it) and test; save the model and
+    tokenizer to ``save_to`` if given. Returns the scores and the class names. ``encoders``
+    keeps each encoder's tokenizer and data between calls (the tuned model and the baseline
+    usually share one)."""
+    made = made or ModelPlan()
     name = params.get(MODEL_NAME) or cfg.model.name
     encoders = {} if encoders is None else encoders
     if name not in encoders:
@@ -115,6 +194,14 @@ def fit_and_score(
         encoders[name] = (resolved, tokenizer, prepare_data(cfg.data, tokenizer))
     model_path, tokenizer, data = encoders[name]
     train = train_subset(data.train, params.get("train_fraction", 1.0), data.seed)
+    if made.on_validation:
+        from datasets.combine import concatenate_datasets
+
+        train = concatenate_datasets([data.train, data.validation])
+        params = {**params, "num_train_epochs": made.epochs, "early_stopping_patience": 0}
+    if made.kept is not None:
+        model_path = str(made.kept)
+        params = {**params, "finetune": "full"}  # LoRA was merged into the kept weights
     with tempfile.TemporaryDirectory(prefix="hpo-refit-") as scratch:
         trainer = build_trainer(
             params,
@@ -128,12 +215,16 @@ def fit_and_score(
             mode=cfg.search.mode,
             callbacks=[],
             task=task_metrics(data.label_names, cfg.data.positive_label, cfg.search.average),
-            save=True,
+            save=made.kept is None and not made.on_validation,
+            evaluate=not made.on_validation,
             trust_remote_code=cfg.model.trust_remote_code,
         )
-        log.info("refit on %d training examples with %s", len(train), params)
-        trainer.train()
-        metrics = {"validation": trainer.evaluate(data.validation)}
+        if made.kept is None:
+            log.info("training on %d examples with %s", len(train), params)
+            trainer.train()
+        metrics: dict[str, Any] = {"made_by": made.made_by}
+        if not made.on_validation:
+            metrics["validation"] = trainer.evaluate(data.validation)
         if data.test is not None:
             metrics["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
         if save_to is not None:

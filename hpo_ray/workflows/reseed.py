@@ -33,7 +33,7 @@ from hpo_ray.workflows.prepare import prepare_inputs
 def reseed_config(cfg: ExperimentConfig) -> ExperimentConfig:
     """The config of the reseed runs: an experiment of its own inside the search's folder."""
     run = dataclasses.replace(
-        cfg.run, storage=str(cfg.experiment_dir), name=RESEED_DIR, refit=False
+        cfg.run, storage=str(cfg.experiment_dir), name=RESEED_DIR, refit="none"
     )
     search = dataclasses.replace(
         cfg.search, reseed=dataclasses.replace(cfg.search.reseed, top_k=0), scheduler="none"

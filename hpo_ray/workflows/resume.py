@@ -38,15 +38,15 @@ def resume_experiment(
     run = cfg.run
     if address:
         run = dataclasses.replace(run, address=address)
-    if refit is not None:
-        run = dataclasses.replace(run, refit=refit)
+    if refit is False:
+        run = dataclasses.replace(run, refit="none")
     cfg = dataclasses.replace(cfg, run=run)
     if not tune.Tuner.can_restore(str(exp)):
         raise ExperimentError(
             f"{exp} holds no Tune experiment state to resume (the search never started a "
             f"trial); start it again with `hpo-ray search ... --overwrite`"
         )
-    if cfg.run.refit:
+    if cfg.run.refits:
         check_model_folder(cfg, overwrite, "skip the refit with --no-refit")
     preflight(cfg)
     models, data = prepare_inputs(cfg)

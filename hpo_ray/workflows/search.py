@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, 
 from hpo_ray.tuning.samplers import plan_warnings
 from hpo_ray.workflows.prepare import (
     Inputs,
+    check_data,
     check_outputs,
     joins_cluster,
     preflight,
@@ -78,9 +80,6 @@ def run_experiment(
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
     preflight(cfg)
-    joining = joins_cluster(cfg)
-    if not joining:  # a local Ray: everything is checked before it starts
-        inputs = prepare_inputs(cfg) if inputs is None else inputs
     if plan.kind == "search":
         for warning in plan_warnings(cfg):
             log.warning(warning)
@@ -88,18 +87,26 @@ def run_experiment(
     exp = cfg.experiment_dir
     # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    with ray_session(cfg.run.address, cfg.run.dashboard):
-        check_resources(cfg)  # a cluster's resources: checked before any data is read
-        models, data = prepare_inputs(cfg) if inputs is None else inputs
-        if overwrite and exp.exists():
-            shutil.rmtree(exp)
-        exp.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, exp / CONFIG_FILE)
-        if plan.kind == "ofat":
-            write_grid_file(cfg, exp)
-        trainable = make_trainable(cfg, models, data, hooks)
-        build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
-        return finish(cfg, overwrite=overwrite)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-tokenize") as pool:
+        pending: Future[Inputs] | None = None
+        if inputs is None and not joins_cluster(cfg):
+            # A local Ray: the data is read and checked first, then its tokenizing (and the
+            # transformers import) runs while Ray starts.
+            pending = pool.submit(prepare_inputs, cfg, check_data(cfg))
+        with ray_session(cfg.run.address, cfg.run.dashboard):
+            check_resources(cfg)  # a cluster's resources: checked before any data is read
+            if pending is not None:
+                inputs = pending.result()
+            models, data = prepare_inputs(cfg) if inputs is None else inputs
+            if overwrite and exp.exists():
+                shutil.rmtree(exp)
+            exp.mkdir(parents=True, exist_ok=True)
+            dump_config(cfg, exp / CONFIG_FILE)
+            if plan.kind == "ofat":
+                write_grid_file(cfg, exp)
+            trainable = make_trainable(cfg, models, data, hooks)
+            build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
+            return finish(cfg, overwrite=overwrite)
 
 
 def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
@@ -117,8 +124,8 @@ def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
     """Report from the experiment folder, then refit the best configuration if configured."""
     if cfg.search.reseed.top_k and not is_ofat(cfg.experiment_dir):
         run_reseed(cfg)
-    artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refit)
-    trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refit else None
+    artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refits)
+    trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refits else None
     if trained is not None:
         results = None if is_ofat(cfg.experiment_dir) else SearchResults.load(cfg.experiment_dir)
         best = float(results.best_row()[OBJECTIVE]) if results is not None else None

@@ -1,0 +1,114 @@
+"""Bounded disk while a search runs: the kept weights of the best trials, nothing else.
+
+With ``run.refit: keep`` every trial keeps its best epoch's weights in its folder
+(``layout.TRIAL_BEST_MODEL``, written by the trainable). ``KeptWeights``, a Tune callback on the
+driver, removes them from each finished trial that is not among the experiment's ``keep`` best
+(by the objective, ties to the earlier trial, as ``SearchResults.ranked`` orders them) or the
+baseline. It also removes a finished trial's Tune checkpoints, which only an unfinished trial
+needs (to resume). So the disk holds the best few, the baseline and one set of weights per
+running trial; a run's end sweeps whatever a stopping trial wrote late.
+
+Example::
+
+    callbacks = [kept_weights(cfg)]   # [] unless run.refit is keep
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from typing import Any
+
+from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
+from hpo_ray.config.trials import is_baseline
+from hpo_ray.layout import TRIAL_BEST_MODEL, TUNE_CHECKPOINT_GLOB, trial_dir
+from hpo_ray.lazy import lazy_class, module_getattr
+
+Scored = tuple[str, float | None, bool]
+"""A trial's id, its objective (None before its first evaluation) and whether it is the
+baseline."""
+
+
+def keep_count(cfg: ExperimentConfig) -> int:
+    """How many of the best trials keep their weights: the reseed's candidates, else one."""
+    return max(1, cfg.search.reseed.top_k)
+
+
+def trials_to_keep(scored: Iterable[Scored], mode: str, count: int) -> set[str]:
+    """The ids whose weights stay: the ``count`` best by objective (ties: the earlier, as
+    listed) and every baseline."""
+    listed = list(scored)
+    ranked = [(i, tid, v) for i, (tid, v, _) in enumerate(listed) if v is not None and v == v]
+    sign = -1.0 if mode == "max" else 1.0
+    ranked.sort(key=lambda item: (sign * float(item[2]), item[0]))
+    best = {tid for _, tid, _ in ranked[:count]}
+    return best | {tid for tid, _, base in listed if base}
+
+
+def drop_weights(folder: Any) -> None:
+    for name in (TRIAL_BEST_MODEL, f".tmp-{TRIAL_BEST_MODEL}", f".old-{TRIAL_BEST_MODEL}"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+
+def kept_weights(cfg: ExperimentConfig) -> list[Any]:
+    """The callback for a run whose model is kept, else nothing."""
+    if cfg.run.refit != "keep" or cfg.data.folds:
+        return []
+    return [
+        kept_weights_class()(
+            str(cfg.experiment_dir),
+            cfg.search.mode,
+            keep_count(cfg),
+            cfg.base_params(),
+            list(cfg.search.space),
+        )
+    ]
+
+
+@lazy_class("KeptWeights", __name__)
+def kept_weights_class() -> type:
+    from ray import tune
+
+    class KeptWeights(tune.Callback):
+        """Removes beaten trials' kept weights and finished trials' checkpoints."""
+
+        def __init__(
+            self, exp_dir: str, mode: str, keep: int, base: dict[str, Any], space: list[str]
+        ) -> None:
+            self.exp_dir, self.mode, self.keep = exp_dir, mode, keep
+            self.base, self.space = base, space
+
+        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any):
+            self.prune(trials, ending=trial.trial_id)
+
+        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any):
+            self.prune(trials, ending=trial.trial_id)
+
+        def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+            self.prune(trials)
+
+        def prune(self, trials: list[Any], ending: str | None = None) -> None:
+            scored = [
+                (
+                    t.trial_id,
+                    (t.last_result or {}).get(OBJECTIVE),
+                    is_baseline(t.config, self.base, self.space),
+                )
+                for t in trials
+            ]
+            keep = trials_to_keep(scored, self.mode, self.keep)
+            for t in trials:
+                finished = t.status in ("TERMINATED", "ERROR")
+                if not finished and t.trial_id != ending:
+                    continue  # running: its weights may still be written
+                folder = trial_dir(self.exp_dir, t.trial_id)
+                if t.trial_id not in keep:
+                    drop_weights(folder)
+                if t.status == "TERMINATED":  # the ending trial's worker may still write
+                    for checkpoint in folder.glob(TUNE_CHECKPOINT_GLOB):
+                        shutil.rmtree(checkpoint, ignore_errors=True)
+
+    return KeptWeights
+
+
+__getattr__ = module_getattr(__name__)
