@@ -32,7 +32,9 @@ def test_a_bug_is_a_traceback_and_exit_1(tmp_path, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(hpo_ray.cli, "write_report", broken)
+    import hpo_ray.report.writer
+
+    monkeypatch.setattr(hpo_ray.report.writer, "write_report", broken)
     assert main(["report", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "KeyError" in err

@@ -77,6 +77,8 @@ def kept_weights_class() -> type:
         ) -> None:
             self.exp_dir, self.mode, self.keep = exp_dir, mode, keep
             self.base, self.space = base, space
+            self.settled: set[str] = set()
+            """Finished trials with nothing left on disk to remove (not looked at again)."""
 
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any):
             self.prune(trials, ending=trial.trial_id)
@@ -85,6 +87,7 @@ def kept_weights_class() -> type:
             self.prune(trials, ending=trial.trial_id)
 
         def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+            self.settled.clear()  # a stopped trial may have written once more: look again
             self.prune(trials)
 
         def prune(self, trials: list[Any], ending: str | None = None) -> None:
@@ -99,14 +102,16 @@ def kept_weights_class() -> type:
             keep = trials_to_keep(scored, self.mode, self.keep)
             for t in trials:
                 finished = t.status in ("TERMINATED", "ERROR")
-                if not finished and t.trial_id != ending:
-                    continue  # running: its weights may still be written
+                if t.trial_id in self.settled or (not finished and t.trial_id != ending):
+                    continue  # settled, or running: its weights may still be written
                 folder = trial_dir(self.exp_dir, t.trial_id)
                 if t.trial_id not in keep:
                     drop_weights(folder)
                 if t.status == "TERMINATED":  # the ending trial's worker may still write
                     for checkpoint in folder.glob(TUNE_CHECKPOINT_GLOB):
                         shutil.rmtree(checkpoint, ignore_errors=True)
+                    if t.trial_id not in keep:
+                        self.settled.add(t.trial_id)
 
     return KeptWeights
 

@@ -80,6 +80,9 @@ def run_experiment(
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
     preflight(cfg)
+    # A local Ray: the data is read and checked before anything starts; its tokenizing (and
+    # the transformers import) then runs while Ray starts.
+    split = check_data(cfg) if inputs is None and not joins_cluster(cfg) else None
     if plan.kind == "search":
         for warning in plan_warnings(cfg):
             log.warning(warning)
@@ -89,10 +92,8 @@ def run_experiment(
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-tokenize") as pool:
         pending: Future[Inputs] | None = None
-        if inputs is None and not joins_cluster(cfg):
-            # A local Ray: the data is read and checked first, then its tokenizing (and the
-            # transformers import) runs while Ray starts.
-            pending = pool.submit(prepare_inputs, cfg, check_data(cfg))
+        if split is not None:
+            pending = pool.submit(prepare_inputs, cfg, split)
         with ray_session(cfg.run.address, cfg.run.dashboard):
             check_resources(cfg)  # a cluster's resources: checked before any data is read
             if pending is not None:
