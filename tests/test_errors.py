@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-import hpo_ray.cli
 from hpo_ray.cli import main
 from hpo_ray.errors import ConfigError, ExperimentError, ModelLoadError, UserError
 
