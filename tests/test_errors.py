@@ -38,3 +38,11 @@ def test_a_bug_is_a_traceback_and_exit_1(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "Traceback" in err and "KeyError" in err
     assert "internal error (a bug in hpo_ray" in err.strip().splitlines()[-1]
+
+
+def test_overrides_may_follow_the_flags(tmp_path, capsys):
+    """`hpo-ray search CFG --no-refit key=value`: the override is read, not refused."""
+    config = tmp_path / "exp.yaml"
+    config.write_text("run: {}\n")
+    assert main(["search", str(config), "--no-refit", "search.num_samples=0"]) == 2
+    assert "search.num_samples=0 must be >= 1" in capsys.readouterr().err
