@@ -10,7 +10,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +68,16 @@ STUDY_STATES = {
     "failed": "fail",
 }
 """How a trial's status reaches the SQLite study (running and pending ones are added later)."""
+
+
+def preload() -> None:
+    """Import what the report draws and stores with (matplotlib, Optuna's SQLite storage), so
+    the end of a run does not wait for it: called in a background thread while trials run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import optuna.storages  # noqa: F401
 
 
 def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
@@ -228,11 +237,8 @@ def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
     """Rewrite the SQLite study from ``results``: every ended trial, in the trial table's order,
     so the study's trial numbers are the table's (the live mirror stores trials in the order
     they end) and its states are the table's (a trial the scheduler cut is PRUNED)."""
-    import optuna
-
-    if db_path.is_file():
-        with contextlib.suppress(KeyError):  # no study of that name yet
-            optuna.delete_study(study_name=results.cfg.run.name, storage=f"sqlite:///{db_path}")
+    # The file is a mirror made from the folder: written anew (one storage opened, not three).
+    db_path.unlink(missing_ok=True)
     study = open_study(db_path, results.cfg)
     known: set[str] = set()
     for _, row in results.frame.iterrows():

@@ -29,7 +29,9 @@ from hpo_ray.tuning.tracking import mlflow_callbacks
 
 @contextlib.contextmanager
 def ray_session(address: str | None, dashboard: bool = True, **init_kwargs: Any) -> Iterator[None]:
-    """Join ``address`` (or RAY_ADDRESS), or start a private local Ray; reuse one already up."""
+    """Join ``address`` (or RAY_ADDRESS), or start a private local Ray (lean: no usage
+    reporting, no metrics collection without a dashboard; the user's environment wins); reuse
+    one already up."""
     import ray
 
     if ray.is_initialized():
@@ -37,8 +39,12 @@ def ray_session(address: str | None, dashboard: bool = True, **init_kwargs: Any)
         return
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     if address == "local":
-        init_kwargs.setdefault("include_dashboard", dashboard and dashboard_installed())
+        with_dashboard = dashboard and dashboard_installed()
+        init_kwargs.setdefault("include_dashboard", with_dashboard)
         init_kwargs.setdefault("dashboard_host", "127.0.0.1")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reporting
+        if not with_dashboard:  # nothing shows the metrics: do not collect them
+            os.environ.setdefault("RAY_enable_metrics_collection", "0")
     ray.init(address=address, log_to_driver=True, **init_kwargs)
     try:
         yield

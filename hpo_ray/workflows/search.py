@@ -25,7 +25,7 @@ from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
 from hpo_ray.layout import CONFIG_FILE, GRID_FILE, SUMMARY, is_ofat
 from hpo_ray.report.summary import final_scores
-from hpo_ray.report.writer import refresh_html, write_report
+from hpo_ray.report.writer import preload, refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
@@ -90,10 +90,11 @@ def run_experiment(
     exp = cfg.experiment_dir
     # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-tokenize") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-driver") as pool:
         pending: Future[Inputs] | None = None
         if split is not None:
             pending = pool.submit(prepare_inputs, cfg, split)
+        pool.submit(preload)  # the report's libraries, imported while trials run
         with ray_session(cfg.run.address, cfg.run.dashboard):
             check_resources(cfg)  # a cluster's resources: checked before any data is read
             if pending is not None:
@@ -107,7 +108,11 @@ def run_experiment(
                 write_grid_file(cfg, exp)
             trainable = make_trainable(cfg, models, data, hooks)
             build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
-            return finish(cfg, overwrite=overwrite)
+            if needs_reseed(cfg):
+                run_reseed(cfg)  # it trains on Ray: before Ray stops
+            # The report is drawn while Ray stops (it reads the folder only).
+            report = pool.submit(write_report, exp, final=not cfg.run.refits)
+        return finish(cfg, overwrite=overwrite, artifacts=report.result())
 
 
 def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
@@ -121,11 +126,19 @@ def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
     (exp_dir / GRID_FILE).write_text(json.dumps(plan, indent=2))
 
 
-def finish(cfg: ExperimentConfig, *, overwrite: bool = False) -> SearchOutcome:
-    """Report from the experiment folder, then refit the best configuration if configured."""
-    if cfg.search.reseed.top_k and not is_ofat(cfg.experiment_dir):
-        run_reseed(cfg)
-    artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refits)
+def needs_reseed(cfg: ExperimentConfig) -> bool:
+    return bool(cfg.search.reseed.top_k) and not is_ofat(cfg.experiment_dir)
+
+
+def finish(
+    cfg: ExperimentConfig, *, overwrite: bool = False, artifacts: Path | None = None
+) -> SearchOutcome:
+    """Report from the experiment folder (unless ``artifacts``: it is written), then save the
+    model if configured."""
+    if artifacts is None:
+        if needs_reseed(cfg):
+            run_reseed(cfg)
+        artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refits)
     trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refits else None
     if trained is not None:
         results = None if is_ofat(cfg.experiment_dir) else SearchResults.load(cfg.experiment_dir)
