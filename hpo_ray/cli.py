@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 from hpo_ray.config.cluster import check_cluster_config
 from hpo_ray.config.loading import load_config, load_experiment_config
 from hpo_ray.config.schema import REFIT_MODES
-from hpo_ray.data.corpus import CORPORA, DEMO, prepare_corpus
+from hpo_ray.data.corpus import CORPORA, CORPUS_LABELS, DEMO, prepare_corpus, split_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY
 
@@ -93,6 +93,11 @@ def _prepare(args: argparse.Namespace) -> int:
     )
     path = prepare_corpus(args.corpus, out, overwrite=args.overwrite)
     print(f"{args.corpus} corpus: {path}")
+    if args.split:
+        column = CORPUS_LABELS.get(args.corpus, "sent")
+        folder = path.with_name(f"{path.stem}-split")
+        for name, part in split_corpus(path, folder, column, overwrite=args.overwrite).items():
+            print(f"  {name}: {part}")
     return 0
 
 
@@ -169,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         help="CSV to write (default datasets/dataset.csv for the demo, else datasets/<corpus>.csv)",
+    )
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="also write it as train/validation/test parquet files in <out stem>-split/ "
+        "(for data.train_path, data.validation_path, data.test_path)",
     )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_prepare)

@@ -42,6 +42,10 @@ SUMMARY = "summary.txt"
 REPORT_HTML = "report.html"
 """The one-page report of an experiment (in the experiment folder)."""
 
+DATA_SPLITS = "data_splits.json"
+"""The splits a run used: sizes, classes, which were given, rows shared between them (in the
+experiment folder)."""
+
 TRIAL_METRICS = "metrics.json"
 """A trial's final evaluation (in its folder)."""
 TRIAL_LOG = "log_history.json"

@@ -142,6 +142,34 @@ CASES: list[tuple[str, list[str], str]] = [
     ("data_missing", ["search", "CFG", "data.path=missing.csv"], "hpo-ray prepare-data"),
     ("data_no_user", ["search", "CFG", "data.path=~nosuchuser/x.csv"], "no such user"),
     ("data_empty", ["search", "CFG", "data.path=empty.csv"], "is empty"),
+    ("format", ["search", "CFG", "data.format=xlsx"], "data.format='xlsx'"),
+    ("parquet_broken", ["search", "CFG", "data.path=broken.parquet"], "not a readable parquet"),
+    ("jsonl_broken", ["search", "CFG", "data.path=broken.jsonl"], "not a readable jsonl"),
+    ("train_missing", ["search", "CFG", "data.train_path=nope.parquet"], "data.train_path: file"),
+    (
+        "val_without_train",
+        ["search", "CFG", "data.validation_path=data.csv"],
+        "need data.train_path",
+    ),
+    (
+        "test_twice",
+        [
+            "search",
+            "CFG",
+            "data.train_path=data.csv",
+            "data.test_path=data.csv",
+            "data.test_size=0.2",
+        ],
+        "the test table is given",
+    ),
+    ("pair_column", ["search", "CFG", "data.text_pair_column=nope"], "column 'nope' not in"),
+    ("pair_is_text", ["search", "CFG", "data.text_pair_column=text"], "is the text column too"),
+    ("not_datasets", ["search", "CFG", "data.path=emptydir"], "cannot load"),
+    (
+        "datasets_split",
+        ["search", "CFG", "data.path=dsdict", "data.split=dev"],
+        "data.split='dev' is not a split",
+    ),
     # resources and outputs
     ("cpu_zero", ["search", "CFG", "resources.cpu=0"], "resources.cpu=0"),
     ("cpu_many", ["search", "CFG", "resources.cpu=1000"], "this machine has"),
@@ -199,6 +227,20 @@ CASES: list[tuple[str, list[str], str]] = [
 ]
 
 
+def make_datasets_dict(folder: Path, rows: list[tuple[str, float]]) -> None:
+    """A DatasetDict with train and validation splits, written by save_to_disk."""
+    import datasets
+
+    texts, sents = [r[0] for r in rows], [r[1] for r in rows]
+    half = len(rows) // 2
+    datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": texts[:half], "sent": sents[:half]}),
+            "validation": datasets.Dataset.from_dict({"text": texts[half:], "sent": sents[half:]}),
+        }
+    ).save_to_disk(str(folder))
+
+
 def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None:
     """The case folder: a valid config, data files, broken models, broken configs."""
     folder.mkdir(parents=True)
@@ -208,6 +250,9 @@ def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None
     three = ["text,sent"] + [f"film number {i},{('a', 'b', 'c')[i % 3]}" for i in range(60)]
     (folder / "three.csv").write_text("\n".join(three) + "\n")
     (folder / "empty.csv").write_text("")
+    (folder / "broken.parquet").write_bytes(b"PAR1 not really parquet")
+    (folder / "broken.jsonl").write_text('{"text": "a", "sent": 1}\n{"text": \n')
+    make_datasets_dict(folder / "dsdict", rows)
     (folder / "afile").write_text("not a folder\n")
     for name, files in (
         ("only_config", ["config.json"]),

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from hpo_ray.config.convert import convert_value
-from hpo_ray.config.schema import MODEL_NAME, PKG_PREFIX, ExperimentConfig, ParamSpec
+from hpo_ray.config.schema import HUB_PREFIX, MODEL_NAME, PKG_PREFIX, ExperimentConfig, ParamSpec
 from hpo_ray.config.validation import validate
 from hpo_ray.errors import ConfigError, ExperimentError
 from hpo_ray.layout import CONFIG_FILE
@@ -153,7 +153,12 @@ def resolve_paths(cfg: ExperimentConfig) -> ExperimentConfig:
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(
-            cfg.data, path=absolute(cfg.data.path), cache_dir=absolute(cfg.data.cache_dir)
+            cfg.data,
+            path=table_path(cfg.data.path),
+            train_path=table_path(cfg.data.train_path),
+            validation_path=table_path(cfg.data.validation_path),
+            test_path=table_path(cfg.data.test_path),
+            cache_dir=absolute(cfg.data.cache_dir),
         ),
         model=dataclasses.replace(cfg.model, name=model_path(cfg.model.name)),
         search=dataclasses.replace(cfg.search, space=space),
@@ -162,6 +167,17 @@ def resolve_paths(cfg: ExperimentConfig) -> ExperimentConfig:
             cfg.run, storage=absolute(cfg.run.storage), trained_dir=absolute(cfg.run.trained_dir)
         ),
     )
+
+
+@typing.overload
+def table_path(location: str) -> str: ...
+@typing.overload
+def table_path(location: None) -> None: ...
+def table_path(location: str | None) -> str | None:
+    """A data table made absolute; ``hub:`` names as they are."""
+    if location is None or location.startswith(HUB_PREFIX):
+        return location
+    return absolute(location)
 
 
 def model_path(name: str) -> str:

@@ -66,6 +66,11 @@ SAMPLERS = ("auto", "tpe", "gp", "cmaes", "qmc", "random")
 FINETUNE = ("full", "lora")
 SCHEDULERS = ("asha", "median", "none")
 CHECKPOINT_POLICIES = ("none", "model")
+DATA_FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl", "datasets")
+"""How ``data`` tables are read (``auto``: by extension; a folder is a ``datasets`` folder)."""
+HUB_PREFIX = "hub:"
+"""``hub:NAME[:CONFIG]`` as a table: loaded with ``datasets.load_dataset``."""
+SPLITS = ("train", "validation", "test")
 REFIT_MODES = ("keep", "retrain", "train+validation", "none")
 """How the search's choice becomes the saved model (``run.refit``)."""
 PARAM_TYPES = ("float", "int", "categorical")
@@ -76,7 +81,22 @@ class DataConfig:
     """Where the labelled texts come from and how they are split and tokenized."""
 
     path: str = "datasets/dataset.csv"
+    """One table that hpo_ray splits (stratified, seeded): a CSV, TSV, parquet or JSON Lines
+    file, a ``datasets`` folder, or ``hub:NAME[:CONFIG]``."""
+    train_path: str | None = None
+    """Tables already split, used as given (``path`` is then not read); a split not given is
+    taken from the train table as ``validation_size`` / ``test_size`` say."""
+    validation_path: str | None = None
+    test_path: str | None = None
+    format: str = "auto"
+    """``auto`` (by extension), ``csv``, ``tsv``, ``parquet``, ``jsonl`` or ``datasets``."""
+    split: str | None = None
+    """For a ``datasets`` table with splits: the one split to read (default: its train,
+    validation and test splits as given)."""
     text_column: str = "text"
+    text_pair_column: str | None = None
+    """A second text per row (sentence pairs: entailment, paraphrase); tokenized as a pair,
+    the longer text truncated first."""
     label_column: str = "sent"
     label_rule: str = "threshold"
     """``threshold``: value > ``threshold`` is the positive class; ``categorical``: one class

@@ -18,6 +18,7 @@ from hpo_ray.config.schema import (
     AVERAGES,
     CHECKPOINT_POLICIES,
     CONDITIONAL,
+    DATA_FORMATS,
     FINETUNE,
     LOSSES,
     LR_SCHEDULERS,
@@ -60,6 +61,21 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     Returns the config normalised (a new object)."""
     d, t, s, r = cfg.data, cfg.training, cfg.search, cfg.resources
     _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
+    _one_of("data.format", d.format, DATA_FORMATS)
+    _check(
+        d.text_pair_column != d.text_column,
+        f"data.text_pair_column={d.text_pair_column!r} is the text column too; name the "
+        "column of the second text",
+    )
+    _check(
+        not (d.validation_path or d.test_path) or bool(d.train_path),
+        "data.validation_path / data.test_path need data.train_path (the train table)",
+    )
+    _check(
+        not (d.test_path and d.test_size > 0),
+        f"data.test_size={d.test_size} with data.test_path: the test table is given; set "
+        "data.test_size: 0",
+    )
     _check(
         0 < d.validation_size < 1,
         f"data.validation_size={d.validation_size} must be between 0 and 1 (e.g. 0.2)",

@@ -80,6 +80,8 @@ CORPORA = {
     ),
 }
 DEMO = "movie-snippets"
+CORPUS_LABELS = {"movie-snippets": "sent", "tweets": "sent", "rotten-tomatoes": "category"}
+"""Each corpus's label column."""
 
 
 def prepare_corpus(name: str, out: Path, *, overwrite: bool = False) -> Path:
@@ -113,6 +115,42 @@ def prepare_corpus(name: str, out: Path, *, overwrite: bool = False) -> Path:
     frame.to_csv(tmp_out, index=False)
     tmp_out.replace(out)
     return out
+
+
+SPLIT_SHARES = {"train": 0.6, "validation": 0.2, "test": 0.2}
+
+
+def split_corpus(
+    csv: Path, folder: Path, label_column: str, *, overwrite: bool = False, seed: int = 42
+) -> dict[str, Path]:
+    """Write ``csv`` as ``train``/``validation``/``test`` parquet files in ``folder``
+    (``SPLIT_SHARES``, stratified by label sign or value, seeded): the form of a benchmark that
+    ships its own splits, for ``data.train_path`` and friends. Existing files are kept unless
+    ``overwrite``."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    paths = {name: folder.resolve() / f"{name}.parquet" for name in SPLIT_SHARES}
+    if all(p.is_file() for p in paths.values()) and not overwrite:
+        return paths
+    frame = pd.read_csv(csv)
+    values = pd.to_numeric(frame[label_column], errors="coerce")
+    strata = (values > 0) if values.notna().all() else frame[label_column].astype(str)
+    rest, test = train_test_split(
+        frame, test_size=SPLIT_SHARES["test"], stratify=strata, random_state=seed
+    )
+    train, validation = train_test_split(
+        rest,
+        test_size=SPLIT_SHARES["validation"] / (1 - SPLIT_SHARES["test"]),
+        stratify=strata.loc[rest.index],
+        random_state=seed,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, part in (("train", train), ("validation", validation), ("test", test)):
+        tmp = paths[name].with_suffix(".parquet.tmp")
+        part.to_parquet(tmp, index=False)
+        tmp.replace(paths[name])
+    return paths
 
 
 def prepare_demo_dataset(out: Path, *, overwrite: bool = False) -> Path:

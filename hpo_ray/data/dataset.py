@@ -1,4 +1,5 @@
-"""CSV -> labels -> seeded stratified splits -> tokenized once, cached on disk by content.
+"""Tables -> labels -> splits (given, or seeded and stratified) -> tokenized once, cached on
+disk by content.
 
 Runs in the driver only. Trials receive the tokenized splits through Ray's object store, so
 tokenization costs the same whatever the number of trials.
@@ -22,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from hpo_ray.config.schema import DataConfig
+from hpo_ray.config.schema import HUB_PREFIX, SPLITS, DataConfig
 from hpo_ray.data.folds import fold_indices
+from hpo_ray.data.sources import WHOLE, read_tables, sources
 from hpo_ray.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,20 @@ class LabelledData:
     labels: np.ndarray
     label_names: list[str]
     dropped: dict[str, int] = field(default_factory=dict)
+    pairs: list[str] | None = None
+    """The second text of each row (``data.text_pair_column``), or None."""
+    origin: np.ndarray | None = None
+    """With split tables: each row's given split (``SPLITS``), else None."""
+
+    def select(self, idx: np.ndarray) -> LabelledData:
+        return LabelledData(
+            [self.texts[i] for i in idx],
+            self.labels[idx],
+            self.label_names,
+            self.dropped,
+            None if self.pairs is None else [self.pairs[i] for i in idx],
+            None if self.origin is None else self.origin[idx],
+        )
 
 
 @dataclass
@@ -57,33 +72,37 @@ class PreparedData:
 
 
 def read_labelled(cfg: DataConfig) -> LabelledData:
-    """Read the CSV, clean it and derive integer labels by the configured rule."""
-    path = Path(cfg.path)
-    if not path.is_file():
-        raise ConfigError(
-            f"data.path: file {str(path)!r} not found; point data.path at a CSV "
-            "(the demo corpus is made by `hpo-ray prepare-data`)"
-        )
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise ConfigError(f"data.path: {path} is empty; it needs a header and rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"data.path: {path} is not a readable CSV ({first})") from None
-    for key in ("text_column", "label_column"):
-        column = getattr(cfg, key)
-        if column not in frame.columns:
-            raise ConfigError(
-                f"data.{key}: column {column!r} not in {path.name} (columns: "
-                f"{', '.join(map(str, frame.columns))}); set data.{key}"
-            )
-    if frame.empty:
-        raise ConfigError(f"data.path: {path} has a header but no rows")
+    """Read the table(s), clean them and derive integer labels by the configured rule."""
+    import pandas as pd
+
+    tables = read_tables(cfg)
+    columns = [cfg.text_column, cfg.label_column] + (
+        [cfg.text_pair_column] if cfg.text_pair_column else []
+    )
+    for split, table in tables.items():
+        where = sources(cfg).get(split, sources(cfg).get(WHOLE, ""))
+        name = Path(where).name if not where.startswith(HUB_PREFIX) else where
+        for column in columns:
+            if column not in table.columns:
+                key = {
+                    cfg.text_column: "text_column",
+                    cfg.label_column: "label_column",
+                }.get(column, "text_pair_column")
+                raise ConfigError(
+                    f"data.{key}: column {column!r} not in {name} (columns: "
+                    f"{', '.join(map(str, table.columns))}); set data.{key}"
+                )
+    frame = pd.concat(
+        [t[columns].assign(_origin=split) for split, t in tables.items()], ignore_index=True
+    )
+    path = ", ".join(sources(cfg).values())
 
     dropped: dict[str, int] = {}
-    texts = frame[cfg.text_column]
-    bad_text = texts.isna() | texts.astype(str).str.strip().eq("")
+    text_columns = [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
+    bad_text = pd.Series(False, index=frame.index)
+    for column in text_columns:
+        texts = frame[column]
+        bad_text |= texts.isna() | texts.astype(str).str.strip().eq("")
     if bad_text.any():
         dropped["empty or missing text"] = int(bad_text.sum())
     raw_labels = frame[cfg.label_column]
@@ -93,7 +112,7 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
     keep = ~(bad_text | raw_labels.isna())
     frame = frame.loc[keep]
     if frame.empty:
-        raise ConfigError(f"data.path: no usable rows in {path} (dropped: {dropped})")
+        raise ConfigError(f"data: no usable rows in {path} (dropped: {dropped})")
 
     if cfg.label_rule == "threshold":
         values = pd.to_numeric(frame[cfg.label_column], errors="coerce")
@@ -119,12 +138,36 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
             "needs at least two classes (check data.threshold / data.label_column)"
         )
     for reason, count in dropped.items():
-        log.warning("dropped %d rows of %s: %s", count, path.name, reason)
-    out = LabelledData(frame[cfg.text_column].astype(str).tolist(), labels, names, dropped)
+        log.warning("dropped %d rows of %s: %s", count, path, reason)
+    origin = frame["_origin"].to_numpy()
+    out = LabelledData(
+        frame[cfg.text_column].astype(str).tolist(),
+        labels,
+        names,
+        dropped,
+        frame[cfg.text_pair_column].astype(str).tolist() if cfg.text_pair_column else None,
+        None if WHOLE in tables else origin,
+    )
     if cfg.max_rows is not None and cfg.max_rows < len(out.texts):
-        idx = _stratified_subset(out.labels, cfg.max_rows, cfg.seed)
-        out = LabelledData([out.texts[i] for i in idx], out.labels[idx], names, dropped)
+        out = out.select(_subsample(out, cfg.max_rows, cfg.seed))
     return out
+
+
+def _subsample(data: LabelledData, n: int, seed: int) -> np.ndarray:
+    """A stratified subsample of ``n`` rows; with split tables, each table in proportion."""
+    if data.origin is None:
+        return _stratified_subset(data.labels, n, seed)
+    picked = []
+    for split in SPLITS:
+        rows = np.flatnonzero(data.origin == split)
+        if len(rows) == 0:
+            continue
+        share = max(len(set(data.labels[rows].tolist())), round(n * len(rows) / len(data.labels)))
+        if share >= len(rows):
+            picked.append(rows)
+        else:
+            picked.append(rows[_stratified_subset(data.labels[rows], share, seed)])
+    return np.sort(np.concatenate(picked))
 
 
 def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -152,35 +195,61 @@ def train_subset(dataset: Any, fraction: float, seed: int) -> Any:
     return dataset.select(sorted(keep), keep_in_memory=True)
 
 
-def split_indices(labels: np.ndarray, cfg: DataConfig) -> dict[str, np.ndarray]:
-    """Seeded, stratified train / validation (/ test) row indices."""
+def split_indices(
+    labels: np.ndarray, cfg: DataConfig, origin: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Train / validation (/ test) row indices: the given split tables as they are, and what is
+    not given split from the train rows (seeded, stratified)."""
     from sklearn.model_selection import train_test_split
 
-    idx = np.arange(len(labels))
-    counts = np.bincount(labels)
+    given = {} if origin is None else {s: np.flatnonzero(origin == s) for s in SPLITS}
+    given = {s: rows for s, rows in given.items() if len(rows)}
+    idx = given.get("train", np.arange(len(labels)))
+    wants_test = cfg.test_size > 0 and "test" not in given
+    wants_validation = "validation" not in given
+    counts = np.bincount(labels[idx])
     smallest = int(counts[counts > 0].min())
-    parts = 3 if cfg.test_size > 0 else 2
+    parts = 1 + int(wants_test) + int(wants_validation)
     if smallest < parts:
         raise ConfigError(
             f"data: the smallest class has {smallest} rows; stratified splitting "
             f"into {parts} parts needs at least {parts} rows per class"
         )
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {s: rows for s, rows in given.items() if s != "train"}
     try:
-        if cfg.test_size > 0:
+        if wants_test:
             idx, out["test"] = train_test_split(
                 idx, test_size=cfg.test_size, stratify=labels[idx], random_state=cfg.seed
             )
-        rel_val = cfg.validation_size / (1.0 - cfg.test_size)
-        out["train"], out["validation"] = train_test_split(
-            idx, test_size=rel_val, stratify=labels[idx], random_state=cfg.seed
-        )
+        if wants_validation:
+            rel_val = cfg.validation_size / (1.0 - (cfg.test_size if wants_test else 0.0))
+            idx, out["validation"] = train_test_split(
+                idx, test_size=rel_val, stratify=labels[idx], random_state=cfg.seed
+            )
+        out["train"] = idx
     except ValueError as exc:
         raise ConfigError(
-            f"data: cannot split {len(labels)} rows with validation_size="
+            f"data: cannot split {len(idx)} rows with validation_size="
             f"{cfg.validation_size}, test_size={cfg.test_size} ({exc})"
         ) from None
     return {k: np.sort(v) for k, v in out.items()}
+
+
+def overlaps(data: LabelledData, splits: dict[str, np.ndarray]) -> dict[str, int]:
+    """Rows of a later split whose text (and pair) is also in an earlier one: leakage, such
+    as a test sentence the model also trained on. Keys read ``"test in train"``."""
+    keys = data.texts
+    if data.pairs is not None:
+        keys = [f"{a}\0{b}" for a, b in zip(data.texts, data.pairs, strict=True)]
+    order = [s for s in SPLITS if s in splits]
+    found: dict[str, int] = {}
+    for i, early in enumerate(order):
+        seen = {keys[j] for j in splits[early]}
+        for late in order[i + 1 :]:
+            count = sum(keys[j] in seen for j in splits[late])
+            if count:
+                found[f"{late} in {early}"] = int(count)
+    return found
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
@@ -200,9 +269,14 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
 
 
 def tokenize_cached(
-    texts: list[str], tokenizer: Any, max_length: int, cache_dir: str
+    texts: list[str],
+    tokenizer: Any,
+    max_length: int,
+    cache_dir: str,
+    pairs: list[str] | None = None,
 ) -> tuple[Any, str, bool]:
-    """Tokenize ``texts`` (truncated to ``max_length``), reusing an on-disk cache by content.
+    """Tokenize ``texts`` (with ``pairs`` as second texts; the longer one truncated first to
+    ``max_length`` together), reusing an on-disk cache by content.
 
     Returns the ``datasets.Dataset``, its content key, and whether it came from the cache.
     """
@@ -213,6 +287,11 @@ def tokenize_cached(
     for t in texts:
         h.update(t.encode())
         h.update(b"\0")
+    if pairs is not None:
+        h.update(b"pairs\0")
+        for t in pairs:
+            h.update(t.encode())
+            h.update(b"\0")
     h.update(tokenizer_fingerprint(tokenizer).encode())
     h.update(f"max_length={max_length}".encode())
     key = h.hexdigest()[:24]
@@ -224,7 +303,7 @@ def tokenize_cached(
         log.info("tokenized data from cache %s", target)
         return ds, key, True
 
-    enc = tokenizer(texts, truncation=True, max_length=max_length)
+    enc = tokenizer(texts, pairs, truncation="longest_first", max_length=max_length)
     ds = datasets.Dataset.from_dict(  # type: ignore[attr-defined]
         {k: enc[k] for k in enc}
     )
@@ -250,12 +329,29 @@ class SplitData:
     splits: dict[str, np.ndarray]
     folds: list[tuple[list[int], list[int]]]
     seed: int
+    overlaps: dict[str, int] = field(default_factory=dict)
+    """Leakage: rows of a split whose text is also in an earlier split (``overlaps``)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes, classes, where the splits came from and their overlaps (``data_splits.json``)."""
+        given = [] if self.labelled.origin is None else sorted(set(self.labelled.origin))
+        return {
+            "sizes": {k: int(len(self.splits[k])) for k in SPLITS if k in self.splits},
+            "classes": self.labelled.label_names,
+            "given_splits": [s for s in SPLITS if s in given],
+            "pairs": self.labelled.pairs is not None,
+            "overlaps": self.overlaps,
+            "dropped": self.labelled.dropped,
+        }
 
 
 def split_data(cfg: DataConfig) -> SplitData:
     """Read, label and split the CSV once; tokenizing it per encoder is `tokenize_splits`."""
     labelled = read_labelled(cfg)
-    splits = split_indices(labelled.labels, cfg)
+    splits = split_indices(labelled.labels, cfg, labelled.origin)
+    shared = overlaps(labelled, splits)
+    for where, count in shared.items():
+        log.warning("data: %d rows of %s (same text): leakage", count, where)
     folds = []
     if cfg.folds:
         try:
@@ -264,13 +360,15 @@ def split_data(cfg: DataConfig) -> SplitData:
             raise ConfigError(
                 f"data.folds={cfg.folds}: cannot split the train split ({exc})"
             ) from None
-    return SplitData(labelled, splits, folds, cfg.seed)
+    return SplitData(labelled, splits, folds, cfg.seed, shared)
 
 
 def tokenize_splits(split: SplitData, cfg: DataConfig, tokenizer: Any) -> PreparedData:
     """The splits tokenized by ``tokenizer`` (once per tokenizer, cached by content)."""
     labelled, splits = split.labelled, split.splits
-    tokens, key, hit = tokenize_cached(labelled.texts, tokenizer, cfg.max_length, cfg.cache_dir)
+    tokens, key, hit = tokenize_cached(
+        labelled.texts, tokenizer, cfg.max_length, cfg.cache_dir, labelled.pairs
+    )
     parts = {}
     for name, idx in splits.items():
         part = tokens.select(idx.tolist(), keep_in_memory=True)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import BASE, ofat_variants
-from hpo_ray.layout import BASELINE_METRICS, MODEL_METRICS
+from hpo_ray.layout import BASELINE_METRICS, DATA_SPLITS, MODEL_METRICS
 from hpo_ray.results.compare import AXES
 from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import fresh_seeds, reseed_table
@@ -108,15 +108,45 @@ def objective_statement(cfg: ExperimentConfig) -> list[str]:
     folds = (
         f"{d.folds}-fold CV of the train split, {d.fold_aggregate} over folds per epoch"
         if d.folds
-        else f"validation split {d.validation_size:g} (seed {d.seed}), no k-fold"
+        else (
+            "validation split given (data.validation_path), no k-fold"
+            if d.validation_path
+            else f"validation split {d.validation_size:g} (seed {d.seed}), no k-fold"
+        )
+    )
+    test = (
+        "given (data.test_path; search never sees it)"
+        if d.test_path
+        else f"{d.test_size:g}{' (search never sees it)' if d.test_size else ''}"
     )
     return [
         f"objective: {verb} {metric}, best evaluation per trial (evaluated every "
         f"{cfg.training.eval_steps or 1} {'steps' if cfg.training.eval_steps else 'epoch'})",
-        f"  data: {folds}; test split "
-        f"{d.test_size:g}{' (search never sees it)' if d.test_size else ''}",
+        f"  data: {folds}; test split {test}",
+        *data_lines(cfg),
         f"  seeds: {seeds}; loss: {loss}",
     ]
+
+
+def data_lines(cfg: ExperimentConfig) -> list[str]:
+    """The splits the run used (sizes, which were given) and any text shared between them."""
+    info = read_json(cfg.experiment_dir / DATA_SPLITS)
+    if info is None:
+        return []
+    sizes = ", ".join(f"{k} {v}" for k, v in info["sizes"].items())
+    given = info.get("given_splits") or []
+    lines = [
+        f"  splits: {sizes}"
+        + (f" (given: {', '.join(given)})" if given else " (split by hpo_ray)")
+        + ("; sentence pairs" if info.get("pairs") else "")
+    ]
+    shared = info.get("overlaps") or {}
+    if shared:
+        where = "; ".join(f"{n} rows of {k}" for k, n in shared.items())
+        lines.append(f"  leakage: {where} (the same text in both splits)")
+    else:
+        lines.append("  leakage: none (no text appears in two splits)")
+    return lines
 
 
 def final_scores(
@@ -146,7 +176,10 @@ def final_scores(
     if search_best is not None:
         lines.append(f"  search's best validation {OBJECTIVE}: {search_best:.4f}")
     if "test" not in metrics:
-        lines.append("  (no test split: set data.test_size to see how optimistic validation is)")
+        lines.append(
+            "  (no test split: set data.test_size or data.test_path to see how optimistic "
+            "validation is)"
+        )
     return "\n".join(lines) + "\n" + baseline_against_tuned(cfg, results)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from hpo_ray.config.schema import ExperimentConfig
 from hpo_ray.config.task import check_metric, task_metrics
 from hpo_ray.data.dataset import PreparedData, SplitData, split_data, tokenize_splits
+from hpo_ray.data.sources import check_sources
 from hpo_ray.errors import ConfigError
 from hpo_ray.train.models import (
     candidate,
@@ -54,11 +55,7 @@ def preflight(cfg: ExperimentConfig) -> None:
     local Ray) the per-trial resources within this machine."""
     check_folders(cfg)
     resolve_models(cfg)
-    if not Path(cfg.data.path).is_file():
-        raise ConfigError(
-            f"data.path: file {cfg.data.path!r} not found; point data.path at a CSV "
-            "(the demo corpus is made by `hpo-ray prepare-data`)"
-        )
+    check_sources(cfg.data)
     if not joins_cluster(cfg):
         check_local_resources(cfg)
 

@@ -74,7 +74,7 @@ def refit_best(
     if params is None:
         trial_id, params = selected_trial(cfg)
     if baseline is None:
-        baseline = cfg.run.refit_baseline and cfg.data.test_size > 0
+        baseline = cfg.run.refit_baseline
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cfg.run.name}-", dir=out.parent))
     try:
@@ -84,7 +84,7 @@ def refit_best(
         (staging / MODEL_LABELS).write_text(json.dumps(label_names, indent=2))
         (staging / BEST_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
         (staging / MODEL_METRICS).write_text(json.dumps(metrics, indent=2))
-        if baseline:
+        if baseline and "test" in metrics:  # the baseline is compared on the test split
             base = cfg.base_params()
             same = all(same_value(params.get(k), v) for k, v in base.items())
             if same:

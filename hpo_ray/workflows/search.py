@@ -23,7 +23,7 @@ from typing import Any
 from hpo_ray.config.loading import dump_config
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
-from hpo_ray.layout import CONFIG_FILE, GRID_FILE, SUMMARY, is_ofat
+from hpo_ray.layout import CONFIG_FILE, DATA_SPLITS, GRID_FILE, SUMMARY, is_ofat
 from hpo_ray.report.summary import final_scores
 from hpo_ray.report.writer import preload, refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
@@ -34,7 +34,6 @@ from hpo_ray.workflows.prepare import (
     Inputs,
     check_data,
     check_outputs,
-    joins_cluster,
     preflight,
     prepare_inputs,
 )
@@ -80,9 +79,9 @@ def run_experiment(
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
     preflight(cfg)
-    # A local Ray: the data is read and checked before anything starts; its tokenizing (and
-    # the transformers import) then runs while Ray starts.
-    split = check_data(cfg) if inputs is None and not joins_cluster(cfg) else None
+    # The data is read and checked before Ray starts; its tokenizing (and the transformers
+    # import) then runs while Ray starts or is joined.
+    split = check_data(cfg) if inputs is None else None
     if plan.kind == "search":
         for warning in plan_warnings(cfg):
             log.warning(warning)
@@ -104,6 +103,8 @@ def run_experiment(
                 shutil.rmtree(exp)
             exp.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, exp / CONFIG_FILE)
+            if split is not None:
+                (exp / DATA_SPLITS).write_text(json.dumps(split.describe(), indent=2))
             if plan.kind == "ofat":
                 write_grid_file(cfg, exp)
             trainable = make_trainable(cfg, models, data, hooks)
