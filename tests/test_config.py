@@ -16,7 +16,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_shipped_configs_load():
-    for name in ("demo.yaml", "distilbert_search.yaml", "compare.yaml"):
+    for name in ("demo.yaml", "presplit_demo.yaml", "distilbert_search.yaml", "compare.yaml"):
         cfg = load_config(REPO / "configs" / name)
         assert cfg.run.name == Path(name).stem
         assert Path(cfg.data.path).is_absolute() and Path(cfg.run.storage).is_absolute()

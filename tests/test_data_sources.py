@@ -164,3 +164,25 @@ def test_pair_column_flows_into_prepared_data(tmp_path, tiny_model):
     data = prepare_data(cfg, tok)
     for ids in data.train["input_ids"][:5]:
         assert ids.count(tok.sep_token_id) == 2
+
+
+def test_prepare_data_split_writes_three_stratified_parquet_tables(tmp_path, capsys):
+    from hpo_ray.cli import main
+
+    csv = tmp_path / "corpus.csv"
+    frame(100).to_csv(csv, index=False)  # an existing corpus file is kept: no download
+    assert main(["prepare-data", "--out", str(csv), "--split"]) == 0
+    folder = tmp_path / "corpus-split"
+    parts = {s: pd.read_parquet(folder / f"{s}.parquet") for s in ("train", "validation", "test")}
+    assert {s: len(p) for s, p in parts.items()} == {"train": 60, "validation": 20, "test": 20}
+    assert all((p["sent"] > 0).mean() == 0.5 for p in parts.values())
+    assert sorted(pd.concat(parts.values())["text"]) == sorted(frame(100)["text"])
+    assert str(folder / "train.parquet") in capsys.readouterr().out
+    split = split_data(
+        DataConfig(**{f"{s}_path": str(folder / f"{s}.parquet") for s in parts}, test_size=0)
+    )
+    assert {k: len(v) for k, v in split.splits.items()} == {
+        "validation": 20,
+        "test": 20,
+        "train": 60,
+    }

@@ -237,6 +237,9 @@ def test_the_model_is_the_best_trials_kept_weights_and_nothing_else_stays(asha_r
     baseline = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
     assert baseline["made_by"].startswith(f"kept: trial {base['trial_id']}'s weights")
     assert baseline["validation"]["eval_f1"] == pytest.approx(base["objective"], abs=1e-6)
+    best_dir = outcome.experiment_dir / f"trial_{best['trial_id']}"
+    rows = [json.loads(x) for x in (best_dir / "result.json").read_text().splitlines() if x]
+    assert {r["device"] for r in rows} == {"cpu"}  # resources.gpu 0: Ray hides any GPU
     kept = {d.parent.name for d in outcome.experiment_dir.glob("trial_*/best_model")}
     assert kept == {f"trial_{best['trial_id']}", f"trial_{base['trial_id']}"}
     assert not list(outcome.experiment_dir.glob("trial_*/checkpoint_*"))

@@ -287,6 +287,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             quiet=True,
         )
         reporter.computer = trainer.compute_metrics
+        reporter.extra["device"] = str(trainer.args.device)  # cuda:0, mps or cpu
         checkpoint = tune.get_checkpoint()
         try:
             if checkpoint is not None:
