@@ -101,8 +101,8 @@ def event_times(exp: Path) -> tuple[float, float]:
 
 
 def one_run(code: Path, config: Path, name: str, env: dict[str, str], address: str | None):
-    args = [sys.executable, "-m", "hpo_ray.cli", "search", str(config), "--no-refit"]
-    args += [f"run.name={name}"] + (["--address", address] if address else [])
+    args = [sys.executable, "-m", "hpo_ray.cli", "search", str(config), f"run.name={name}"]
+    args += ["--no-refit"] + (["--address", address] if address else [])  # after: older CLIs
     start = time.time()
     done = subprocess.run(args, cwd=code, env=env, capture_output=True, text=True)
     end = time.time()
