@@ -70,6 +70,16 @@ STUDY_STATES = {
 """How a trial's status reaches the SQLite study (running and pending ones are added later)."""
 
 
+def preload() -> None:
+    """Import what the report draws and stores with (matplotlib, Optuna's SQLite storage), so
+    the end of a run does not wait for it: called in a background thread while trials run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import optuna.storages  # noqa: F401
+
+
 def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
     """Write the report of a search or an OFAT sweep; returns its folder.
 

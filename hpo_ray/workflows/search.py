@@ -25,7 +25,7 @@ from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
 from hpo_ray.layout import CONFIG_FILE, DATA_SPLITS, GRID_FILE, SUMMARY, is_ofat
 from hpo_ray.report.summary import final_scores
-from hpo_ray.report.writer import refresh_html, write_report
+from hpo_ray.report.writer import preload, refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
@@ -93,6 +93,7 @@ def run_experiment(
         pending: Future[Inputs] | None = None
         if split is not None:
             pending = pool.submit(prepare_inputs, cfg, split)
+        pool.submit(preload)  # the report's libraries, imported while trials run
         with ray_session(cfg.run.address, cfg.run.dashboard):
             check_resources(cfg)  # a cluster's resources: checked before any data is read
             if pending is not None:
