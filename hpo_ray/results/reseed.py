@@ -98,11 +98,10 @@ def reseed_table(cfg: ExperimentConfig) -> pd.DataFrame | None:
     return table.reset_index(drop=True)
 
 
-def selected_trial(cfg: ExperimentConfig) -> tuple[str, dict[str, Any]]:
+def selected_trial(results: SearchResults) -> tuple[str, dict[str, Any]]:
     """What refit trains: the reseed winner (its search trial's id and values, with the base
     seed), else the best trial."""
-    table = reseed_table(cfg)
-    results = SearchResults.load(cfg.experiment_dir)
+    table = reseed_table(results.cfg)
     if table is None or table.empty or table["mean"].isna().all():
         trial_id = str(results.best_row()["trial_id"])
     else:

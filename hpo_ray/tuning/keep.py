@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
@@ -45,14 +46,20 @@ def trials_to_keep(scored: Iterable[Scored], mode: str, count: int) -> set[str]:
     return best | {tid for tid, _, base in listed if base}
 
 
-def drop_weights(folder: Any) -> None:
+def drop_weights(folder: Path) -> None:
     for name in (TRIAL_BEST_MODEL, f".tmp-{TRIAL_BEST_MODEL}", f".old-{TRIAL_BEST_MODEL}"):
         shutil.rmtree(folder / name, ignore_errors=True)
 
 
+def keeps_weights(cfg: ExperimentConfig) -> bool:
+    """Whether the trials keep their best weights: the model is kept (``run.refit: keep``) and
+    a trial trains one model on the train split (no k folds)."""
+    return cfg.run.refit == "keep" and not cfg.data.folds
+
+
 def kept_weights(cfg: ExperimentConfig) -> list[Any]:
-    """The callback for a run whose model is kept, else nothing."""
-    if cfg.run.refit != "keep" or cfg.data.folds:
+    """The callback for a run whose trials keep their weights, else nothing."""
+    if not keeps_weights(cfg):
         return []
     return [
         kept_weights_class()(

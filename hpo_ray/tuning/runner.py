@@ -20,7 +20,7 @@ from hpo_ray.errors import ConfigError
 from hpo_ray.layout import trial_dir_name
 from hpo_ray.train.setup import TrialSetup
 from hpo_ray.train.trainable import make_data_handles, train_trial
-from hpo_ray.tuning.keep import kept_weights
+from hpo_ray.tuning.keep import keeps_weights, kept_weights
 from hpo_ray.tuning.plan import TunePlan
 from hpo_ray.tuning.registry import make_stopper
 from hpo_ray.tuning.study import study_mirror
@@ -95,7 +95,7 @@ def make_trainable(
         mode=cfg.search.mode,
         cpus_per_trial=cfg.resources.cpu,
         checkpoint=cfg.run.checkpoint,
-        keep_best=cfg.run.refit == "keep" and not cfg.data.folds,
+        keep_best=keeps_weights(cfg),
         trust_remote_code=cfg.model.trust_remote_code,
         positive_label=cfg.data.positive_label,
         average=cfg.search.average,

@@ -45,7 +45,8 @@ from hpo_ray.results.reseed import selected_trial
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
 from hpo_ray.train.trainer import build_trainer
-from hpo_ray.workflows.prepare import check_model_folder
+from hpo_ray.tuning.keep import keeps_weights
+from hpo_ray.workflows.prepare import Inputs, check_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def refit_best(
     params: dict[str, Any] | None = None,
     baseline: bool | None = None,
     how: str | None = None,
+    results: SearchResults | None = None,
+    inputs: Inputs | None = None,
 ) -> Path:
     """Save the model of ``params`` (default: the search's choice); returns its folder.
 
@@ -66,20 +69,25 @@ def refit_best(
     epoch count. ``baseline`` (default ``run.refit_baseline``): with a test split, also score
     the base values the same way (the baseline trial's kept weights where there are some) and
     keep their scores (``baseline_metrics.json``), so the tuned model is compared with the one
-    the user would have had without the search, on data the search never saw."""
+    the user would have had without the search, on data the search never saw.
+    ``results`` (the trial table) and ``inputs`` (the tokenized data) are the search's own when
+    the caller has them; else they are read here, once."""
     check_model_folder(cfg, overwrite, "pick another run.name=...")
     how = how or (cfg.run.refit if cfg.run.refits else "retrain")
     out = cfg.trained_path
     trial_id = None
     if params is None:
-        trial_id, params = selected_trial(cfg)
+        results = results or SearchResults.load(cfg.experiment_dir)  # refuses a bare folder
+        trial_id, params = selected_trial(results)
+    elif results is None and searched(cfg):
+        results = SearchResults.load(cfg.experiment_dir)
     if baseline is None:
         baseline = cfg.run.refit_baseline
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cfg.run.name}-", dir=out.parent))
     try:
-        encoders: dict[str, Encoder] = {}
-        made = plan_model(cfg, how, trial_id, params)
+        encoders = Encoders(cfg, inputs)
+        made = plan_model(cfg, how, results, trial_id, params)
         metrics, label_names = fit_and_score(cfg, params, made, save_to=staging, encoders=encoders)
         (staging / MODEL_LABELS).write_text(json.dumps(label_names, indent=2))
         (staging / BEST_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
@@ -90,11 +98,14 @@ def refit_best(
             if same:
                 scores = metrics
             else:
-                made_base = plan_model(cfg, how, baseline_trial(cfg), base)
+                base_row = None if results is None else results.baseline_row()
+                base_id = None if base_row is None else str(base_row["trial_id"])
+                made_base = plan_model(cfg, how, results, base_id, base)
                 scores = fit_and_score(cfg, base, made_base, save_to=None, encoders=encoders)[0]
             record = {"params": base, "same_as_tuned": same, **scores}
             (staging / BASELINE_METRICS).write_text(json.dumps(record, indent=2))
-        copy_trial_artifacts(cfg, params, staging / MODEL_TRIAL_ARTIFACTS)
+        if results is not None:
+            copy_trial_artifacts(results, params, staging / MODEL_TRIAL_ARTIFACTS)
         if out.exists():
             shutil.rmtree(out)
         staging.replace(out)
@@ -103,6 +114,13 @@ def refit_best(
             shutil.rmtree(staging, ignore_errors=True)
     log.info("saved the model to %s (%s): %s", out, metrics["made_by"], metrics)
     return out
+
+
+def searched(cfg: ExperimentConfig) -> bool:
+    """Whether a search or sweep ran in the experiment folder (a refit of given values may
+    have none behind it)."""
+    exp = cfg.experiment_dir
+    return (exp / CONFIG_FILE).is_file() and has_tune_state(exp)
 
 
 @dataclass(frozen=True)
@@ -117,11 +135,17 @@ class ModelPlan:
 
 
 def plan_model(
-    cfg: ExperimentConfig, how: str, trial_id: str | None, params: dict[str, Any]
+    cfg: ExperimentConfig,
+    how: str,
+    results: SearchResults | None,
+    trial_id: str | None,
+    params: dict[str, Any],
 ) -> ModelPlan:
-    """Where the model of ``params`` (trial ``trial_id``, if it came from one) comes from."""
+    """Where the model of ``params`` (trial ``trial_id`` of ``results``, if it came from one)
+    comes from."""
     if how == "train+validation":
-        epochs = trial_best_epoch(cfg, trial_id) or int(params["num_train_epochs"])
+        best = best_epoch(results, trial_id)
+        epochs = best or int(params["num_train_epochs"])
         return ModelPlan(
             on_validation=True,
             epochs=epochs,
@@ -129,19 +153,17 @@ def plan_model(
         )
     if how != "keep":
         return ModelPlan()
-    folder = trial_dir(cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL if trial_id else None
-    why = ""
-    if folder is None:
-        why = "the values did not come from a trial"
-    elif cfg.data.folds:
-        why = "the trials trained on k folds, each model on part of the train split"
-    elif float(params.get("train_fraction", 1.0)) < 1.0:
-        why = "the trial trained on part of the train split (train_fraction < 1)"
-    elif not folder.is_dir():
-        why = f"trial {trial_id} kept no weights (run.refit was not keep during the search)"
-    if why or folder is None:
-        log.info("retraining instead of keeping a trial's weights: %s", why)
-        return ModelPlan(made_by=f"retrained on the train split ({why})")
+    if trial_id is None:
+        return retrain("the values did not come from a trial")
+    if not keeps_weights(cfg):
+        return retrain("the trials trained on k folds, each model on part of the train split")
+    if float(params.get("train_fraction", 1.0)) < 1.0:
+        return retrain("the trial trained on part of the train split (train_fraction < 1)")
+    folder = trial_dir(cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL
+    if not folder.is_dir():
+        return retrain(
+            f"trial {trial_id} kept no weights (run.refit was not keep during the search)"
+        )
     info = json.loads((folder / TRIAL_BEST_EPOCH).read_text())
     return ModelPlan(
         kept=folder,
@@ -150,25 +172,41 @@ def plan_model(
     )
 
 
-def trial_best_epoch(cfg: ExperimentConfig, trial_id: str | None) -> int | None:
+def retrain(why: str) -> ModelPlan:
+    log.info("retraining instead of keeping a trial's weights: %s", why)
+    return ModelPlan(made_by=f"retrained on the train split ({why})")
+
+
+def best_epoch(results: SearchResults | None, trial_id: str | None) -> int | None:
     """The epoch count at which trial ``trial_id`` scored its best (rounded up)."""
-    if trial_id is None:
+    if results is None or trial_id is None:
         return None
-    frame = SearchResults.load(cfg.experiment_dir).frame
+    frame = results.frame
     epoch = float(frame.loc[frame["trial_id"] == trial_id, "best_epoch"].iloc[0])
     return max(1, math.ceil(epoch - 1e-9)) if epoch == epoch else None
 
 
-def baseline_trial(cfg: ExperimentConfig) -> str | None:
-    """The id of the search's baseline trial, if it ran one."""
-    if not has_tune_state(cfg.experiment_dir):
-        return None
-    row = SearchResults.load(cfg.experiment_dir).baseline_row()
-    return None if row is None else str(row["trial_id"])
-
-
 Encoder = tuple[str, Any, PreparedData]
 """An encoder's resolved path, its tokenizer and the data it tokenized."""
+
+
+class Encoders:
+    """Each encoder a refit uses, made once: from the search's own tokenized data when handed
+    ``inputs`` (only the tokenizer is loaded), else resolved, read and tokenized (cached)."""
+
+    def __init__(self, cfg: ExperimentConfig, inputs: Inputs | None = None) -> None:
+        self.cfg = cfg
+        self.paths, self.data = inputs if inputs is not None else ({}, {})
+        self.made: dict[str, Encoder] = {}
+
+    def get(self, name: str) -> Encoder:
+        if name not in self.made:
+            model = candidate(self.cfg, name)
+            resolved = self.paths.get(name) or resolve_model(model)
+            tokenizer = load_tokenizer(model, resolved)
+            data = self.data.get(name) or prepare_data(self.cfg.data, tokenizer)
+            self.made[name] = (resolved, tokenizer, data)
+        return self.made[name]
 
 
 def fit_and_score(
@@ -177,7 +215,7 @@ def fit_and_score(
     made: ModelPlan | None = None,
     *,
     save_to: Path | None,
-    encoders: dict[str, Encoder] | None = None,
+    encoders: Encoders | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Make the model of ``params`` as ``made`` says (default: train on the train split, best
     epoch kept), score it on validation (unless it trained on it) and test; save the model and
@@ -185,14 +223,8 @@ def fit_and_score(
     keeps each encoder's tokenizer and data between calls (the tuned model and the baseline
     usually share one)."""
     made = made or ModelPlan()
-    name = params.get(MODEL_NAME) or cfg.model.name
-    encoders = {} if encoders is None else encoders
-    if name not in encoders:
-        model = candidate(cfg, name)
-        resolved = resolve_model(model)
-        tokenizer = load_tokenizer(model, resolved)
-        encoders[name] = (resolved, tokenizer, prepare_data(cfg.data, tokenizer))
-    model_path, tokenizer, data = encoders[name]
+    encoders = Encoders(cfg) if encoders is None else encoders
+    model_path, tokenizer, data = encoders.get(params.get(MODEL_NAME) or cfg.model.name)
     train = train_subset(data.train, params.get("train_fraction", 1.0), data.seed)
     if made.on_validation:
         from datasets.combine import concatenate_datasets
@@ -233,15 +265,11 @@ def fit_and_score(
     return metrics, data.label_names
 
 
-def copy_trial_artifacts(cfg: ExperimentConfig, params: dict[str, Any], dest: Path) -> None:
-    """Copy the artifacts of the trial whose values are being refit (if it wrote any)."""
-    exp = cfg.experiment_dir
-    if not (exp / CONFIG_FILE).is_file() or not has_tune_state(exp):
-        return  # refit of given params without a search behind them
-    results = SearchResults.load(cfg.experiment_dir)
+def copy_trial_artifacts(results: SearchResults, params: dict[str, Any], dest: Path) -> None:
+    """Copy the artifacts of the trial whose values are being saved (if it wrote any)."""
     for trial_id, overrides in results.overrides.items():
         if all(params.get(k) == v for k, v in overrides.items()):
-            source = trial_dir(cfg.experiment_dir, trial_id)
+            source = trial_dir(results.cfg.experiment_dir, trial_id)
             draw_trial_plots(source)  # not among the run.trial_plots best: draw them now
             files = [source / f for f in TRIAL_FILES if (source / f).is_file()]
             if files:

@@ -59,4 +59,4 @@ def resume_experiment(
             resume_errored=retry_errored,
         )
         tuner.fit()
-        return finish(cfg, overwrite=overwrite)
+        return finish(cfg, overwrite=overwrite, inputs=(models, data))

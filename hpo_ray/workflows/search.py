@@ -113,7 +113,7 @@ def run_experiment(
                 run_reseed(cfg)  # it trains on Ray: before Ray stops
             # The report is drawn while Ray stops (it reads the folder only).
             report = pool.submit(write_report, exp, final=not cfg.run.refits)
-        return finish(cfg, overwrite=overwrite, artifacts=report.result())
+        return finish(cfg, overwrite=overwrite, artifacts=report.result(), inputs=(models, data))
 
 
 def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
@@ -132,19 +132,24 @@ def needs_reseed(cfg: ExperimentConfig) -> bool:
 
 
 def finish(
-    cfg: ExperimentConfig, *, overwrite: bool = False, artifacts: Path | None = None
+    cfg: ExperimentConfig,
+    *,
+    overwrite: bool = False,
+    artifacts: Path | None = None,
+    inputs: Inputs | None = None,
 ) -> SearchOutcome:
     """Report from the experiment folder (unless ``artifacts``: it is written), then save the
-    model if configured."""
+    model if configured (from ``inputs``, the run's tokenized data, when given)."""
     if artifacts is None:
         if needs_reseed(cfg):
             run_reseed(cfg)
         artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refits)
-    trained = refit_best(cfg, overwrite=overwrite) if cfg.run.refits else None
-    if trained is not None:
-        results = None if is_ofat(cfg.experiment_dir) else SearchResults.load(cfg.experiment_dir)
-        best = float(results.best_row()[OBJECTIVE]) if results is not None else None
-        summary = artifacts / SUMMARY
-        summary.write_text(summary.read_text() + final_scores(cfg, best, results))
-        refresh_html(cfg.experiment_dir, results)  # the table loaded once for both
+    if not cfg.run.refits:
+        return SearchOutcome(cfg.experiment_dir, artifacts, None)
+    results = None if is_ofat(cfg.experiment_dir) else SearchResults.load(cfg.experiment_dir)
+    trained = refit_best(cfg, overwrite=overwrite, results=results, inputs=inputs)
+    best = float(results.best_row()[OBJECTIVE]) if results is not None else None
+    summary = artifacts / SUMMARY
+    summary.write_text(summary.read_text() + final_scores(cfg, best, results))
+    refresh_html(cfg.experiment_dir, results)  # the table loaded once for all three
     return SearchOutcome(cfg.experiment_dir, artifacts, trained)
