@@ -76,29 +76,27 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
     import pandas as pd
 
     tables = read_tables(cfg)
-    columns = [cfg.text_column, cfg.label_column] + (
-        [cfg.text_pair_column] if cfg.text_pair_column else []
-    )
+    located = sources(cfg)
+    keyed = {"text_column": cfg.text_column, "label_column": cfg.label_column}
+    if cfg.text_pair_column:
+        keyed["text_pair_column"] = cfg.text_pair_column
     for split, table in tables.items():
-        where = sources(cfg).get(split, sources(cfg).get(WHOLE, ""))
-        name = Path(where).name if not where.startswith(HUB_PREFIX) else where
-        for column in columns:
+        where = located.get(split, located.get(WHOLE, ""))  # a DatasetDict's splits: one place
+        name = where if where.startswith(HUB_PREFIX) else Path(where).name
+        for key, column in keyed.items():
             if column not in table.columns:
-                key = {
-                    cfg.text_column: "text_column",
-                    cfg.label_column: "label_column",
-                }.get(column, "text_pair_column")
                 raise ConfigError(
                     f"data.{key}: column {column!r} not in {name} (columns: "
                     f"{', '.join(map(str, table.columns))}); set data.{key}"
                 )
+    columns = list(keyed.values())
     frame = pd.concat(
         [t[columns].assign(_origin=split) for split, t in tables.items()], ignore_index=True
     )
-    path = ", ".join(sources(cfg).values())
+    path = ", ".join(located.values())
 
     dropped: dict[str, int] = {}
-    text_columns = [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
+    text_columns = [c for k, c in keyed.items() if k != "label_column"]
     bad_text = pd.Series(False, index=frame.index)
     for column in text_columns:
         texts = frame[column]
