@@ -64,7 +64,12 @@ SEARCHERS = ("optuna", "random", "grid")
 SAMPLERS = ("auto", "tpe", "gp", "cmaes", "qmc", "random")
 """Optuna's samplers behind ``search.searcher: optuna``; ``auto`` picks by space and budget."""
 FINETUNE = ("full", "lora")
-SCHEDULERS = ("asha", "median", "none")
+SCHEDULERS = ("asha", "median", "pbt", "pb2", "none")
+POPULATION_SCHEDULERS = ("pbt", "pb2")
+"""Schedulers that change a trial's values while it trains (Population Based Training)."""
+PBT_MUTABLE = ("learning_rate", "weight_decay", "max_grad_norm")
+"""The training values PBT may change between epochs: the optimizer's and the clipping's
+settings, which a resumed optimizer takes over without restarting its schedule."""
 CHECKPOINT_POLICIES = ("none", "model")
 DATA_FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl", "datasets")
 """How ``data`` tables are read (``auto``: by extension; a folder is a ``datasets`` folder)."""
@@ -204,6 +209,21 @@ class ReseedConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PbtConfig:
+    """Population Based Training (``search.scheduler: pbt`` or ``pb2``): the population is
+    ``num_samples`` trials; every ``interval`` epochs the worst ``quantile_fraction`` copy the
+    weights of the best and change their values."""
+
+    interval: int = 1
+    """Epochs between perturbations."""
+    quantile_fraction: float = 0.25
+    resample_probability: float = 0.25
+    """PBT: the chance a copied value is drawn afresh from its range instead of scaled."""
+    perturbation_factors: list[float] = field(default_factory=lambda: [1.2, 0.8])
+    """PBT: a copied value is multiplied by one of these (then kept within its range)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SearchConfig:
     """What to optimise and how to look for it."""
 
@@ -235,11 +255,17 @@ class SearchConfig:
     average: str | None = None
     """``macro`` or ``weighted``: how roc_auc / pr_auc average over classes (multi-class)."""
     reseed: ReseedConfig = field(default_factory=lambda: ReseedConfig())
+    pbt: PbtConfig = field(default_factory=lambda: PbtConfig())
     space: dict[str, ParamSpec] = field(default_factory=dict)
 
     @property
     def mode(self) -> str:
         return mode_of(self.metric)
+
+    @property
+    def population(self) -> bool:
+        """Whether trials change their values while they train (PBT, PB2)."""
+        return self.scheduler in POPULATION_SCHEDULERS
 
     @property
     def tune_metric(self) -> str:

@@ -33,7 +33,8 @@ def search_summary(results: SearchResults) -> str:
     lines = [
         f"experiment: {results.cfg.run.name}",
         *objective_statement(results.cfg),
-        f"searcher: {s.searcher} (seed {s.seed}); scheduler: {s.scheduler}",
+        f"searcher: {'random' if s.population and s.searcher == 'optuna' else s.searcher} "
+        f"(seed {s.seed}); scheduler: {s.scheduler}",
         *sampler_lines(results.cfg),
         f"trials: {len(results.frame)} of {results.requested()} requested",
         f"  completed: {counts.get('completed', 0)}",
@@ -79,8 +80,23 @@ def search_summary(results: SearchResults) -> str:
 
 
 def sampler_lines(cfg: ExperimentConfig) -> list[str]:
-    """Which Optuna sampler proposed the trials and why (Optuna searches only)."""
-    if cfg.search.searcher != "optuna":
+    """Which Optuna sampler proposed the trials and why (Optuna searches only), or how a
+    population (PBT, PB2) was drawn and evolved."""
+    s = cfg.search
+    if s.population:
+        drawn = "the grid" if s.searcher == "grid" else "random draws from search.space"
+        how = (
+            "values picked by a Gaussian-process bandit (PB2)"
+            if s.scheduler == "pb2"
+            else f"values scaled by {s.pbt.perturbation_factors} or redrawn "
+            f"(p={s.pbt.resample_probability:g})"
+        )
+        return [
+            f"  population: {s.num_samples} trials from {drawn}; every {s.pbt.interval} "
+            f"epoch(s) the worst {s.pbt.quantile_fraction:.0%} copy the best's checkpoint, "
+            f"{how}; trials compared on their latest {s.tune_metric}"
+        ]
+    if s.searcher != "optuna":
         return []
     choice = choose_sampler(cfg)
     return [f"  sampler: {choice.name}: {choice.reason}"]
@@ -149,6 +165,22 @@ def data_lines(cfg: ExperimentConfig) -> list[str]:
     return lines
 
 
+def replay_lines(cfg: ExperimentConfig, metrics: dict[str, Any]) -> list[str]:
+    """How close a population's replay came to the search's own model (saved beside it in
+    ``search_model/``), on validation and test."""
+    own = metrics.get("search_model")
+    if not own:
+        return []
+    name = cfg.search.metric
+    parts = []
+    for split in ("validation", "test"):
+        key = split_key(split, name)
+        if split in metrics and split in own and key in metrics[split] and key in own[split]:
+            replay, search = float(metrics[split][key]), float(own[split][key])
+            parts.append(f"{split} {replay:.4f} vs {search:.4f} ({replay - search:+.4f})")
+    return [f"  replay against the search's own model (search_model/), {name}: " + "; ".join(parts)]
+
+
 def final_scores(
     cfg: ExperimentConfig,
     search_best: float | None = None,
@@ -175,6 +207,7 @@ def final_scores(
         lines.append(f"  {name:<12}{cells}")
     if search_best is not None:
         lines.append(f"  search's best validation {OBJECTIVE}: {search_best:.4f}")
+    lines += replay_lines(cfg, metrics)
     if "test" not in metrics:
         lines.append(
             "  (no test split: set data.test_size or data.test_path to see how optimistic "

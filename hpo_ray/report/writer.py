@@ -42,6 +42,12 @@ from hpo_ray.report.plots import (
     plot_tradeoff,
     plot_train_size,
 )
+from hpo_ray.report.population_plots import (
+    kept_schedule,
+    plot_population,
+    plot_schedule,
+    population_lines,
+)
 from hpo_ray.report.summary import (
     comparison_summary,
     final_scores,
@@ -110,12 +116,18 @@ def write_search_report(exp_dir: Path, *, final: bool = True) -> Path:
         plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
         notes.append(plot_importances(study, out / "param_importances.png"))
         draw_best_trial_plots(results, exp_dir, results.cfg.run.trial_plots)
+        if results.cfg.search.population:
+            plot_population(results, out / "population.png")
+            segments, epochs = kept_schedule(results, str(results.best_row()["trial_id"]))
+            if segments:
+                plot_schedule(segments, epochs, out / "winner_schedule.png")
         curves = learning_curves(results)
         if not curves.empty:
             metric = results.cfg.search.metric
             plot_learning_curves(curves, metric, out / "learning_curves.png")
         best = float(results.best_row()[OBJECTIVE])
     text = search_summary(results) + "".join(n for n in notes if n)
+    text += "".join(f"{line}\n" for line in population_lines(results))
     text += write_reseed_report(results.cfg, out) + write_comparison(results, out)
     cost = search_cost(results)
     text += "\n".join(cost.lines()) + "\n"

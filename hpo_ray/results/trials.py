@@ -111,6 +111,8 @@ class SearchResults:
             for key in ("train_examples", "trainable_params", "train_seconds"):
                 row[key] = last.get(key, math.nan)
             row["time_s"] = last.get("time_total_s", math.nan)
+            if cfg.search.population:
+                row.update(population_columns(hist, last))
             row["status"] = trial_status(trial.status, last if not hist.empty else {})
             row["error"] = (
                 _error_text(trial_dir(exp_dir, trial.trial_id)) if trial.status == "ERROR" else ""
@@ -157,6 +159,29 @@ class SearchResults:
 
     def requested(self) -> int:
         return self.cfg.search.requested_trials()
+
+
+def population_columns(hist: pd.DataFrame, last: dict[str, Any]) -> dict[str, Any]:
+    """A population trial's copies: how many times it took another's checkpoint, and the
+    lineage of its latest weights (``trial@epoch`` for each trial that trained them, from the
+    epoch it started)."""
+    copies = hist["copied_from"].fillna("").astype(bool).sum() if "copied_from" in hist else 0
+    return {"copies": int(copies), "lineage": str(last.get("lineage") or "")}
+
+
+def exploits(results: SearchResults) -> pd.DataFrame:
+    """Every copy a population made: ``trial_id`` took ``copied_from``'s checkpoint, trained
+    on from ``epoch`` (the epoch of its first evaluation after the copy is ``epoch + 1``)."""
+    rows = []
+    for trial_id, hist in results.history.items():
+        if hist.empty or "copied_from" not in hist:
+            continue
+        for _, r in hist[hist["copied_from"].fillna("").astype(bool)].iterrows():
+            start = str(r.get("lineage", "")).split()[-1].rsplit("@", 1)[-1]
+            rows.append(
+                {"trial_id": trial_id, "copied_from": r["copied_from"], "epoch": float(start)}
+            )
+    return pd.DataFrame(rows, columns=["trial_id", "copied_from", "epoch"])
 
 
 def _tag_number(trial: Any) -> int:

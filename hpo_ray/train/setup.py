@@ -31,6 +31,11 @@ class TrialSetup:
     fold_aggregate: str = "mean"
     keep_best: bool = False
     """Keep each trial's best-epoch weights in its folder (``run.refit: keep``)."""
+    population: bool = False
+    """Trials change values between epochs and hand each other checkpoints (PBT, PB2): each
+    report carries the Trainer's full checkpoint and the schedule of its weights."""
+    searched: tuple[str, ...] = ()
+    """The searched training values (a population changes these)."""
     experiment_dir: str = ""
     """The experiment folder, where a trial's own-failure marker is kept when it is a path
     every node sees (a local or NFS folder)."""

@@ -8,6 +8,7 @@ keyed by its content fingerprint.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -19,10 +20,17 @@ from typing import Any
 from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, eval_key
 from hpo_ray.config.trials import trial_overrides, trial_params
 from hpo_ray.data.dataset import train_subset
-from hpo_ray.layout import OWN_FAILURE, trial_dir
+from hpo_ray.layout import OWN_FAILURE, TRIAL_BEST_EPOCH, TRIAL_BEST_MODEL, trial_dir
 from hpo_ray.train.kfold import train_folds
 from hpo_ray.train.models import load_tokenizer_from_path
 from hpo_ray.train.objective import RunningBest
+from hpo_ray.train.schedule import (
+    continue_schedule,
+    mutable_values,
+    read_schedule,
+    schedule_callback_class,
+    write_schedule,
+)
 from hpo_ray.train.setup import DataHandle, TrialSetup
 from hpo_ray.train.trainer import build_trainer
 from hpo_ray.train.trial_files import save_best_weights, write_trial_artifacts
@@ -101,6 +109,8 @@ def _report_callback_class() -> type:
             artifacts_dir: str | None = None,
             label_names: list[str] | None = None,
             keep_best: bool = False,
+            full_checkpoints: bool = False,
+            keep_dir: str | None = None,
         ) -> None:
             self.checkpoint = checkpoint
             self.metric = eval_key(metric)
@@ -109,11 +119,20 @@ def _report_callback_class() -> type:
             self.artifacts_dir = artifacts_dir
             self.label_names = label_names or []
             self.keep_best = keep_best and artifacts_dir is not None
+            self.keep_dir = keep_dir or artifacts_dir
+            """Where the kept weights go: the experiment's trial folder where this node sees it
+            (Tune's artifact sync can put an older copy back over it after a restart)."""
             self.computer: Any = None  # the Trainer's MetricsComputer, set after it is built
             self.started = time.perf_counter()
             self.steps_at_start = 0
             self.extra: dict[str, Any] = {}
             """Constant facts about the trial added to every report (training-set size...)."""
+            self.full_checkpoints = full_checkpoints
+            """Report after the Trainer saved its full checkpoint (optimizer, schedule, RNG),
+            with that checkpoint, so another trial can go on from it (PBT)."""
+            self.pending: dict[str, Any] | None = None
+            self.schedule: list[dict[str, Any]] = []
+            """What trained the weights so far (``train.schedule``; PBT)."""
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started = time.perf_counter()
@@ -146,7 +165,9 @@ def _report_callback_class() -> type:
             best = self.best.update(result[self.metric])
             if self.keep_best and best != before:
                 info = {"epoch": state.epoch, "step": state.global_step, self.metric: best}
-                save_best_weights(kwargs["model"], str(self.artifacts_dir), info)
+                if self.schedule:
+                    info["schedule"] = self.schedule
+                save_best_weights(kwargs["model"], str(self.keep_dir), info)
             result.update(
                 {OBJECTIVE: best, TRAIN_DONE: done},
                 epoch=float(state.epoch or 0.0),
@@ -155,11 +176,16 @@ def _report_callback_class() -> type:
                 train_seconds=time.perf_counter() - self.started,
                 **self.extra,
             )
+            if self.extra.get("copied_from"):
+                self.extra["copied_from"] = ""  # a copy is reported with its first evaluation
             if done:
                 result["trainable_params"] = sum(
                     p.numel() for p in kwargs["model"].parameters() if p.requires_grad
                 )
                 self.write_artifacts(state, result)
+            if self.full_checkpoints:
+                self.pending = result  # reported with the checkpoint the Trainer saves next
+                return
             if self.checkpoint == "none" or done:
                 tune.report(result)
                 return
@@ -170,6 +196,23 @@ def _report_callback_class() -> type:
                 tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            from ray import tune
+
+            if self.pending is None:
+                return
+            result, self.pending = self.pending, None
+            folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            write_schedule(folder, self.schedule, float(state.epoch or 0.0))
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            from ray import tune
+
+            if self.pending is not None:  # an evaluation no checkpoint followed
+                result, self.pending = self.pending, None
+                tune.report(result)
 
     return TuneReportCallback
 
@@ -247,7 +290,12 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
         own_dir,
         setup.label_names,
         keep_best=setup.keep_best and float(params.get("train_fraction", 1.0)) >= 1.0,
+        full_checkpoints=setup.population,
+        keep_dir=os.path.dirname(markers[-1]),
     )
+    kept = kept_best(markers)
+    if kept is not None:  # a trial resumed (or handed another's weights) stays judged by its best
+        reporter.best.update(kept)
     callbacks = [*guards, reporter, TensorBoardCallback(writer)]
     with tempfile.TemporaryDirectory(prefix="hpo-trial-") as scratch:
         if prepared.folds:
@@ -283,6 +331,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             mode=setup.mode,
             callbacks=callbacks,
             task=setup.task(),
+            resumable=setup.population,
             trust_remote_code=setup.trust_remote_code,
             quiet=True,
         )
@@ -292,7 +341,12 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
         try:
             if checkpoint is not None:
                 with checkpoint.as_directory() as folder:
+                    if setup.population:
+                        follow_schedule(trainer, reporter, folder, params, setup)
                     trainer.train(resume_from_checkpoint=folder)
+            elif setup.population:
+                follow_schedule(trainer, reporter, None, params, setup)
+                trainer.train()
             else:
                 trainer.train()
         except (TrialDiverged, torch.OutOfMemoryError) as exc:
@@ -300,6 +354,43 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             raise
         finally:
             writer.close()
+
+
+def kept_best(markers: list[str]) -> float | None:
+    """The best score of the trial's kept weights (in its own folder or the experiment's),
+    or None where it kept none yet."""
+    for marker in markers:
+        info = os.path.join(os.path.dirname(marker), TRIAL_BEST_MODEL, TRIAL_BEST_EPOCH)
+        if os.path.isfile(info):
+            with open(info) as f:
+                record = json.load(f)
+            scores = [v for k, v in record.items() if k.startswith("eval_")]
+            if scores:
+                return float(scores[0])
+    return None
+
+
+def follow_schedule(
+    trainer: Any, reporter: Any, folder: str | None, params: dict[str, Any], setup: TrialSetup
+) -> None:
+    """Population trials: continue the schedule of the checkpoint in ``folder`` (the trial's
+    own, or another's it was handed) with this trial's values, set them over what the
+    checkpoint brings back, and report whose weights were copied."""
+    from ray import tune
+
+    epoch = 0.0
+    if folder is not None:
+        with open(os.path.join(folder, "trainer_state.json")) as f:
+            epoch = float(json.load(f).get("epoch") or 0.0)
+    values = mutable_values(params, setup.searched)
+    trial_id = tune.get_context().get_trial_id()
+    segments, copied = continue_schedule(read_schedule(folder), trial_id, epoch, values)
+    reporter.schedule = segments
+    reporter.extra["lineage"] = " ".join(
+        f"{s['trial_id']}@{float(s['from_epoch']):g}" for s in segments
+    )
+    reporter.extra["copied_from"] = copied or ""
+    trainer.add_callback(schedule_callback_class()(segments, resumed=folder is not None))
 
 
 def _mark_own_failure(markers: list[str], exc: BaseException) -> None:

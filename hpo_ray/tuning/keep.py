@@ -52,9 +52,11 @@ def drop_weights(folder: Path) -> None:
 
 
 def keeps_weights(cfg: ExperimentConfig) -> bool:
-    """Whether the trials keep their best weights: the model is kept (``run.refit: keep``) and
-    a trial trains one model on the train split (no k folds)."""
-    return cfg.run.refit == "keep" and not cfg.data.folds
+    """Whether the trials keep their best weights: the model is kept (``run.refit: keep``),
+    or the search is a population (the weights carry the schedule a refit replays, and the
+    search's own model is saved beside the replay), and a trial trains one model on the train
+    split (no k folds)."""
+    return (cfg.run.refit == "keep" or cfg.search.population) and not cfg.data.folds
 
 
 def kept_weights(cfg: ExperimentConfig) -> list[Any]:

@@ -195,9 +195,19 @@ SEARCHER_FACTORIES: dict[str, Callable[[ExperimentConfig], tuple[Any, dict[str, 
     "random": _random,
     "grid": _grid,
 }
+
+
+def _population(cfg: ExperimentConfig) -> Any:
+    from hpo_ray.tuning.population import population_scheduler
+
+    return population_scheduler(cfg)
+
+
 SCHEDULER_FACTORIES: dict[str, Callable[[ExperimentConfig], Any]] = {
     "asha": _asha,
     "median": _median,
+    "pbt": _population,
+    "pb2": _population,
     "none": _fifo,
 }
 if tuple(SEARCHER_FACTORIES) != SEARCHERS or tuple(SCHEDULER_FACTORIES) != SCHEDULERS:
@@ -205,9 +215,15 @@ if tuple(SEARCHER_FACTORIES) != SEARCHERS or tuple(SCHEDULER_FACTORIES) != SCHED
 
 
 def make_searcher(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
-    """The search algorithm and the ``param_space`` to give the Tuner."""
+    """The search algorithm and the ``param_space`` to give the Tuner.
+
+    A population (PBT, PB2) is drawn at random or from the grid: Ray's population schedulers
+    take no model-based searcher (they choose the values themselves as the trials train)."""
+    name = cfg.search.searcher
+    if cfg.search.population and name == "optuna":
+        name = "random"
     try:
-        factory = SEARCHER_FACTORIES[cfg.search.searcher]
+        factory = SEARCHER_FACTORIES[name]
     except KeyError:
         raise ConfigError(
             f"search.searcher={cfg.search.searcher!r} is not known; choose one of: "

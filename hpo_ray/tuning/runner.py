@@ -21,6 +21,7 @@ from hpo_ray.layout import trial_dir_name
 from hpo_ray.train.setup import TrialSetup
 from hpo_ray.train.trainable import make_data_handles, train_trial
 from hpo_ray.tuning.keep import keeps_weights, kept_weights
+from hpo_ray.tuning.loggers import result_loggers
 from hpo_ray.tuning.plan import TunePlan
 from hpo_ray.tuning.registry import make_stopper
 from hpo_ray.tuning.study import study_mirror
@@ -80,11 +81,13 @@ def make_trainable(
     models: dict[str, str],
     data: dict[str, Any],
     hooks: dict[str, Any] | None = None,
+    kind: str = "search",
 ) -> Any:
     """The HF trainable with its fixed setup, data (via the object store) and resources.
 
     ``models`` and ``data`` map each candidate encoder to its path and tokenized data;
-    ``hooks`` are the fault-injection switches of ``TrialSetup`` (tests)."""
+    ``hooks`` are the fault-injection switches of ``TrialSetup`` (tests); ``kind`` is the
+    plan's (a population scheduler only changes a search's trials)."""
     from ray import tune
 
     setup = TrialSetup(
@@ -96,6 +99,8 @@ def make_trainable(
         cpus_per_trial=cfg.resources.cpu,
         checkpoint=cfg.run.checkpoint,
         keep_best=keeps_weights(cfg),
+        population=cfg.search.population and kind == "search",
+        searched=tuple(cfg.search.space),
         trust_remote_code=cfg.model.trust_remote_code,
         positive_label=cfg.data.positive_label,
         average=cfg.search.average,
@@ -131,6 +136,8 @@ def build_tuner(
     from ray import tune
 
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
+    if cfg.search.population and plan.kind == "search":
+        keep = max(keep or 0, 3)  # a copied checkpoint must outlive its trial's next two
     return tune.Tuner(
         trainable,
         param_space=plan.param_space,
@@ -152,7 +159,10 @@ def build_tuner(
             failure_config=tune.FailureConfig(max_failures=cfg.run.max_failures),
             # Trial folders (TensorBoard curves, artifacts) reach the storage from every node.
             sync_config=tune.SyncConfig(sync_artifacts=True),
-            callbacks=run_callbacks(cfg, plan.kind) if callbacks is None else callbacks,
+            callbacks=[
+                *result_loggers(),
+                *(run_callbacks(cfg, plan.kind) if callbacks is None else callbacks),
+            ],
             stop=make_stopper(cfg) if plan.kind == "search" else None,
             verbose=cfg.run.verbose,
         ),

@@ -34,6 +34,7 @@ from hpo_ray.layout import (
     MODEL_LABELS,
     MODEL_METRICS,
     MODEL_TRIAL_ARTIFACTS,
+    SEARCH_MODEL,
     TRIAL_BEST_EPOCH,
     TRIAL_BEST_MODEL,
     TRIAL_FILES,
@@ -44,6 +45,7 @@ from hpo_ray.report.trial_plots import draw_trial_plots
 from hpo_ray.results.reseed import selected_trial
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
+from hpo_ray.train.schedule import describe, schedule_callback_class, values_at
 from hpo_ray.train.trainer import build_trainer
 from hpo_ray.tuning.keep import keeps_weights
 from hpo_ray.workflows.prepare import Inputs, check_model_folder
@@ -132,6 +134,11 @@ class ModelPlan:
     on_validation: bool = False
     epochs: int | None = None
     made_by: str = "retrained on the train split"
+    schedule: list[dict[str, Any]] | None = None
+    """A population's schedule to replay (values changed at the epochs they changed), trained
+    for ``epochs`` epochs of the search's learning-rate schedule."""
+    search_model: Path | None = None
+    """The search's own model (the winner's kept weights), saved and scored beside a replay."""
 
 
 def plan_model(
@@ -143,6 +150,10 @@ def plan_model(
 ) -> ModelPlan:
     """Where the model of ``params`` (trial ``trial_id`` of ``results``, if it came from one)
     comes from."""
+    if cfg.search.population and how != "keep" and trial_id is not None:
+        replay = replay_plan(cfg, trial_id, on_validation=how == "train+validation")
+        if replay is not None:
+            return replay
     if how == "train+validation":
         best = best_epoch(results, trial_id)
         epochs = best or int(params["num_train_epochs"])
@@ -169,6 +180,27 @@ def plan_model(
         kept=folder,
         made_by=f"kept: trial {trial_id}'s weights at epoch {float(info['epoch']):g}, "
         "no retraining",
+    )
+
+
+def replay_plan(cfg: ExperimentConfig, trial_id: str, on_validation: bool) -> ModelPlan | None:
+    """Trial ``trial_id``'s kept weights replayed from scratch: the schedule they were trained
+    by (copies from other trials included) up to the epoch they were kept at; None where the
+    trial kept no weights."""
+    folder = trial_dir(cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL
+    if not (folder / TRIAL_BEST_EPOCH).is_file():
+        return None
+    info = json.loads((folder / TRIAL_BEST_EPOCH).read_text())
+    schedule = info.get("schedule") or []
+    epochs = max(1, math.ceil(float(info["epoch"]) - 1e-9))
+    splits = "train and validation splits" if on_validation else "train split"
+    return ModelPlan(
+        on_validation=on_validation,
+        epochs=epochs,
+        schedule=schedule,
+        search_model=folder,
+        made_by=f"replayed trial {trial_id}'s schedule for {epochs} epoch(s) on the {splits}: "
+        f"{describe(schedule)}",
     )
 
 
@@ -226,11 +258,18 @@ def fit_and_score(
     encoders = Encoders(cfg) if encoders is None else encoders
     model_path, tokenizer, data = encoders.get(params.get(MODEL_NAME) or cfg.model.name)
     train = train_subset(data.train, params.get("train_fraction", 1.0), data.seed)
+    callbacks: list[Any] = []
+    if made.schedule is not None:
+        # The search's learning-rate schedule (its epoch count), stopped where the weights were
+        # kept; each epoch trains with the values it had in the search.
+        params = {**params, **values_at(made.schedule, 0), "early_stopping_patience": 0}
+        callbacks = [schedule_callback_class()(made.schedule), stop_after_class()(made.epochs)]
     if made.on_validation:
         from datasets.combine import concatenate_datasets
 
         train = concatenate_datasets([data.train, data.validation])
-        params = {**params, "num_train_epochs": made.epochs, "early_stopping_patience": 0}
+        if made.schedule is None:
+            params = {**params, "num_train_epochs": made.epochs, "early_stopping_patience": 0}
     if made.kept is not None:
         model_path = str(made.kept)
         params = {**params, "finetune": "full"}  # LoRA was merged into the kept weights
@@ -245,7 +284,7 @@ def fit_and_score(
             scratch,
             metric=cfg.search.metric,
             mode=cfg.search.mode,
-            callbacks=[],
+            callbacks=callbacks,
             task=task_metrics(data.label_names, cfg.data.positive_label, cfg.search.average),
             save=made.kept is None and not made.on_validation,
             evaluate=not made.on_validation,
@@ -262,7 +301,51 @@ def fit_and_score(
         if save_to is not None:
             for_inference(trainer.model).save_pretrained(str(save_to))
             tokenizer.save_pretrained(str(save_to))
+        if made.search_model is not None:
+            metrics["search_model"] = score_search_model(
+                cfg, params, made.search_model, trainer, data, save_to
+            )
     return metrics, data.label_names
+
+
+def score_search_model(
+    cfg: ExperimentConfig,
+    params: dict[str, Any],
+    kept: Path,
+    trainer: Any,
+    data: PreparedData,
+    save_to: Path | None,
+) -> dict[str, Any]:
+    """The search's own model beside its replay: scored on validation and test the same way,
+    and saved in ``search_model/`` of the model folder (when one is saved)."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(kept))
+    trainer.model = model.to(trainer.args.device)
+    trainer.model_wrapped = trainer.model
+    scores: dict[str, Any] = {"validation": trainer.evaluate(data.validation)}
+    if data.test is not None:
+        scores["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+    if save_to is not None:
+        model.save_pretrained(str(save_to / SEARCH_MODEL))
+        trainer.processing_class.save_pretrained(str(save_to / SEARCH_MODEL))
+    return scores
+
+
+def stop_after_class() -> type:
+    from transformers import TrainerCallback
+
+    class StopAfter(TrainerCallback):
+        """Ends training after ``epochs`` epochs (the schedule spans more)."""
+
+        def __init__(self, epochs: int | None) -> None:
+            self.epochs = epochs
+
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.epochs is not None and float(state.epoch or 0.0) >= self.epochs - 1e-6:
+                control.should_training_stop = True
+
+    return StopAfter
 
 
 def copy_trial_artifacts(results: SearchResults, params: dict[str, Any], dest: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
+from hpo_ray.layout import is_ofat
 from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
 from hpo_ray.workflows.prepare import check_model_folder, preflight, prepare_inputs
 from hpo_ray.workflows.search import SearchOutcome, finish
@@ -54,7 +55,7 @@ def resume_experiment(
         check_resources(cfg)
         tuner = tune.Tuner.restore(
             str(exp),
-            trainable=make_trainable(cfg, models, data),
+            trainable=make_trainable(cfg, models, data, kind="ofat" if is_ofat(exp) else "search"),
             resume_unfinished=True,
             resume_errored=retry_errored,
         )

@@ -107,7 +107,7 @@ def run_experiment(
                 (exp / DATA_SPLITS).write_text(json.dumps(split.describe(), indent=2))
             if plan.kind == "ofat":
                 write_grid_file(cfg, exp)
-            trainable = make_trainable(cfg, models, data, hooks)
+            trainable = make_trainable(cfg, models, data, hooks, kind=plan.kind)
             build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
             if needs_reseed(cfg):
                 run_reseed(cfg)  # it trains on Ray: before Ray stops
