@@ -17,6 +17,7 @@
     reseed/                             the reseed runs (an experiment folder of their own)
 <run.trained_dir>/<run.name>/           the refit model: weights, tokenizer, labels.json,
                                         best_params.yaml, metrics.json, trial_artifacts/,
+                                        training_log.json (when it was trained),
                                         baseline_metrics.json (the defaults' scores),
                                         search_model/ (PBT: the winner's own weights)
 ```
@@ -73,6 +74,8 @@ MODEL_METRICS = "metrics.json"
 BASELINE_METRICS = "baseline_metrics.json"
 """The base values' scores, trained and scored the same way (in the model folder)."""
 MODEL_LABELS = "labels.json"
+MODEL_LOG = "training_log.json"
+"""The Trainer's log of a model trained by the refit (loss and learning rate per step)."""
 MODEL_TRIAL_ARTIFACTS = "trial_artifacts"
 SEARCH_MODEL = "search_model"
 """A population search's own model (the winner's weights), saved inside the model folder of

@@ -69,7 +69,7 @@ def test_classic_space_types_preserved():
         ({"training": {"fp16": "yes"}}, r"training.fp16 must be true or false"),
         (
             {"search": {"scheduler": "hyperband"}},
-            r"search.scheduler='hyperband'.*asha, median, none",
+            r"search.scheduler='hyperband'.*asha, median, pbt, pb2, none",
         ),
         ({"search": {"searcher": "bayes"}}, r"search.searcher='bayes'.*optuna, random, grid"),
         ({"training": {"train_fraction": 0}}, r"training.train_fraction=0.0 must be in \(0, 1\]"),

@@ -13,7 +13,7 @@ from hpo_ray.config.trials import same_value
 from hpo_ray.results.compare import model_label
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -22,7 +22,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(plt: Any, fig: Any, path: Path) -> None:
+def save_figure(plt: Any, fig: Any, path: Path) -> None:
     """Lay out, write and close a figure (closing keeps a long report's memory flat)."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -61,7 +61,7 @@ def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path
 
     A trial the scheduler cut is drawn as a cross with the epochs it trained, so it does not
     look like a bad configuration; the baseline is ringed."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     x = frame[param]
     if spec.type == "categorical":
@@ -109,7 +109,7 @@ def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path
     ax.set_title(f"metrics vs {param}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def readable_log_axis(ax: Any) -> None:
@@ -126,7 +126,7 @@ def readable_log_axis(ax: Any) -> None:
 def plot_history(frame: pd.DataFrame, mode: str, path: Path) -> None:
     """Objective per trial in creation order, with the best so far; trials the scheduler cut
     are crosses, the baseline is ringed."""
-    plt = _pyplot()
+    plt = pyplot()
     ordered = frame.sort_values("trial")
     best = ordered[OBJECTIVE].cummax() if mode == "max" else ordered[OBJECTIVE].cummin()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -156,7 +156,7 @@ def plot_history(frame: pd.DataFrame, mode: str, path: Path) -> None:
     ax.set_title("optimisation history")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 MIN_IMPORTANCE_TRIALS = 10
@@ -185,14 +185,14 @@ def plot_importances(study: Any, path: Path) -> str:
         importances = optuna.importance.get_param_importances(study)
     except (RuntimeError, ValueError) as exc:
         return f"param importances: skipped ({exc})\n"
-    plt = _pyplot()
+    plt = pyplot()
     names = list(importances)[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(names) + 1.5))
     ax.barh(names, [importances[n] for n in names], color="0.4")
     ax.set_xlabel("importance (PED-ANOVA, completed trials)")
     rough = n < FEW_IMPORTANCE_TRIALS
     ax.set_title(f"parameter importances, {n} trials{' (few: rough)' if rough else ''}")
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
     if rough:
         return f"param importances: from {n} completed trials only: rough, read with care\n"
     return f"param importances: from {n} completed trials\n"
@@ -230,7 +230,7 @@ def _base_x(group: pd.DataFrame, x: list[Any]) -> Any:
 
 def plot_ofat_param(group: pd.DataFrame, param: str, base_value: Any, path: Path) -> None:
     """Accuracy and F1 against one parameter's values (others at base), in grayscale."""
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(_gray_rc()):
         fig, ax = plt.subplots(figsize=(6, 4))
         x = _ofat_axis(ax, group, param)
@@ -252,12 +252,12 @@ def plot_ofat_param(group: pd.DataFrame, param: str, base_value: Any, path: Path
         ax.set_title(f"{param}: one factor at a time")
         ax.grid(color="0.85")
         ax.legend()
-        _save(plt, fig, path)
+        save_figure(plt, fig, path)
 
 
 def plot_ofat_overview(table: pd.DataFrame, sensitivity: pd.DataFrame, path: Path) -> None:
     """One panel per parameter (most sensitive first) with its F1 spread, plus the ranking."""
-    plt = _pyplot()
+    plt = pyplot()
     order = list(sensitivity["param"]) + [
         p for p in dict.fromkeys(table["param"]) if p not in set(sensitivity["param"])
     ]
@@ -290,12 +290,12 @@ def plot_ofat_overview(table: pd.DataFrame, sensitivity: pd.DataFrame, path: Pat
         for ax in flat[len(order) + 1 :]:
             ax.axis("off")
         fig.suptitle("OFAT: validation F1 per parameter (others at base)")
-        _save(plt, fig, path)
+        save_figure(plt, fig, path)
 
 
 def plot_reseed(table: pd.DataFrame, metric: str, path: Path) -> None:
     """Mean +- sd of the objective per re-seeded configuration, with each seed's value."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     labels = [f"rank {r}\n{t}" for r, t in zip(table["rank"], table["trial_id"], strict=True)]
     x = list(range(len(table)))
@@ -307,14 +307,14 @@ def plot_reseed(table: pd.DataFrame, metric: str, path: Path) -> None:
     ax.set_ylabel(f"best eval_{metric} per seed")
     ax.set_title("top configurations re-trained with fresh seeds (mean +- sd)")
     ax.grid(color="0.85")
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def plot_confusion(labels: Any, preds: Any, label_names: list[str], path: Path) -> None:
     """Confusion matrix of one evaluation, counts in the cells."""
     from sklearn.metrics import confusion_matrix
 
-    plt = _pyplot()
+    plt = pyplot()
     matrix = confusion_matrix(labels, preds, labels=list(range(len(label_names))))
     size = 1.2 + 0.6 * len(label_names)
     fig, ax = plt.subplots(figsize=(size + 1, size))
@@ -328,12 +328,12 @@ def plot_confusion(labels: Any, preds: Any, label_names: list[str], path: Path) 
         color = "white" if count > threshold else "black"
         ax.text(j, i, str(count), ha="center", va="center", color=color)
     fig.colorbar(image, ax=ax)
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Path) -> None:
     """Training loss per logging step; training and validation loss per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     frame = pd.DataFrame(log_history)
     train = frame.dropna(subset=["loss"]) if "loss" in frame else frame.iloc[0:0]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -342,7 +342,7 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     ax.set_ylabel("training loss")
     ax.set_title("training loss per logging step")
     ax.grid(color="0.85")
-    _save(plt, fig, per_step)
+    save_figure(plt, fig, per_step)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     if not train.empty and "epoch" in train:
@@ -356,7 +356,7 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     ax.set_title("loss per epoch")
     ax.grid(color="0.85")
     ax.legend()
-    _save(plt, fig, per_epoch)
+    save_figure(plt, fig, per_epoch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ _STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"),
 
 def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
     """Accuracy and ``metric`` against training examples, a line per group."""
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(_gray_rc()):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
         for (group, rows), (line, marker) in zip(
@@ -390,12 +390,12 @@ def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
             ax.set_title(f"{col} vs training-set size")
             ax.grid(color="0.85")
         axes[0].legend()
-        _save(plt, fig, path)
+        save_figure(plt, fig, path)
 
 
 def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
     """F1 per million trainable parameters, a bar per trial (grouped, by training size)."""
-    plt = _pyplot()
+    plt = pyplot()
     labels = [f"{g}, {f:.0%}" for g, f in zip(table["group"], table["train_fraction"], strict=True)]
     values = table["f1_per_million_params"].fillna(0.0)
     with plt.rc_context(_gray_rc()):
@@ -416,12 +416,12 @@ def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("validation F1 per million trainable parameters")
         ax.set_title("parameter efficiency")
         ax.grid(axis="x", color="0.85")
-        _save(plt, fig, path)
+        save_figure(plt, fig, path)
 
 
 def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
     """``metric`` against training time, a marker per group, labelled with the training share."""
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(_gray_rc()):
         fig, ax = plt.subplots(figsize=(6, 4))
         for (group, rows), (_, marker) in zip(
@@ -445,7 +445,7 @@ def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
         ax.set_title("efficiency trade-off")
         ax.grid(color="0.85")
         ax.legend()
-        _save(plt, fig, path)
+        save_figure(plt, fig, path)
 
 
 def _cycle() -> Any:
@@ -457,7 +457,7 @@ def _cycle() -> Any:
 def plot_learning_curves(curves: pd.DataFrame, metric: str, path: Path) -> None:
     """Validation ``metric`` per epoch of a few trials (columns ``label``, ``epoch``,
     ``value``, ``baseline``): the best ones and the baseline, dashed."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, group in curves.groupby("label", sort=False):
         group = group.sort_values("epoch")
@@ -475,4 +475,4 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, path: Path) -> None:
     ax.set_title("learning curves of the best trials")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)

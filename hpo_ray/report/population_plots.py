@@ -9,11 +9,13 @@ Example::
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any
 
 from hpo_ray.layout import TRIAL_BEST_EPOCH, TRIAL_BEST_MODEL, trial_dir
-from hpo_ray.report.plots import _pyplot, _save
+from hpo_ray.report.plots import pyplot, save_figure
 from hpo_ray.results.trials import SearchResults, exploits
 from hpo_ray.train.schedule import describe, values_at
 
@@ -21,9 +23,6 @@ from hpo_ray.train.schedule import describe, values_at
 def kept_schedule(results: SearchResults, trial_id: str) -> tuple[list[dict[str, Any]], int]:
     """The schedule of trial ``trial_id``'s kept weights and the epochs they trained ([] and 0
     where it kept none)."""
-    import json
-    import math
-
     info_file = trial_dir(results.cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL
     info_file = info_file / TRIAL_BEST_EPOCH
     if not info_file.is_file():
@@ -48,7 +47,7 @@ def population_lines(results: SearchResults) -> list[str]:
 def plot_population(results: SearchResults, path: Path) -> None:
     """The latest ``eval_<metric>`` of every trial per epoch; a copy is drawn as a dotted line
     from the copied trial's score to the copier's next one, with an x where it lands."""
-    plt = _pyplot()
+    plt = pyplot()
     key = results.cfg.search.tune_metric
     numbers = dict(zip(results.frame["trial_id"], results.frame["trial"], strict=True))
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -79,13 +78,13 @@ def plot_population(results: SearchResults, path: Path) -> None:
     ax.set_title(f"population: {len(copies)} copies (x: first evaluation after a copy)")
     if len(results.history) <= 12:
         ax.legend(fontsize=7, ncol=2)
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def plot_schedule(segments: list[dict[str, Any]], epochs: int, path: Path) -> None:
     """The values each epoch of the chosen model trained with (one panel per value), with the
     trial that trained each stretch written at its start."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(values_at(segments, 0))
     if not names or epochs < 1:
         return
@@ -104,4 +103,4 @@ def plot_schedule(segments: list[dict[str, Any]], epochs: int, path: Path) -> No
         ax.set_ylabel(name)
     axes[-1, 0].set_xlabel("epoch")
     axes[0, 0].set_title("the chosen model's schedule")
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)

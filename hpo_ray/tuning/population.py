@@ -62,6 +62,7 @@ def population_scheduler(cfg: ExperimentConfig) -> Any:
         "quantile_fraction": p.quantile_fraction,
         "custom_explore_fn": KeepInRange(space),
         "log_config": True,
+        "synch": True,  # generations: every trial perturbs at the same epochs
     }
     if cfg.search.scheduler == "pb2":
         bounds = {name: [spec.low, spec.high] for name, spec in space.items()}

@@ -20,6 +20,7 @@ from hpo_ray.config.schema import (
 from hpo_ray.errors import ConfigError
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.tuning.baseline import baseline_point, baseline_points, is_point
+from hpo_ray.tuning.population import population_scheduler
 from hpo_ray.tuning.samplers import choose_sampler, make_sampler
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
 
@@ -198,8 +199,6 @@ SEARCHER_FACTORIES: dict[str, Callable[[ExperimentConfig], tuple[Any, dict[str, 
 
 
 def _population(cfg: ExperimentConfig) -> Any:
-    from hpo_ray.tuning.population import population_scheduler
-
     return population_scheduler(cfg)
 
 

@@ -32,6 +32,7 @@ from hpo_ray.layout import (
     BEST_PARAMS,
     CONFIG_FILE,
     MODEL_LABELS,
+    MODEL_LOG,
     MODEL_METRICS,
     MODEL_TRIAL_ARTIFACTS,
     SEARCH_MODEL,
@@ -301,6 +302,9 @@ def fit_and_score(
         if save_to is not None:
             for_inference(trainer.model).save_pretrained(str(save_to))
             tokenizer.save_pretrained(str(save_to))
+            if made.kept is None:  # how it trained: loss and learning rate per step
+                log_history = json.dumps(trainer.state.log_history, indent=1, default=float)
+                (save_to / MODEL_LOG).write_text(log_history)
         if made.search_model is not None:
             metrics["search_model"] = score_search_model(
                 cfg, params, made.search_model, trainer, data, save_to

@@ -1,0 +1,161 @@
+"""Schedules of a population search (``hpo_ray.train.schedule``) and the PBT rules
+(``hpo_ray.tuning.population``, ``hpo_ray.config.validation``)."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import tiny_config
+
+from hpo_ray.config.schema import ParamSpec
+from hpo_ray.config.validation import validate_search
+from hpo_ray.errors import ConfigError
+from hpo_ray.train.schedule import (
+    apply_values,
+    continue_schedule,
+    describe,
+    read_schedule,
+    values_at,
+    write_schedule,
+)
+from hpo_ray.tuning.population import KeepInRange
+
+
+def test_a_copy_continues_the_copied_schedule_and_names_whose_weights_came():
+    own, copied = continue_schedule([], "a", 0.0, {"learning_rate": 1e-3})
+    assert copied is None and own == [
+        {"trial_id": "a", "from_epoch": 0.0, "values": {"learning_rate": 1e-3}}
+    ]
+    # b takes a's checkpoint at epoch 2 and trains on with another learning rate
+    taken, copied = continue_schedule(own, "b", 2.0, {"learning_rate": 5e-4})
+    assert copied == "a"
+    assert [s["trial_id"] for s in taken] == ["a", "b"]
+    assert values_at(taken, 0) == values_at(taken, 1) == {"learning_rate": 1e-3}
+    assert values_at(taken, 2) == values_at(taken, 5) == {"learning_rate": 5e-4}
+    # b paused and resumed from its own checkpoint with the same values: nothing new
+    again, copied = continue_schedule(taken, "b", 3.0, {"learning_rate": 5e-4})
+    assert again == taken and copied is None
+    # a schedule never claims epochs past where its weights were taken
+    rewound, _ = continue_schedule(taken, "c", 1.0, {"learning_rate": 2e-3})
+    assert [s["trial_id"] for s in rewound] == ["a", "c"]
+    assert "a from epoch 0 (learning_rate 0.001); b from epoch 2" in describe(taken)
+
+
+def test_schedules_round_trip_through_a_checkpoint_folder(tmp_path):
+    segments, _ = continue_schedule([], "a", 0.0, {"weight_decay": 0.01})
+    assert read_schedule(tmp_path) == [] and read_schedule(None) == []
+    write_schedule(tmp_path, segments, 1.0)
+    assert read_schedule(tmp_path) == segments
+
+
+def test_new_values_take_over_a_resumed_optimizer_and_its_schedule():
+    import torch
+    from transformers import TrainingArguments, get_linear_schedule_with_warmup
+
+    model = torch.nn.Linear(4, 2)
+    groups = [
+        {"params": [model.weight], "weight_decay": 0.01},
+        {"params": [model.bias], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=1e-3)
+    schedule = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=2, num_training_steps=10)
+    for _ in range(4):
+        optimizer.step()
+        schedule.step()
+    factor = optimizer.param_groups[0]["lr"] / 1e-3  # where the schedule is now
+    args = TrainingArguments(output_dir="/tmp/unused", report_to="none", use_cpu=True)
+    apply_values(
+        args,
+        optimizer,
+        schedule,
+        {"learning_rate": 4e-3, "weight_decay": 0.05, "max_grad_norm": 0.5},
+    )
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(4e-3 * factor)
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05, 0.0]
+    assert args.max_grad_norm == 0.5
+    optimizer.step()
+    schedule.step()  # the decay goes on from the new base
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(4e-3 * (10 - 5) / (10 - 2))
+
+
+def test_scaled_values_stay_in_their_range():
+    keep = KeepInRange(
+        {
+            "learning_rate": ParamSpec(type="float", low=1e-5, high=1e-3, log=True),
+            "max_grad_norm": ParamSpec(type="float", low=0.5, high=2.0),
+        }
+    )
+    assert keep({"learning_rate": 1.2e-3, "max_grad_norm": 0.4, "seed": 1}) == {
+        "learning_rate": 1e-3,
+        "max_grad_norm": 0.5,
+        "seed": 1,
+    }
+
+
+PBT = {
+    "scheduler": "pbt",
+    "num_samples": 4,
+    "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}},
+}
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        (
+            {
+                "search": {
+                    **PBT,
+                    "space": {"warmup_ratio": {"type": "float", "low": 0.0, "high": 0.2}},
+                }
+            },
+            r"search.space.warmup_ratio: search.scheduler=pbt changes values while trials train",
+        ),
+        (
+            {
+                "search": {
+                    **PBT,
+                    "scheduler": "pb2",
+                    "space": {"learning_rate": {"type": "categorical", "values": [1e-3, 2e-3]}},
+                }
+            },
+            r"pb2 models numeric ranges only",
+        ),
+        ({"search": {**PBT, "num_samples": 1}}, r"needs a population of at least 2"),
+        (
+            {"search": {**PBT, "pbt": {"interval": 2}}},
+            r"search.pbt.interval=2 must be at least 1 and below",
+        ),
+        (
+            {"search": PBT, "training": {"eval_steps": 5}},
+            r"training.eval_steps: .* perturbs at epoch ends",
+        ),
+        ({"search": PBT, "data": {"folds": 3}}, r"data.folds=3: .* trains one model per trial"),
+        (
+            {"search": {**PBT, "reseed": {"top_k": 2}}},
+            r"search.reseed.top_k=2: .* winner is a schedule",
+        ),
+        (
+            {"search": {**PBT, "pbt": {"quantile_fraction": 0.7}}},
+            r"quantile_fraction=0.7 must be in",
+        ),
+    ],
+)
+def test_population_searches_refuse_what_they_cannot_do(tmp_path, sections, message):
+    cfg = tiny_config(tmp_path, tmp_path / "d.csv", tmp_path / "m", **sections)
+    with pytest.raises(ConfigError, match=message):
+        validate_search(cfg)
+
+
+def test_a_population_is_drawn_at_random_and_evolved_by_ray_pbt(tmp_path):
+    from ray.tune.schedulers import PopulationBasedTraining
+    from ray.tune.search import BasicVariantGenerator
+
+    from hpo_ray.tuning.plan import search_plan
+
+    plan = search_plan(tiny_config(tmp_path, tmp_path / "d.csv", tmp_path / "m", search=PBT))
+    assert isinstance(
+        plan.searcher, BasicVariantGenerator
+    )  # Ray's PBT takes no model-based searcher
+    assert isinstance(plan.scheduler, PopulationBasedTraining)
+    assert plan.scheduler._perturbation_interval == 1 and plan.scheduler._time_attr == "epoch"
+    assert plan.scheduler.judge == "eval_f1"
