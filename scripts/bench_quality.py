@@ -22,6 +22,14 @@ every method sees the same splits):
   tpe          Optuna TPE, scheduler=none (no baseline trial, as the three below)
   tpe_asha     Optuna TPE + ASHA (grace 1 epoch, reduction factor 2)
   tpe_median   Optuna TPE + median stopping (grace 1 epoch)
+  pbt          Population Based Training: budget / epochs trials (the base values first, the
+               rest drawn at random) trained side by side in generations; after every epoch
+               the worst quarter copies the best's checkpoint and scales or redraws its
+               learning rate and weight decay (PBT may change only what a resumed optimizer
+               takes over, so ``warmup_ratio`` stays at its base value). Its model is the
+               search's own (the best kept weights, as ``keep`` for the others); the refit
+               also replays the winner's schedule from scratch (``run.refit: retrain``) and
+               the replay's scores are reported beside it (``replay_*``)
 
 The searches run with ``search.epoch_budget`` (the whole search stops once its trials'
 reported epochs sum to the budget) and a ``num_samples`` above the number of trials the budget
@@ -79,6 +87,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import math
 import os
@@ -92,7 +101,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("default", "ofat", "random", "auto", "tpe", "tpe_asha", "tpe_median")
+METHODS = ("default", "ofat", "random", "auto", "tpe", "tpe_asha", "tpe_median", "pbt")
 SEARCHES = {
     "random": ("random", "none", "random", False),
     "auto": ("optuna", "asha", "auto", True),
@@ -185,7 +194,17 @@ def base_config(args: argparse.Namespace, work: Path) -> Path:
     }
     path = work / "bench_quality.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    pbt = copy.deepcopy(raw)  # the same, but only what PBT may change is searched
+    pbt["search"]["space"] = {k: v for k, v in SPACE.items() if k in PBT_SPACE}
+    pbt_yaml(path).write_text(yaml.safe_dump(pbt, sort_keys=False))
     return path
+
+
+PBT_SPACE = ("learning_rate", "weight_decay")
+
+
+def pbt_yaml(base_yaml: Path) -> Path:
+    return base_yaml.with_name("bench_quality_pbt.yaml")
 
 
 def trial_cap(budget: float, concurrent: int) -> int:
@@ -228,6 +247,18 @@ def run_config(base_yaml: Path, method: str, seed: int, budget: float) -> Any:
             f"search.sampler={sampler}",
             f"search.baseline={str(baseline).lower()}",
         ]
+    elif method == "pbt":
+        epochs = load_config(base_yaml, []).training.num_train_epochs
+        overrides += [
+            "search.searcher=random",
+            "search.scheduler=pbt",
+            "search.baseline=true",
+            "search.epoch_budget=null",  # the population trains budget epochs in all
+            f"search.num_samples={max(2, int(budget // epochs))}",
+            "run.checkpoint=model",  # copies are handed over as checkpoints
+            "run.refit=retrain",  # the replay, with the search's own model beside it
+        ]
+        base_yaml = pbt_yaml(base_yaml)
     else:
         overrides.append("search.epoch_budget=null")
     cfg = load_config(base_yaml, overrides)
@@ -291,15 +322,21 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
     wall = time.perf_counter() - t0
     assert trained is not None  # run.refit is true
     metrics = json.loads((Path(trained) / "metrics.json").read_text())
+    record: dict[str, Any] = {"method": method, "seed": seed}
+    if "search_model" in metrics:  # PBT: its model is the search's own; the replay beside it
+        own = metrics["search_model"]
+        record.update(
+            replay_val_f1=float(metrics["validation"]["eval_f1"]),
+            replay_test_f1=float(metrics["test"]["test_f1"]),
+        )
+        metrics = {**metrics, **own}
     refit_val = float(metrics["validation"]["eval_f1"])
-    record: dict[str, Any] = {
-        "method": method,
-        "seed": seed,
-        "refit_val_f1": refit_val,
-        "refit_test_f1": float(metrics["test"]["test_f1"]),
-        "wall_s": wall,
-        "trained_dir": str(trained),
-    }
+    record.update(
+        refit_val_f1=refit_val,
+        refit_test_f1=float(metrics["test"]["test_f1"]),
+        wall_s=wall,
+        trained_dir=str(trained),
+    )
     if method == "default":
         epochs = float(cfg.training.num_train_epochs)
         record.update(
@@ -361,6 +398,7 @@ def summarize(rows: list[dict[str, Any]]) -> Any:
 
     frame = pd.DataFrame(rows)
     cols = ["best_val_f1", "refit_val_f1", "refit_test_f1", "compute_epochs", "trials", "wall_s"]
+    cols += [c for c in ("replay_val_f1", "replay_test_f1") if c in frame]
     stats = frame.groupby("method", sort=False)[cols].agg(["mean", "std"])
     suffix = {"mean": "mean", "std": "sd"}
     stats.columns = [f"{pair[0]}_{suffix[pair[1]]}" for pair in stats.columns.to_flat_index()]
@@ -402,7 +440,7 @@ def plot_curves(rows: list[dict[str, Any]], budget: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    markers = dict(zip(METHODS, "*osPv^D", strict=True))
+    markers = dict(zip(METHODS, "*osPv^Dh", strict=True))
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         if method == "default":
@@ -462,6 +500,14 @@ def format_summary(summary: Any) -> str:
             f"{_mean_sd(r, 'refit_test_f1', 3):>17} {_mean_sd(r, 'compute_epochs', 1):>13} "
             f"{_mean_sd(r, 'wall_s', 0):>13}"
         )
+        if (
+            isinstance(r.get("replay_test_f1_mean"), float)
+            and r["replay_test_f1_mean"] == r["replay_test_f1_mean"]
+        ):
+            lines.append(
+                f"{'  replay':<11} {'':>5} {_mean_sd(r, 'replay_val_f1', 3):>17} "
+                f"{_mean_sd(r, 'replay_test_f1', 3):>17}   (the winner's schedule retrained)"
+            )
     return "\n".join(lines)
 
 

@@ -16,10 +16,10 @@ pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_quality.py"
 BUDGET, EPOCHS, CONCURRENT = 4, 2, 2
-METHODS = ["default", "ofat", "auto"]
+METHODS = ["default", "ofat", "auto", "pbt"]
 """One of each code path of the script: refit only, the OFAT sweep, a budgeted search (hpo_ray's
 default; random, tpe, tpe_asha and tpe_median differ from it only in searcher, scheduler,
-sampler and baseline settings). Each Tune run
+sampler and baseline settings), a population (its own config and a replay). Each Tune run
 costs ~20 s of worker start-up and imports, so the test keeps to these."""
 
 
@@ -107,6 +107,9 @@ def test_refits_hold_test_scores_and_outputs_stay_in_work(
     rows = pd.read_csv(out / "quality.csv")
     for row in rows.to_dict("records"):
         metrics = json.loads((Path(row["trained_dir"]) / "metrics.json").read_text())
+        if row["method"] == "pbt":  # the search's own model; the replay is reported beside it
+            assert metrics["test"]["test_f1"] == pytest.approx(row["replay_test_f1"])
+            metrics = metrics["search_model"]
         assert metrics["test"]["test_f1"] == pytest.approx(row["refit_test_f1"])
         assert Path(row["trained_dir"]).is_relative_to(work)
     assert (work / "ray_results" / "auto-s7" / "hpo_config.yaml").is_file()

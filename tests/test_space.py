@@ -7,6 +7,7 @@ from ray.tune.search.sample import Categorical, Float, Integer
 from hpo_ray.config.loading import from_dict
 from hpo_ray.config.schema import ParamSpec, TrainingConfig
 from hpo_ray.config.trials import trial_params
+from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.registry import (
     SCHEDULER_FACTORIES,
@@ -51,19 +52,25 @@ def test_trial_params_override_base():
 @pytest.mark.parametrize("scheduler", sorted(SCHEDULER_FACTORIES))
 @pytest.mark.parametrize("searcher", sorted(SEARCHER_FACTORIES))
 def test_every_registered_pair_builds(searcher, scheduler):
-    cfg = from_dict(
-        {
-            "search": {
-                "searcher": searcher,
-                "scheduler": scheduler,
-                "space": {"learning_rate": {"type": "categorical", "values": [1e-5, 1e-4, 1e-3]}},
-            }
-        }
+    # PB2 models numeric ranges only; the others take listed values (as the grid needs).
+    spec = (
+        {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
+        if scheduler == "pb2"
+        else {"type": "categorical", "values": [1e-5, 1e-4, 1e-3]}
     )
+    cfg = from_dict(
+        {"search": {"searcher": searcher, "scheduler": scheduler, "space": {"learning_rate": spec}}}
+    )
+    if searcher == "grid" and scheduler == "pb2":
+        with pytest.raises(ConfigError, match="pb2 draws its population itself"):
+            validate_search(cfg)
+        return
+    validate_search(cfg)
     alg, param_space = make_searcher(cfg)
     assert alg is not None and make_scheduler(cfg) is not None
-    # Optuna keeps the space inside the searcher; random and grid hand it to the Tuner.
-    assert ("learning_rate" in param_space) == (searcher != "optuna")
+    # Optuna keeps the space inside the searcher; random and grid hand it to the Tuner. A
+    # population is drawn at random even when Optuna is named (Ray's PBT takes no searcher).
+    assert ("learning_rate" in param_space) == (searcher != "optuna" or cfg.search.population)
 
 
 def test_optuna_needs_a_space():
