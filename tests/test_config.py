@@ -4,6 +4,7 @@ import pytest
 
 from hpo_ray.config.loading import apply_override, from_dict, load_config
 from hpo_ray.config.schema import ParamSpec
+from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,11 +17,18 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_shipped_configs_load():
-    for name in ("demo.yaml", "presplit_demo.yaml", "distilbert_search.yaml", "compare.yaml"):
+    for name in (
+        "demo.yaml",
+        "presplit_demo.yaml",
+        "pbt_demo.yaml",
+        "distilbert_search.yaml",
+        "compare.yaml",
+    ):
         cfg = load_config(REPO / "configs" / name)
         assert cfg.run.name == Path(name).stem
         assert Path(cfg.data.path).is_absolute() and Path(cfg.run.storage).is_absolute()
         assert cfg.search.space
+        validate_search(cfg)  # a search's own rules (the PBT demo's among them)
 
 
 def test_yaml_scientific_notation_becomes_float(tmp_path):

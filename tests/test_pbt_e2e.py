@@ -137,7 +137,8 @@ def test_the_report_shows_the_population_and_the_replay(pbt_run):
     assert "replay against the search's own model (search_model/), loss: validation" in summary
     assert (out / "population.png").stat().st_size > 0
     assert (out / "winner_schedule.png").stat().st_size > 0
-    assert {"copies", "lineage"} <= set(results.frame.columns)
+    assert {"copies", "lineage", "schedule"} <= set(results.frame.columns)
+    assert results.frame["schedule"].str.startswith("@0 learning_rate=").all()
 
 
 def _env() -> dict[str, str]:

@@ -11,6 +11,7 @@ from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 from hpo_ray.train.schedule import (
     apply_values,
+    compact,
     continue_schedule,
     describe,
     read_schedule,
@@ -38,6 +39,7 @@ def test_a_copy_continues_the_copied_schedule_and_names_whose_weights_came():
     rewound, _ = continue_schedule(taken, "c", 1.0, {"learning_rate": 2e-3})
     assert [s["trial_id"] for s in rewound] == ["a", "c"]
     assert "a from epoch 0 (learning_rate 0.001); b from epoch 2" in describe(taken)
+    assert compact(taken) == "@0 learning_rate=0.001 | @2 learning_rate=0.0005"
 
 
 def test_schedules_round_trip_through_a_checkpoint_folder(tmp_path):

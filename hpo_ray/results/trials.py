@@ -162,11 +162,15 @@ class SearchResults:
 
 
 def population_columns(hist: pd.DataFrame, last: dict[str, Any]) -> dict[str, Any]:
-    """A population trial's copies: how many times it took another's checkpoint, and the
-    lineage of its latest weights (``trial@epoch`` for each trial that trained them, from the
-    epoch it started)."""
+    """A population trial's copies: how many times it took another's checkpoint, the lineage
+    of its latest weights (``trial@epoch`` for each trial that trained them, from the epoch it
+    started) and their schedule (the values from each epoch they changed)."""
     copies = hist["copied_from"].fillna("").astype(bool).sum() if "copied_from" in hist else 0
-    return {"copies": int(copies), "lineage": str(last.get("lineage") or "")}
+    return {
+        "copies": int(copies),
+        "lineage": str(last.get("lineage") or ""),
+        "schedule": str(last.get("schedule") or ""),
+    }
 
 
 def exploits(results: SearchResults) -> pd.DataFrame:

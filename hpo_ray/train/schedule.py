@@ -75,6 +75,15 @@ def describe(segments: list[Segment]) -> str:
     return "; ".join(parts)
 
 
+def compact(segments: list[Segment]) -> str:
+    """The values per stretch of epochs, for a table cell: ``@0 learning_rate=0.001 | @2
+    learning_rate=0.0045``."""
+    return " | ".join(
+        f"@{float(s['from_epoch']):g} " + " ".join(f"{k}={v:.3g}" for k, v in s["values"].items())
+        for s in segments
+    )
+
+
 def apply_values(args: Any, optimizer: Any, lr_scheduler: Any, values: dict[str, Any]) -> None:
     """Set ``values`` on a running (or just resumed) training: the learning rate (the
     schedule's base, so warm-up and decay go on from where they are), the weight decay of the

@@ -25,6 +25,7 @@ from hpo_ray.train.kfold import train_folds
 from hpo_ray.train.models import load_tokenizer_from_path
 from hpo_ray.train.objective import RunningBest
 from hpo_ray.train.schedule import (
+    compact,
     continue_schedule,
     mutable_values,
     read_schedule,
@@ -390,6 +391,7 @@ def follow_schedule(
         f"{s['trial_id']}@{float(s['from_epoch']):g}" for s in segments
     )
     reporter.extra["copied_from"] = copied or ""
+    reporter.extra["schedule"] = compact(segments)
     trainer.add_callback(schedule_callback_class()(segments, resumed=folder is not None))
 
 

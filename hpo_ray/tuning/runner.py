@@ -137,7 +137,9 @@ def build_tuner(
 
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
     if cfg.search.population and plan.kind == "search":
-        keep = max(keep or 0, 3)  # a copied checkpoint must outlive its trial's next two
+        # A copied checkpoint must outlive its trial's next one: in generations a trial saves
+        # at most one more before every trial (the copier too) has moved on.
+        keep = max(keep or 0, 2)
     return tune.Tuner(
         trainable,
         param_space=plan.param_space,
