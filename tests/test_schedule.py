@@ -161,3 +161,45 @@ def test_a_population_is_drawn_at_random_and_evolved_by_ray_pbt(tmp_path):
     assert isinstance(plan.scheduler, PopulationBasedTraining)
     assert plan.scheduler._perturbation_interval == 1 and plan.scheduler._time_attr == "epoch"
     assert plan.scheduler.judge == "eval_f1"
+
+
+class FakeTrial:
+    def __init__(self, trial_id: str, config: dict) -> None:
+        self.trial_id, self.config, self.experiment_tag = trial_id, config, trial_id
+
+    def is_finished(self) -> bool:
+        return False
+
+
+def test_the_baseline_keeps_its_course_and_the_worst_other_copies_in_its_place():
+    from ray.tune.schedulers.pbt import _PBTTrialState
+
+    from hpo_ray.tuning.population import baseline_pbt_class
+
+    scheduler = baseline_pbt_class()(
+        judge="eval_f1",
+        baseline={"learning_rate": 2e-5},
+        time_attr="epoch",
+        metric="objective",
+        mode="max",
+        hyperparam_mutations={"learning_rate": [2e-5, 1e-4]},
+        quantile_fraction=0.25,
+    )
+    scores = {"base": 0.1, "a": 0.5, "b": 0.7, "c": 0.9}
+    trials = {}
+    for name, score in scores.items():
+        trial = FakeTrial(name, {"learning_rate": 2e-5 if name == "base" else 1e-4})
+        if name == "base":
+            scheduler.baseline_trial = name
+        state = _PBTTrialState(trial)
+        state.last_score = score
+        scheduler._trial_state[trial] = state
+        trials[name] = trial
+    lower, upper = scheduler._quantiles()
+    assert [t.trial_id for t in lower] == ["a"] and [t.trial_id for t in upper] == ["c"]
+    # judged on the latest evaluation, not the running best the Tuner ranks by
+    state = _PBTTrialState(trials["a"])
+    scheduler._save_trial_state(
+        state, 1.0, {"objective": 0.9, "eval_f1": 0.4, "epoch": 1.0}, trials["a"]
+    )
+    assert state.last_score == 0.4

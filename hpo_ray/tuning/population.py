@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hpo_ray.config.schema import TRAIN_DONE, ExperimentConfig, ParamSpec
@@ -112,8 +113,22 @@ def judged_now(scheduler_class: type) -> type:
             return super()._save_trial_state(state, time, now, trial)
 
         def _quantiles(self) -> tuple[list[Any], list[Any]]:
+            # The baseline keeps its own course: the worst of the others copy in its place.
             lower, upper = super()._quantiles()
-            return [t for t in lower if t.trial_id != self.baseline_trial], upper
+            if all(t.trial_id != self.baseline_trial for t in lower):
+                return lower, upper
+            ranked = sorted(
+                (
+                    t
+                    for t, state in self._trial_state.items()
+                    if state.last_score is not None
+                    and not math.isnan(state.last_score)
+                    and not t.is_finished()
+                ),
+                key=lambda t: self._trial_state[t].last_score,
+            )
+            others = [t for t in ranked if t.trial_id != self.baseline_trial and t not in upper]
+            return others[: len(lower)], upper
 
     return JudgedNow
 
