@@ -166,6 +166,7 @@ def test_a_population_is_drawn_at_random_and_evolved_by_ray_pbt(tmp_path):
 class FakeTrial:
     def __init__(self, trial_id: str, config: dict) -> None:
         self.trial_id, self.config, self.experiment_tag = trial_id, config, trial_id
+        self.status = "PAUSED"
 
     def is_finished(self) -> bool:
         return False
@@ -203,3 +204,32 @@ def test_the_baseline_keeps_its_course_and_the_worst_other_copies_in_its_place()
         state, 1.0, {"objective": 0.9, "eval_f1": 0.4, "epoch": 1.0}, trials["a"]
     )
     assert state.last_score == 0.4
+
+
+def test_a_resumed_population_goes_on_from_the_epochs_its_trials_reached():
+    from ray.tune.schedulers.pbt import _PBTTrialState
+
+    from hpo_ray.tuning.population import baseline_pbt_class
+
+    scheduler = baseline_pbt_class()(
+        judge="eval_f1",
+        time_attr="epoch",
+        metric="objective",
+        mode="max",
+        hyperparam_mutations={"learning_rate": [1e-4, 2e-4]},
+        synch=True,
+        perturbation_interval=1,
+    )
+    trials = [FakeTrial(name, {"learning_rate": 1e-4}) for name in ("ahead", "behind")]
+    for trial, epoch in zip(trials, (3.0, 2.0), strict=True):
+        scheduler._trial_state[trial] = _PBTTrialState(trial)
+        scheduler.pick_up(trial, epoch)
+    # The next generation boundary is the one the trial behind has to reach (Ray's fresh state
+    # would wait for epoch 1, passed long ago, and run no trial again).
+    assert scheduler._next_perturbation_sync == 3.0
+
+    class Controller:
+        def get_trials(self):
+            return trials
+
+    assert scheduler.choose_trial_to_run(Controller()).trial_id == "behind"

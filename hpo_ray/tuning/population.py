@@ -94,11 +94,29 @@ def judged_now(scheduler_class: type) -> type:
             self.judge = judge
             self.baseline = baseline
             self.baseline_trial: str | None = None
+            self.picked_up = False
 
         def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
             if self.baseline_trial is None and is_point(trial.config, self.baseline):
                 self.baseline_trial = trial.trial_id
             super().on_trial_add(tune_controller, trial)
+            trained = float((trial.last_result or {}).get(self._time_attr) or 0.0)
+            if trained > 0:
+                self.pick_up(trial, trained)
+
+        def pick_up(self, trial: Any, trained: float) -> None:
+            """A trial added with results behind it (the experiment resumed, or the trial
+            retried) goes on from where it was: Ray's fresh state would count it at epoch 0
+            and, in generations, wait for a boundary that has passed, forever."""
+            state = self._trial_state[trial]
+            state.last_train_time = state.last_perturbation_time = trained
+            if not self.picked_up:  # the first: the boundary Ray set for a fresh start is past
+                self._next_perturbation_sync = trained + self._perturbation_interval
+                self.picked_up = True
+            # the next boundary is the first one a trial still has to reach
+            self._next_perturbation_sync = min(
+                self._next_perturbation_sync, trained + self._perturbation_interval
+            )
 
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
             if result.get(TRAIN_DONE):  # its training ended: neither copied into nor from
