@@ -15,7 +15,6 @@ import time
 import pytest
 from helpers import tiny_config
 
-from hpo_ray.cli import main
 from hpo_ray.config.loading import dump_config
 from hpo_ray.layout import SEARCH_ARTIFACTS, SEARCH_MODEL, TRIAL_LOG, trial_dir
 from hpo_ray.results.trials import SearchResults
@@ -177,7 +176,15 @@ def test_a_killed_population_search_resumes(tmp_path, corpus_csv, tiny_model, ra
         os.killpg(driver.pid, signal.SIGKILL)
     assert not cfg.trained_path.exists()
 
-    assert main(["resume", str(exp)]) == 0
+    # In a process of its own with a time limit: a resume that waits forever fails the test.
+    resumed = subprocess.run(
+        [sys.executable, "-m", "hpo_ray.cli", "resume", str(exp)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
     frame = SearchResults.load(exp).frame
     assert len(frame) == 4 and (frame["status"] == "completed").all()
     assert (frame["epochs_run"] == EPOCHS).all()
