@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +46,21 @@ def tiny_config(tmp: Path, csv: Path, model: Path, **sections: dict[str, Any]) -
     for section, values in sections.items():
         raw.setdefault(section, {}).update(values)
     return resolve_paths(from_dict(raw))
+
+
+def driver_env() -> dict[str, str]:
+    """The environment of a driver started as a process: its own local Ray, no hub."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def start_search(config_path: Path) -> subprocess.Popen:
+    """``hpo-ray search config_path`` in a process group of its own (to be killed whole)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpo_ray.cli", "search", str(config_path)],
+        env=driver_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import tiny_config
+from helpers import driver_env, start_search, tiny_config
 
 from hpo_ray.cli import main
 from hpo_ray.config.loading import dump_config
@@ -81,12 +81,6 @@ def _terminated(exp_dir: Path) -> set[str]:
     return {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["HF_HUB_OFFLINE"] = "1"
-    return env
-
-
 def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tiny_model, ray_local):
     cfg = tiny_config(
         tmp_path,
@@ -99,13 +93,7 @@ def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tin
     path = tmp_path / "killed.yaml"
     dump_config(cfg, path)
     exp = cfg.experiment_dir
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "hpo_ray.cli", "search", str(path)],
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    driver = start_search(path)
     deadline = time.time() + 300
     while len(_terminated(exp)) < 2 and driver.poll() is None and time.time() < deadline:
         time.sleep(0.5)
@@ -183,7 +171,7 @@ def test_losing_a_worker_node_mid_search(tmp_path, corpus_csv, tiny_model):
     out = tmp_path / "scenario.json"
     proc = subprocess.run(
         [sys.executable, str(HERE / "cluster_scenario.py"), str(path), str(out)],
-        env=_env(),
+        env=driver_env(),
         capture_output=True,
         text=True,
         timeout=600,

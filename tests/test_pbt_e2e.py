@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from helpers import tiny_config
+from helpers import driver_env, start_search, tiny_config
 
 from hpo_ray.config.loading import dump_config
 from hpo_ray.layout import SEARCH_ARTIFACTS, SEARCH_MODEL, TRIAL_LOG, trial_dir
@@ -140,24 +140,12 @@ def test_the_report_shows_the_population_and_the_replay(pbt_run):
     assert results.frame["schedule"].str.startswith("@0 learning_rate=").all()
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["HF_HUB_OFFLINE"] = "1"
-    return env
-
-
 def test_a_killed_population_search_resumes(tmp_path, corpus_csv, tiny_model, ray_local):
     cfg = pbt_config(tmp_path, corpus_csv, tiny_model, name="pbt_killed", verbose=0)
     path = tmp_path / "pbt.yaml"
     dump_config(cfg, path)
     exp = cfg.experiment_dir
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "hpo_ray.cli", "search", str(path)],
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    driver = start_search(path)
 
     def copies_made() -> int:
         log = exp / "pbt_global.txt"
@@ -179,7 +167,7 @@ def test_a_killed_population_search_resumes(tmp_path, corpus_csv, tiny_model, ra
     # In a process of its own with a time limit: a resume that waits forever fails the test.
     resumed = subprocess.run(
         [sys.executable, "-m", "hpo_ray.cli", "resume", str(exp)],
-        env=_env(),
+        env=driver_env(),
         capture_output=True,
         text=True,
         timeout=600,
