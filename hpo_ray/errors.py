@@ -14,6 +14,12 @@ class ConfigError(UserError, ValueError):
     """Bad configuration or bad input data, found before any expensive work starts."""
 
 
+def check_config(ok: bool, message: str) -> None:
+    """Raise ``ConfigError(message)`` unless ``ok``."""
+    if not ok:
+        raise ConfigError(message)
+
+
 class ExperimentError(UserError):
     """An experiment folder cannot do what was asked (not an experiment, no Tune state yet, no
     finished trial to pick from)."""

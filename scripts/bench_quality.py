@@ -255,6 +255,7 @@ def run_config(base_yaml: Path, method: str, seed: int, budget: float) -> Any:
             "search.baseline=true",
             "search.epoch_budget=null",  # the population trains budget epochs in all
             f"search.num_samples={max(2, int(budget // epochs))}",
+            "search.max_concurrent_trials=null",  # the whole population alive; 2 CPUs, 2 train
             "run.checkpoint=model",  # copies are handed over as checkpoints
             "run.refit=retrain",  # the replay, with the search's own model beside it
         ]

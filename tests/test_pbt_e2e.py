@@ -16,7 +16,7 @@ import pytest
 from helpers import driver_env, start_search, tiny_config
 
 from hpo_ray.config.loading import dump_config
-from hpo_ray.layout import SEARCH_ARTIFACTS, SEARCH_MODEL, TRIAL_LOG, trial_dir
+from hpo_ray.layout import BASELINE_METRICS, SEARCH_ARTIFACTS, SEARCH_MODEL, TRIAL_LOG, trial_dir
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.train.schedule import values_at
 from hpo_ray.workflows.search import run_search
@@ -45,7 +45,6 @@ def pbt_config(tmp, csv, model, **run):
             "metric": "loss",
             "scheduler": "pbt",
             "num_samples": 4,
-            "max_concurrent_trials": 2,
             "pbt": {"interval": 1, "quantile_fraction": 0.5},
             "space": {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True}},
         },
@@ -119,6 +118,9 @@ def test_the_refit_replays_the_winners_schedule_and_keeps_the_searchs_model(pbt_
         own["validation"]["eval_loss"], abs=1e-4
     )
     assert metrics["test"]["test_loss"] == pytest.approx(own["test"]["test_loss"], abs=1e-4)
+    # The baseline is never copied into: its replay is its own training, scored once.
+    base = json.loads((model / BASELINE_METRICS).read_text())
+    assert "test" in base and "search_model" not in base
     for folder in (model, model / SEARCH_MODEL):
         loaded = AutoModelForSequenceClassification.from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -165,13 +167,17 @@ def test_a_killed_population_search_resumes(tmp_path, corpus_csv, tiny_model, ra
     assert not cfg.trained_path.exists()
 
     # In a process of its own with a time limit: a resume that waits forever fails the test.
-    resumed = subprocess.run(
-        [sys.executable, "-m", "hpo_ray.cli", "resume", str(exp)],
-        env=driver_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        resumed = subprocess.run(
+            [sys.executable, "-m", "hpo_ray.cli", "resume", str(exp)],
+            env=driver_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except subprocess.TimeoutExpired as hung:
+        tail = (hung.stderr or b"")[-4000:]
+        pytest.fail(f"the resume ran past 600 s; its last words:\n{tail.decode(errors='replace')}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     frame = SearchResults.load(exp).frame
     assert len(frame) == 4 and (frame["status"] == "completed").all()

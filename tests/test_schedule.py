@@ -140,6 +140,10 @@ PBT = {
             {"search": {**PBT, "pbt": {"quantile_fraction": 0.7}}},
             r"quantile_fraction=0.7 must be in",
         ),
+        (  # Ray makes a trial only when one of the first ends: no population, a resume stalls
+            {"search": {**PBT, "max_concurrent_trials": 2}},
+            r"search.max_concurrent_trials=2: .* all 4 trials of the population",
+        ),
     ],
 )
 def test_population_searches_refuse_what_they_cannot_do(tmp_path, sections, message):

@@ -14,6 +14,7 @@ import typing
 from typing import Any
 
 from hpo_ray.config.convert import convert_value
+from hpo_ray.config.population import validate_population
 from hpo_ray.config.schema import (
     AVERAGES,
     CHECKPOINT_POLICIES,
@@ -25,7 +26,6 @@ from hpo_ray.config.schema import (
     METRICS,
     MODEL_NAME,
     PARAM_TYPES,
-    PBT_MUTABLE,
     REFIT_MODES,
     SAMPLERS,
     SCHEDULERS,
@@ -37,7 +37,7 @@ from hpo_ray.config.schema import (
     TrainingConfig,
 )
 from hpo_ray.config.task import check_metric, task_metrics
-from hpo_ray.errors import ConfigError
+from hpo_ray.errors import ConfigError, check_config
 
 PARAM_TYPES_BY_NAME: dict[str, Any] = {
     **typing.get_type_hints(TrainingConfig),
@@ -51,9 +51,7 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{key}={value!r} is not known; choose one of: {', '.join(allowed)}")
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
+_check = check_config
 
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -329,74 +327,3 @@ def validate_ofat(ofat: OfatConfig, base: TrainingConfig) -> OfatConfig:
                 validate_training(dataclasses.replace(base, **{name: value}), "ofat.grid")
         grid[name] = converted
     return dataclasses.replace(ofat, grid=grid)
-
-
-def validate_population(cfg: ExperimentConfig) -> None:
-    """PBT and PB2 change values between epochs and hand trials each other's weights: only
-    what a resumed optimizer can take over may change, and every trial trains one model."""
-    s, t, p = cfg.search, cfg.training, cfg.search.pbt
-    where = f"search.scheduler={s.scheduler}"
-    _check(
-        bool(s.space),
-        f"{where} needs search.space to list what it may change: one of {', '.join(PBT_MUTABLE)}",
-    )
-    for name, spec in s.space.items():
-        _check(
-            name in PBT_MUTABLE,
-            f"search.space.{name}: {where} changes values while trials train and can change "
-            f"only {', '.join(PBT_MUTABLE)}; fix {name} under training: or use "
-            "search.scheduler=asha",
-        )
-        _check(
-            s.scheduler != "pb2" or spec.type == "float",
-            f"search.space.{name}: pb2 models numeric ranges only; give it type float with "
-            "low and high, or use search.scheduler=pbt",
-        )
-    _check(
-        s.searcher != "grid" or s.scheduler == "pbt",
-        "search.searcher=grid: pb2 draws its population itself; use searcher random",
-    )
-    _check(
-        not t.eval_steps, f"training.eval_steps: {where} perturbs at epoch ends; remove eval_steps"
-    )
-    _check(
-        not cfg.data.folds,
-        f"data.folds={cfg.data.folds}: {where} trains one model per trial; set data.folds=0",
-    )
-    _check(
-        t.finetune == "full",
-        f"training.finetune=lora: {where} is built for full "
-        "fine-tuning; set training.finetune=full or use search.scheduler=asha",
-    )
-    _check(
-        s.num_samples >= 2,
-        f"search.num_samples={s.num_samples}: {where} needs a population of at least 2 trials",
-    )
-    _check(
-        1 <= p.interval < t.num_train_epochs,
-        f"search.pbt.interval={p.interval} must be "
-        f"at least 1 and below training.num_train_epochs={t.num_train_epochs}, or no trial "
-        "is ever perturbed",
-    )
-    _check(
-        0 < p.quantile_fraction <= 0.5,
-        f"search.pbt.quantile_fraction={p.quantile_fraction} must be in (0, 0.5]",
-    )
-    _check(
-        0 <= p.resample_probability <= 1,
-        f"search.pbt.resample_probability={p.resample_probability} must be in [0, 1]",
-    )
-    _check(
-        bool(p.perturbation_factors) and all(f > 0 for f in p.perturbation_factors),
-        f"search.pbt.perturbation_factors={p.perturbation_factors} must be positive numbers",
-    )
-    _check(
-        not s.reseed.top_k,
-        f"search.reseed.top_k={s.reseed.top_k}: {where}'s winner is a "
-        "schedule, not fixed values, so it is not re-trained with fresh seeds (the refit "
-        "replays it); set search.reseed.top_k=0",
-    )
-    _check(
-        cfg.run.checkpoint != "none",
-        f"run.checkpoint=none: {where} hands checkpoints between trials; set run.checkpoint=model",
-    )

@@ -17,7 +17,7 @@ import logging
 import math
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,9 @@ def refit_best(
             else:
                 base_row = None if results is None else results.baseline_row()
                 base_id = None if base_row is None else str(base_row["trial_id"])
-                made_base = plan_model(cfg, how, results, base_id, base)
+                # A replayed baseline is scored alone: it is never copied into, so its own
+                # weights are the ones its replay trains again.
+                made_base = replace(plan_model(cfg, how, results, base_id, base), search_model=None)
                 scores = fit_and_score(cfg, base, made_base, save_to=None, encoders=encoders)[0]
             record = {"params": base, "same_as_tuned": same, **scores}
             (staging / BASELINE_METRICS).write_text(json.dumps(record, indent=2))
