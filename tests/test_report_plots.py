@@ -11,14 +11,13 @@ import pandas as pd
 import pytest
 
 from hpo_ray.config.schema import ParamSpec
+from hpo_ray.report.ofat_plots import plot_ofat_overview, plot_ofat_param
 from hpo_ray.report.plots import (
     plot_confusion,
     plot_history,
     plot_importances,
     plot_losses,
     plot_metrics_vs_param,
-    plot_ofat_overview,
-    plot_ofat_param,
     plot_param_efficiency,
     plot_reseed,
     plot_tradeoff,

@@ -210,12 +210,36 @@ def test_the_baseline_keeps_its_course_and_the_worst_other_copies_in_its_place()
     assert state.last_score == 0.4
 
 
-def test_a_resumed_population_goes_on_from_the_epochs_its_trials_reached():
-    from ray.tune.schedulers.pbt import _PBTTrialState
+def population_trial(name: str, epoch: float = 0.0, f1: float = 0.5, status: str = "PENDING"):
+    """A real Tune trial (not started) with results up to ``epoch``."""
+    from ray.tune.experiment import Trial
 
+    trial = Trial("train_trial", config={"learning_rate": 1e-4}, trial_id=name, stub=True)
+    if epoch:
+        trial.update_last_result({"epoch": epoch, "objective": f1, "eval_f1": f1})
+    trial.set_status(status)
+    return trial
+
+
+class Controller:
+    """What Ray's PBT asks of the Tune controller when no checkpoint is handed over."""
+
+    search_alg = None
+
+    def __init__(self, trials):
+        self.trials = trials
+
+    def get_trials(self):
+        return self.trials
+
+    def get_live_trials(self):
+        return [t for t in self.trials if not t.is_finished()]
+
+
+def synch_population():
     from hpo_ray.tuning.population import baseline_pbt_class
 
-    scheduler = baseline_pbt_class()(
+    return baseline_pbt_class()(
         judge="eval_f1",
         time_attr="epoch",
         metric="objective",
@@ -223,17 +247,62 @@ def test_a_resumed_population_goes_on_from_the_epochs_its_trials_reached():
         hyperparam_mutations={"learning_rate": [1e-4, 2e-4]},
         synch=True,
         perturbation_interval=1,
+        quantile_fraction=0.5,
     )
-    trials = [FakeTrial(name, {"learning_rate": 1e-4}) for name in ("ahead", "behind")]
-    for trial, epoch in zip(trials, (3.0, 2.0), strict=True):
-        scheduler._trial_state[trial] = _PBTTrialState(trial)
-        scheduler.pick_up(trial, epoch)
+
+
+def test_a_resumed_population_goes_on_from_the_epochs_its_trials_reached():
+    scheduler = synch_population()
+    trials = [population_trial("ahead", 3.0, f1=0.8), population_trial("behind", 2.0)]
+    controller = Controller(trials)
+    for trial in trials:
+        scheduler.on_trial_add(controller, trial)
     # The next generation boundary is the one the trial behind has to reach (Ray's fresh state
     # would wait for epoch 1, passed long ago, and run no trial again).
     assert scheduler._next_perturbation_sync == 3.0
+    # Paused, not pending: Tune starts every pending trial it has room for, and the trial ahead
+    # would train on before the one behind has caught up (and copied from it).
+    assert [t.status for t in trials] == ["PAUSED", "PAUSED"]
+    assert scheduler.choose_trial_to_run(controller).trial_id == "behind"
+    assert scheduler._trial_state[trials[0]].last_score == 0.8  # it can be copied from
 
-    class Controller:
-        def get_trials(self):
-            return trials
 
-    assert scheduler.choose_trial_to_run(Controller()).trial_id == "behind"
+def test_a_trial_that_fails_is_not_waited_for():
+    scheduler = synch_population()
+    trials = [population_trial(name) for name in ("a", "b", "c")]
+    controller = Controller(trials)
+    for trial in trials:
+        scheduler.on_trial_add(controller, trial)
+    for trial, f1 in zip(trials, (0.4, 0.6, 0.5), strict=True):  # the first generation
+        trial.set_status("RUNNING")
+        scheduler.on_trial_result(controller, trial, {"epoch": 1.0, "objective": f1, "eval_f1": f1})
+        trial.update_last_result({"epoch": 1.0, "objective": f1, "eval_f1": f1})
+        trial.set_status("PAUSED")
+    assert scheduler._next_perturbation_sync == 2.0
+    for trial in trials[:2]:  # a and b reach the next boundary and wait for c
+        trial.set_status("RUNNING")
+        result = {"epoch": 2.0, "objective": 0.7, "eval_f1": 0.7}
+        assert scheduler.on_trial_result(controller, trial, result) == "PAUSE"
+        trial.update_last_result(result)
+        trial.set_status("PAUSED")
+    assert scheduler.choose_trial_to_run(controller).trial_id == "c"
+    trials[2].set_status("ERROR")  # c fails on its way there
+    scheduler.on_trial_error(controller, trials[2])
+    # The generation c would have completed happens now, and a and b train on.
+    assert scheduler._next_perturbation_sync == 3.0
+    assert scheduler.choose_trial_to_run(controller).trial_id in ("a", "b")
+
+
+def test_a_finished_trials_checkpoints_outlive_it_in_a_population(tmp_path):
+    from hpo_ray.layout import trial_dir
+    from hpo_ray.tuning.keep import kept_weights_class
+
+    trials = [population_trial("done", 4.0, status="TERMINATED"), population_trial("copier", 3.0)]
+    checkpoint = trial_dir(tmp_path, "done") / "checkpoint_000003"
+    checkpoint.mkdir(parents=True)
+    keep = kept_weights_class()(str(tmp_path), "max", 1, {}, [], population=True)
+    keep.on_trial_complete(0, trials, trials[0])
+    assert checkpoint.is_dir()  # the copier restores from it when it next starts
+    trials[1].set_status("TERMINATED")
+    keep.on_experiment_end(trials)
+    assert not checkpoint.exists()

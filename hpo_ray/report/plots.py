@@ -29,6 +29,14 @@ def save_figure(plt: Any, fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
+def gray_rc() -> dict[str, Any]:
+    """Matplotlib settings for grayscale figures (OFAT, comparison sweeps): black lines, told
+    apart by line style and marker."""
+    from cycler import cycler
+
+    return {"axes.prop_cycle": cycler(color=["black"]), "legend.edgecolor": "0.5"}
+
+
 STOPPED = "scheduler_stop"
 """The status of a trial the scheduler (or the epoch budget) cut before its training ended."""
 
@@ -198,101 +206,6 @@ def plot_importances(study: Any, path: Path) -> str:
     return f"param importances: from {n} completed trials\n"
 
 
-# ---------------------------------------------------------------------------------------------
-# OFAT: grayscale, told apart by line style and marker, readable on a black-and-white printout
-
-
-def _gray_rc() -> dict[str, Any]:
-    from cycler import cycler
-
-    return {"axes.prop_cycle": cycler(color=["black"]), "legend.edgecolor": "0.5"}
-
-
-def _ofat_axis(ax: Any, group: pd.DataFrame, param: str) -> list[Any]:
-    """Put the values on the x axis: log for learning rate, categories for strings."""
-    values = list(group["value"])
-    if any(isinstance(v, str) for v in values):
-        names = [model_label(str(v)) if param == MODEL_NAME else str(v) for v in values]
-        ax.set_xticks(range(len(values)), names, rotation=20)
-        return list(range(len(values)))
-    x = [float(v) for v in values]
-    if param == "learning_rate":
-        ax.set_xscale("log")
-        ax.minorticks_off()
-    ax.set_xticks(x, [f"{v:g}" for v in x], rotation=30 if len(x) > 5 else 0)
-    return x
-
-
-def _base_x(group: pd.DataFrame, x: list[Any]) -> Any:
-    shared = list(group["shared_base"])
-    return x[shared.index(True)] if True in shared else None
-
-
-def plot_ofat_param(group: pd.DataFrame, param: str, base_value: Any, path: Path) -> None:
-    """Accuracy and F1 against one parameter's values (others at base), in grayscale."""
-    plt = pyplot()
-    with plt.rc_context(_gray_rc()):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        x = _ofat_axis(ax, group, param)
-        ax.plot(x, group["accuracy"], linestyle="-", marker="o", color="black", label="accuracy")
-        ax.plot(
-            x,
-            group["f1"],
-            linestyle="--",
-            marker="s",
-            markerfacecolor="white",
-            color="0.35",
-            label="F1 (weighted)",
-        )
-        bx = _base_x(group, x)
-        if bx is not None:
-            ax.axvline(bx, linestyle=":", color="0.5", label=f"base ({base_value})")
-        ax.set_xlabel(param)
-        ax.set_ylabel("validation score (best epoch)")
-        ax.set_title(f"{param}: one factor at a time")
-        ax.grid(color="0.85")
-        ax.legend()
-        save_figure(plt, fig, path)
-
-
-def plot_ofat_overview(table: pd.DataFrame, sensitivity: pd.DataFrame, path: Path) -> None:
-    """One panel per parameter (most sensitive first) with its F1 spread, plus the ranking."""
-    plt = pyplot()
-    order = list(sensitivity["param"]) + [
-        p for p in dict.fromkeys(table["param"]) if p not in set(sensitivity["param"])
-    ]
-    panels = len(order) + 1
-    cols = min(3, panels)
-    rows = -(-panels // cols)
-    with plt.rc_context(_gray_rc()):
-        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
-        flat = list(axes.flat)
-        f1 = table["f1"].dropna()
-        low, high = (f1.min(), f1.max()) if not f1.empty else (0.0, 1.0)
-        pad = max(0.01, (high - low) * 0.1)
-        for ax, param in zip(flat, order, strict=False):
-            group = table[table["param"] == param]
-            x = _ofat_axis(ax, group, param)
-            ax.plot(x, group["f1"], linestyle="-", marker="o", color="black")
-            bx = _base_x(group, x)
-            if bx is not None:
-                ax.axvline(bx, linestyle=":", color="0.5")
-            spread = group["f1"].max() - group["f1"].min()
-            ax.set_title(f"{param} (F1 spread {spread:.3f})", fontsize=9)
-            ax.set_ylim(low - pad, high + pad)
-            ax.grid(color="0.85")
-            ax.tick_params(labelsize=7)
-        rank = flat[len(order)]
-        names = list(sensitivity["param"])[::-1]
-        rank.barh(names, list(sensitivity["spread"])[::-1], color="0.4", edgecolor="black")
-        rank.set_title("sensitivity: F1 max - min", fontsize=9)
-        rank.tick_params(labelsize=7)
-        for ax in flat[len(order) + 1 :]:
-            ax.axis("off")
-        fig.suptitle("OFAT: validation F1 per parameter (others at base)")
-        save_figure(plt, fig, path)
-
-
 def plot_reseed(table: pd.DataFrame, metric: str, path: Path) -> None:
     """Mean +- sd of the objective per re-seeded configuration, with each seed's value."""
     plt = pyplot()
@@ -368,7 +281,7 @@ _STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"),
 def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
     """Accuracy and ``metric`` against training examples, a line per group."""
     plt = pyplot()
-    with plt.rc_context(_gray_rc()):
+    with plt.rc_context(gray_rc()):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
         for (group, rows), (line, marker) in zip(
             table.groupby("group", sort=False), _cycle(), strict=False
@@ -398,7 +311,7 @@ def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
     plt = pyplot()
     labels = [f"{g}, {f:.0%}" for g, f in zip(table["group"], table["train_fraction"], strict=True)]
     values = table["f1_per_million_params"].fillna(0.0)
-    with plt.rc_context(_gray_rc()):
+    with plt.rc_context(gray_rc()):
         fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.6))
         shades = {
             g: f"{0.2 + 0.5 * i / max(1, table['group'].nunique() - 1):.2f}"
@@ -422,7 +335,7 @@ def plot_param_efficiency(table: pd.DataFrame, path: Path) -> None:
 def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
     """``metric`` against training time, a marker per group, labelled with the training share."""
     plt = pyplot()
-    with plt.rc_context(_gray_rc()):
+    with plt.rc_context(gray_rc()):
         fig, ax = plt.subplots(figsize=(6, 4))
         for (group, rows), (_, marker) in zip(
             table.groupby("group", sort=False), _cycle(), strict=False

@@ -30,13 +30,12 @@ from hpo_ray.layout import (
     is_ofat,
 )
 from hpo_ray.report.html import ofat_table, write_html
+from hpo_ray.report.ofat_plots import plot_ofat_overview, plot_ofat_param
 from hpo_ray.report.plots import (
     plot_history,
     plot_importances,
     plot_learning_curves,
     plot_metrics_vs_param,
-    plot_ofat_overview,
-    plot_ofat_param,
     plot_param_efficiency,
     plot_reseed,
     plot_tradeoff,

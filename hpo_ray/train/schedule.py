@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,27 @@ def schedule_callback_class() -> type:
             self.apply(args, state, kwargs, force=False)
 
     return FollowSchedule
+
+
+def follow_schedule(
+    trainer: Any, reporter: Any, folder: str | None, values: dict[str, Any]
+) -> None:
+    """Population trials (in a Tune worker): continue the schedule of the checkpoint in
+    ``folder`` (the trial's own, or another's it was handed) with this trial's ``values``, set
+    them over what the checkpoint brings back, and have ``reporter`` report the schedule and
+    whose weights were copied."""
+    from ray import tune
+
+    epoch = 0.0
+    if folder is not None:
+        with open(os.path.join(folder, "trainer_state.json")) as f:
+            epoch = float(json.load(f).get("epoch") or 0.0)
+    trial_id = tune.get_context().get_trial_id()
+    segments, copied = continue_schedule(read_schedule(folder), trial_id, epoch, values)
+    reporter.schedule = segments
+    reporter.extra["lineage"] = " ".join(
+        f"{s['trial_id']}@{float(s['from_epoch']):g}" for s in segments
+    )
+    reporter.extra["copied_from"] = copied or ""
+    reporter.extra["schedule"] = compact(segments)
+    trainer.add_callback(schedule_callback_class()(segments, resumed=folder is not None))

@@ -24,14 +24,7 @@ from hpo_ray.layout import OWN_FAILURE, TRIAL_BEST_EPOCH, TRIAL_BEST_MODEL, tria
 from hpo_ray.train.kfold import train_folds
 from hpo_ray.train.models import load_tokenizer_from_path
 from hpo_ray.train.objective import RunningBest
-from hpo_ray.train.schedule import (
-    compact,
-    continue_schedule,
-    mutable_values,
-    read_schedule,
-    schedule_callback_class,
-    write_schedule,
-)
+from hpo_ray.train.schedule import follow_schedule, mutable_values, write_schedule
 from hpo_ray.train.setup import DataHandle, TrialSetup
 from hpo_ray.train.trainer import build_trainer
 from hpo_ray.train.trial_files import save_best_weights, write_trial_artifacts
@@ -343,10 +336,12 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             if checkpoint is not None:
                 with checkpoint.as_directory() as folder:
                     if setup.population:
-                        follow_schedule(trainer, reporter, folder, params, setup)
+                        follow_schedule(
+                            trainer, reporter, folder, mutable_values(params, setup.searched)
+                        )
                     trainer.train(resume_from_checkpoint=folder)
             elif setup.population:
-                follow_schedule(trainer, reporter, None, params, setup)
+                follow_schedule(trainer, reporter, None, mutable_values(params, setup.searched))
                 trainer.train()
             else:
                 trainer.train()
@@ -369,30 +364,6 @@ def kept_best(markers: list[str]) -> float | None:
             if scores:
                 return float(scores[0])
     return None
-
-
-def follow_schedule(
-    trainer: Any, reporter: Any, folder: str | None, params: dict[str, Any], setup: TrialSetup
-) -> None:
-    """Population trials: continue the schedule of the checkpoint in ``folder`` (the trial's
-    own, or another's it was handed) with this trial's values, set them over what the
-    checkpoint brings back, and report whose weights were copied."""
-    from ray import tune
-
-    epoch = 0.0
-    if folder is not None:
-        with open(os.path.join(folder, "trainer_state.json")) as f:
-            epoch = float(json.load(f).get("epoch") or 0.0)
-    values = mutable_values(params, setup.searched)
-    trial_id = tune.get_context().get_trial_id()
-    segments, copied = continue_schedule(read_schedule(folder), trial_id, epoch, values)
-    reporter.schedule = segments
-    reporter.extra["lineage"] = " ".join(
-        f"{s['trial_id']}@{float(s['from_epoch']):g}" for s in segments
-    )
-    reporter.extra["copied_from"] = copied or ""
-    reporter.extra["schedule"] = compact(segments)
-    trainer.add_callback(schedule_callback_class()(segments, resumed=folder is not None))
 
 
 def _mark_own_failure(markers: list[str], exc: BaseException) -> None:

@@ -70,6 +70,7 @@ def kept_weights(cfg: ExperimentConfig) -> list[Any]:
             keep_count(cfg),
             cfg.base_params(),
             list(cfg.search.space),
+            population=cfg.search.population,
         )
     ]
 
@@ -79,13 +80,22 @@ def kept_weights_class() -> type:
     from ray import tune
 
     class KeptWeights(tune.Callback):
-        """Removes beaten trials' kept weights and finished trials' checkpoints."""
+        """Removes beaten trials' kept weights and finished trials' checkpoints (in a
+        population, at the end only: a trial that copied a checkpoint from a trial that has
+        since finished restores from it when it next starts)."""
 
         def __init__(
-            self, exp_dir: str, mode: str, keep: int, base: dict[str, Any], space: list[str]
+            self,
+            exp_dir: str,
+            mode: str,
+            keep: int,
+            base: dict[str, Any],
+            space: list[str],
+            population: bool = False,
         ) -> None:
             self.exp_dir, self.mode, self.keep = exp_dir, mode, keep
-            self.base, self.space = base, space
+            self.base, self.space, self.population = base, space, population
+            self.ended = False
             self.settled: set[str] = set()
             """Finished trials with nothing left on disk to remove (not looked at again)."""
 
@@ -97,6 +107,7 @@ def kept_weights_class() -> type:
 
         def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
             self.settled.clear()  # a stopped trial may have written once more: look again
+            self.ended = True
             self.prune(trials)
 
         def prune(self, trials: list[Any], ending: str | None = None) -> None:
@@ -116,6 +127,8 @@ def kept_weights_class() -> type:
                 folder = trial_dir(self.exp_dir, t.trial_id)
                 if t.trial_id not in keep:
                     drop_weights(folder)
+                if self.population and not self.ended:
+                    continue  # its checkpoints may still be copied from
                 if t.status == "TERMINATED":  # the ending trial's worker may still write
                     for checkpoint in folder.glob(TUNE_CHECKPOINT_GLOB):
                         shutil.rmtree(checkpoint, ignore_errors=True)

@@ -107,8 +107,20 @@ def judged_now(scheduler_class: type) -> type:
         def pick_up(self, trial: Any, trained: float) -> None:
             """A trial added with results behind it (the experiment resumed, or the trial
             retried) goes on from where it was: Ray's fresh state would count it at epoch 0
-            and, in generations, wait for a boundary that has passed, forever."""
+            and, in generations, wait for a boundary that has passed, forever.
+
+            It is added paused, not pending: Tune starts every pending trial it has room for,
+            so a trial a generation ahead would train on (and finish, and have its checkpoints
+            removed) while a trial behind still has to copy one of them. Paused, it runs when
+            ``choose_trial_to_run`` picks it: the trials behind first."""
+            from ray.tune.experiment import Trial
+
+            if trial.status == Trial.PENDING:
+                trial.set_status(Trial.PAUSED)
             state = self._trial_state[trial]
+            result = dict(trial.last_result)
+            if self._metric in result and not result.get(TRAIN_DONE):  # it can copy, be copied
+                self._save_trial_state(state, trained, result, trial)
             state.last_train_time = state.last_perturbation_time = trained
             if not self.picked_up:  # the first: the boundary Ray set for a fresh start is past
                 self._next_perturbation_sync = trained + self._perturbation_interval
@@ -117,6 +129,44 @@ def judged_now(scheduler_class: type) -> type:
             self._next_perturbation_sync = min(
                 self._next_perturbation_sync, trained + self._perturbation_interval
             )
+
+        def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
+            super().on_trial_error(tune_controller, trial)
+            self.release(tune_controller, trial)
+
+        def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict) -> None:
+            super().on_trial_complete(tune_controller, trial, result)
+            self.release(tune_controller, trial)
+
+        def release(self, tune_controller: Any, ended: Any) -> None:
+            """A trial that ended (failed, or trained its last epoch) is no longer waited
+            for: when every other live trial has reached the generation boundary, the
+            generation happens now. Ray's PBT waits for the trial that ended, forever."""
+            from ray.tune.experiment import Trial
+
+            live = [
+                t
+                for t in tune_controller.get_live_trials()
+                if t is not ended and t in self._trial_state and not t.is_finished()
+            ]
+            boundary = self._next_perturbation_sync
+            if not live or any(self._trial_state[t].last_train_time < boundary for t in live):
+                return
+            interval = self._perturbation_interval
+            due = [
+                t
+                for t in live
+                if t.status == Trial.PAUSED
+                and t.last_result
+                and self._trial_state[t].last_train_time
+                - self._trial_state[t].last_perturbation_time
+                >= interval
+            ]
+            if due:  # the generation, as the last trial to arrive would have made it
+                super().on_trial_result(tune_controller, due[0], dict(due[0].last_result))
+            else:  # every live trial was perturbed where it stands: on to the next boundary
+                reached = min(self._trial_state[t].last_train_time for t in live)
+                self._next_perturbation_sync = max(boundary, reached + interval)
 
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
             if result.get(TRAIN_DONE):  # its training ended: neither copied into nor from
