@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 EPOCHS = 4
 
 
-def pbt_config(tmp, csv, model, **run):
+def pbt_config(tmp, csv, model, scheduler="pbt", **run):
     # A constant learning rate, so every logged rate is the value its epoch trained with; the
     # loss as the metric, so trials do not tie at F1 1.0 on the easy corpus.
     return tiny_config(
@@ -43,7 +43,7 @@ def pbt_config(tmp, csv, model, **run):
         data={"test_size": 0.2},
         search={
             "metric": "loss",
-            "scheduler": "pbt",
+            "scheduler": scheduler,
             "num_samples": 4,
             "pbt": {"interval": 1, "quantile_fraction": 0.5},
             "space": {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True}},
@@ -184,3 +184,19 @@ def test_a_killed_population_search_resumes(tmp_path, corpus_csv, tiny_model, ra
     assert (frame["epochs_run"] == EPOCHS).all()
     metrics = json.loads((cfg.trained_path / "metrics.json").read_text())
     assert metrics["made_by"].startswith("replayed trial")
+
+
+def test_pb2_picks_values_inside_the_ranges_and_saves_the_model(
+    tmp_path, corpus_csv, tiny_model, ray_local
+):
+    cfg = pbt_config(tmp_path, corpus_csv, tiny_model, scheduler="pb2", name="pb2", refit="keep")
+    run_search(cfg)
+    frame = SearchResults.load(cfg.experiment_dir).frame
+    assert len(frame) == 4 and (frame["status"] == "completed").all()
+    assert frame["copies"].sum() >= 1, "no trial copied another's checkpoint"
+    low, high = 1e-5, 1e-2  # PB2's Gaussian-process bandit picks inside the space's bounds
+    assert frame["learning_rate"].between(low, high).all()
+    summary = (cfg.experiment_dir / SEARCH_ARTIFACTS / "summary.txt").read_text()
+    assert "scheduler: pb2" in summary
+    metrics = json.loads((cfg.trained_path / "metrics.json").read_text())
+    assert metrics["made_by"].startswith("kept: trial")
