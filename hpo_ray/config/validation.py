@@ -51,9 +51,6 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{key}={value!r} is not known; choose one of: {', '.join(allowed)}")
 
 
-_check = check_config
-
-
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Check values and cross-field rules; raises ``ConfigError`` on the first problem.
 
@@ -61,53 +58,55 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     d, t, s, r = cfg.data, cfg.training, cfg.search, cfg.resources
     _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
     _one_of("data.format", d.format, DATA_FORMATS)
-    _check(
+    check_config(
         d.text_pair_column != d.text_column,
         f"data.text_pair_column={d.text_pair_column!r} is the text column too; name the "
         "column of the second text",
     )
-    _check(
+    check_config(
         not (d.validation_path or d.test_path) or bool(d.train_path),
         "data.validation_path / data.test_path need data.train_path (the train table)",
     )
-    _check(
+    check_config(
         not (d.test_path and d.test_size > 0),
         f"data.test_size={d.test_size} with data.test_path: the test table is given; set "
         "data.test_size: 0",
     )
-    _check(
+    check_config(
         0 < d.validation_size < 1,
         f"data.validation_size={d.validation_size} must be between 0 and 1 (e.g. 0.2)",
     )
-    _check(
+    check_config(
         0 <= d.test_size < 1 and d.test_size + d.validation_size < 1,
         f"data.test_size={d.test_size} must be >= 0 and leave data for training "
         "(test_size + validation_size < 1)",
     )
-    _check(d.folds == 0 or d.folds >= 2, f"data.folds={d.folds} must be 0 (off) or at least 2")
+    check_config(
+        d.folds == 0 or d.folds >= 2, f"data.folds={d.folds} must be 0 (off) or at least 2"
+    )
     _one_of("data.fold_aggregate", d.fold_aggregate, ("mean", "median", "min", "max"))
-    _check(
+    check_config(
         not (d.folds and cfg.training.eval_steps),
         "data.folds evaluates every epoch; set training.eval_steps: null",
     )
-    _check(d.max_length >= 8, f"data.max_length={d.max_length} must be at least 8")
-    _check(
+    check_config(d.max_length >= 8, f"data.max_length={d.max_length} must be at least 8")
+    check_config(
         d.max_rows is None or d.max_rows >= 10,
         f"data.max_rows={d.max_rows} must be at least 10 (or null for all rows)",
     )
     if d.label_names is not None:
         twice = [n for i, n in enumerate(d.label_names) if n in d.label_names[:i]]
-        _check(
+        check_config(
             not twice,
             f"data.label_names lists {twice[0]!r} twice; name each class once" if twice else "",
         )
     if d.label_names is not None and d.label_rule == "threshold":
-        _check(
+        check_config(
             len(d.label_names) == 2,
             f"data.label_names={d.label_names} must name 2 classes [negative, positive] "
             "for the threshold rule",
         )
-    _check(bool(cfg.model.name.strip()), "model.name is empty; set a folder or a model name")
+    check_config(bool(cfg.model.name.strip()), "model.name is empty; set a folder or a model name")
 
     validate_training(t, "training")
 
@@ -116,32 +115,36 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     _one_of("search.searcher", s.searcher, SEARCHERS)
     _one_of("search.scheduler", s.scheduler, SCHEDULERS)
     _one_of("search.sampler", s.sampler, SAMPLERS)
-    _check(s.num_samples >= 1, f"search.num_samples={s.num_samples} must be >= 1")
-    _check(
+    check_config(s.num_samples >= 1, f"search.num_samples={s.num_samples} must be >= 1")
+    check_config(
         s.max_concurrent_trials is None or s.max_concurrent_trials >= 1,
         f"search.max_concurrent_trials={s.max_concurrent_trials} must be >= 1 or null",
     )
-    _check(
+    check_config(
         s.time_budget_s is None or s.time_budget_s > 0,
         f"search.time_budget_s={s.time_budget_s} must be > 0 or null",
     )
-    _check(
+    check_config(
         s.epoch_budget is None or s.epoch_budget > 0,
         f"search.epoch_budget={s.epoch_budget} must be > 0 or null",
     )
-    _check(
+    check_config(
         s.n_startup_trials is None or s.n_startup_trials >= 1,
         f"search.n_startup_trials={s.n_startup_trials} must be >= 1 (random trials before TPE)",
     )
-    _check(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")
-    _check(s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2")
+    check_config(s.grace_period >= 1, f"search.grace_period={s.grace_period} must be >= 1")
+    check_config(
+        s.reduction_factor >= 2, f"search.reduction_factor={s.reduction_factor} must be >= 2"
+    )
     if s.average is not None:
         _one_of("search.average", s.average, AVERAGES)
     if d.label_rule == "threshold":  # two classes known now; categorical is checked on the data
         names = d.label_names or ["negative", "positive"]
         check_metric(metric, task_metrics(names, d.positive_label, s.average))
-    _check(s.reseed.top_k >= 0, f"search.reseed.top_k={s.reseed.top_k} must be >= 0 (0 = off)")
-    _check(s.reseed.seeds >= 2, f"search.reseed.seeds={s.reseed.seeds} must be >= 2")
+    check_config(
+        s.reseed.top_k >= 0, f"search.reseed.top_k={s.reseed.top_k} must be >= 0 (0 = off)"
+    )
+    check_config(s.reseed.seeds >= 2, f"search.reseed.seeds={s.reseed.seeds} must be >= 2")
     space = {name: validate_param(name, spec) for name, spec in s.space.items()}
     for name in space:
         if name in CONDITIONAL:
@@ -152,20 +155,20 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
                 if parent_spec is not None
                 else getattr(t, parent) == value
             )
-            _check(
+            check_config(
                 can,
                 f"search.space.{name} only matters when training.{parent} is {value!r}; set "
                 f"training.{parent}: {value} or search {parent} over values that include it",
             )
     ofat = validate_ofat(cfg.ofat, t)
 
-    _check(r.cpu > 0, f"resources.cpu={r.cpu} must be > 0")
-    _check(r.gpu >= 0, f"resources.gpu={r.gpu} must be >= 0")
-    _check(
+    check_config(r.cpu > 0, f"resources.cpu={r.cpu} must be > 0")
+    check_config(r.gpu >= 0, f"resources.gpu={r.gpu} must be >= 0")
+    check_config(
         r.gpu <= 1 or r.gpu.is_integer(),
         f"resources.gpu={r.gpu}: above 1 a trial must ask for whole GPUs",
     )
-    _check(
+    check_config(
         "://" not in cfg.run.storage,
         f"run.storage={cfg.run.storage!r}: object-store URIs are not supported yet; use a "
         "folder every node mounts at the same path (NFS, EFS)",
@@ -177,22 +180,24 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, refit=refit))
     if cfg.tracking.mlflow is not None:
         uri = cfg.tracking.mlflow.uri
-        _check(
+        check_config(
             "://" in uri or uri.startswith("databricks"),
             f"tracking.mlflow.uri={uri!r} must be a tracking URI such as "
             "sqlite:///mlflow.db or http://host:5000 (MLflow no longer takes plain folders)",
         )
-    _check(
+    check_config(
         cfg.run.keep_checkpoints >= 1,
         f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1",
     )
-    _check(
+    check_config(
         cfg.run.trial_plots >= -1,
         f"run.trial_plots={cfg.run.trial_plots} must be >= -1 (-1: every trial, 0: none)",
     )
-    _check(cfg.run.max_failures >= -1, f"run.max_failures={cfg.run.max_failures} must be >= -1")
+    check_config(
+        cfg.run.max_failures >= -1, f"run.max_failures={cfg.run.max_failures} must be >= -1"
+    )
     name = cfg.run.name
-    _check(
+    check_config(
         not name or ("/" not in name and name not in (".", "..")),
         f"run.name={name!r} must be a plain folder name without '/'",
     )
@@ -204,7 +209,7 @@ def validate_search(cfg: ExperimentConfig) -> None:
     """Rules that hold only when the config runs a search (not an OFAT sweep): checked when
     the search is planned, before any data is read or Ray starts."""
     s, t = cfg.search, cfg.training
-    _check(
+    check_config(
         s.scheduler == "none" or "num_train_epochs" not in s.space,
         f"search.space.num_train_epochs cannot be searched with search.scheduler={s.scheduler}: "
         "the scheduler decides how long a trial trains (its learning-rate schedule spans "
@@ -214,7 +219,7 @@ def validate_search(cfg: ExperimentConfig) -> None:
         validate_population(cfg)
         return
     evaluations = t.num_train_epochs if not t.eval_steps else None
-    _check(
+    check_config(
         s.scheduler == "none" or evaluations is None or s.grace_period < evaluations,
         f"search.grace_period={s.grace_period} must be below training.num_train_epochs="
         f"{t.num_train_epochs} (the evaluations a trial makes), or the scheduler never stops "
@@ -246,18 +251,20 @@ def validate_param(name: str, spec: ParamSpec) -> ParamSpec:
         return dataclasses.replace(spec, values=values)
     if spec.low is None or spec.high is None:
         raise ConfigError(f"{key} needs low and high for type {spec.type}")
-    _check(
+    check_config(
         spec.low <= spec.high,
         f"{key} is an empty range: low={spec.low} > high={spec.high}; swap them",
     )
-    _check(not spec.log or spec.low > 0, f"{key}: a log scale needs low > 0, got low={spec.low}")
-    _check(field_type is not str, f"{key}: {name} takes strings; use type: categorical")
-    _check(
+    check_config(
+        not spec.log or spec.low > 0, f"{key}: a log scale needs low > 0, got low={spec.low}"
+    )
+    check_config(field_type is not str, f"{key}: {name} takes strings; use type: categorical")
+    check_config(
         spec.step is None or spec.step > 0,
         f"{key}.step={spec.step} must be > 0 (or left out)",
     )
     if spec.type == "int":
-        _check(
+        check_config(
             float(spec.low).is_integer() and float(spec.high).is_integer(),
             f"{key}: type int needs whole-number bounds, got {spec.low}..{spec.high}",
         )
@@ -266,35 +273,43 @@ def validate_param(name: str, spec: ParamSpec) -> ParamSpec:
 
 def validate_training(t: TrainingConfig, where: str) -> None:
     """Check training values; ``where`` names them in messages (``training`` or an OFAT value)."""
-    _check(t.learning_rate > 0, f"{where}.learning_rate={t.learning_rate} must be > 0")
-    _check(t.num_train_epochs >= 1, f"{where}.num_train_epochs={t.num_train_epochs} must be >= 1")
+    check_config(t.learning_rate > 0, f"{where}.learning_rate={t.learning_rate} must be > 0")
+    check_config(
+        t.num_train_epochs >= 1, f"{where}.num_train_epochs={t.num_train_epochs} must be >= 1"
+    )
     for key in (
         "per_device_train_batch_size",
         "per_device_eval_batch_size",
         "gradient_accumulation_steps",
         "logging_steps",
     ):
-        _check(getattr(t, key) >= 1, f"{where}.{key}={getattr(t, key)} must be >= 1")
-    _check(0 <= t.warmup_ratio < 1, f"{where}.warmup_ratio={t.warmup_ratio} must be in [0, 1)")
-    _check(t.weight_decay >= 0, f"{where}.weight_decay={t.weight_decay} must be >= 0")
-    _check(
+        check_config(getattr(t, key) >= 1, f"{where}.{key}={getattr(t, key)} must be >= 1")
+    check_config(
+        0 <= t.warmup_ratio < 1, f"{where}.warmup_ratio={t.warmup_ratio} must be in [0, 1)"
+    )
+    check_config(t.weight_decay >= 0, f"{where}.weight_decay={t.weight_decay} must be >= 0")
+    check_config(
         t.early_stopping_patience >= 0,
         f"{where}.early_stopping_patience={t.early_stopping_patience} must be >= 0 (0 = off)",
     )
-    _check(
+    check_config(
         t.eval_steps is None or t.eval_steps >= 1,
         f"{where}.eval_steps={t.eval_steps} must be >= 1, or null to evaluate every epoch",
     )
     _one_of(f"{where}.lr_scheduler_type", t.lr_scheduler_type, LR_SCHEDULERS)
     _one_of(f"{where}.loss", t.loss, LOSSES)
     _one_of(f"{where}.finetune", t.finetune, FINETUNE)
-    _check(t.lora_r >= 1, f"{where}.lora_r={t.lora_r} must be >= 1")
-    _check(t.lora_alpha > 0, f"{where}.lora_alpha={t.lora_alpha} must be > 0")
-    _check(0 <= t.lora_dropout < 1, f"{where}.lora_dropout={t.lora_dropout} must be in [0, 1)")
-    _check(t.focal_gamma >= 0, f"{where}.focal_gamma={t.focal_gamma} must be >= 0 (0 = CE)")
-    _check(0 < t.focal_alpha < 1, f"{where}.focal_alpha={t.focal_alpha} must be between 0 and 1")
-    _check(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")
-    _check(
+    check_config(t.lora_r >= 1, f"{where}.lora_r={t.lora_r} must be >= 1")
+    check_config(t.lora_alpha > 0, f"{where}.lora_alpha={t.lora_alpha} must be > 0")
+    check_config(
+        0 <= t.lora_dropout < 1, f"{where}.lora_dropout={t.lora_dropout} must be in [0, 1)"
+    )
+    check_config(t.focal_gamma >= 0, f"{where}.focal_gamma={t.focal_gamma} must be >= 0 (0 = CE)")
+    check_config(
+        0 < t.focal_alpha < 1, f"{where}.focal_alpha={t.focal_alpha} must be between 0 and 1"
+    )
+    check_config(not (t.fp16 and t.bf16), f"{where}: fp16 and bf16 are both true; pick one")
+    check_config(
         0 < t.train_fraction <= 1,
         f"{where}.train_fraction={t.train_fraction} must be in (0, 1] (share of the train split)",
     )
@@ -318,7 +333,7 @@ def validate_ofat(ofat: OfatConfig, base: TrainingConfig) -> OfatConfig:
         if twice:
             raise ConfigError(f"{key} lists {twice[0]!r} twice; list each value once")
         if name == MODEL_NAME:
-            _check(
+            check_config(
                 all(str(v).strip() for v in converted),
                 f"{key} lists an empty model name; name a model folder",
             )

@@ -332,18 +332,16 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
         reporter.computer = trainer.compute_metrics
         reporter.extra["device"] = str(trainer.args.device)  # cuda:0, mps or cpu
         checkpoint = tune.get_checkpoint()
+        values = mutable_values(params, setup.searched)  # what a population may change
         try:
             if checkpoint is not None:
                 with checkpoint.as_directory() as folder:
                     if setup.population:
-                        follow_schedule(
-                            trainer, reporter, folder, mutable_values(params, setup.searched)
-                        )
+                        follow_schedule(trainer, reporter, folder, values)
                     trainer.train(resume_from_checkpoint=folder)
-            elif setup.population:
-                follow_schedule(trainer, reporter, None, mutable_values(params, setup.searched))
-                trainer.train()
             else:
+                if setup.population:
+                    follow_schedule(trainer, reporter, None, values)
                 trainer.train()
         except (TrialDiverged, torch.OutOfMemoryError) as exc:
             _mark_own_failure(markers, exc)
