@@ -13,6 +13,8 @@ import argparse
 import logging
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,6 +24,7 @@ from hpo_ray.config.schema import REFIT_MODES
 from hpo_ray.data.corpus import CORPORA, CORPUS_LABELS, DEMO, prepare_corpus, split_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY
+from hpo_ray.storage import WorkCopy, is_uri, join, work_copy
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -57,27 +60,40 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _print_outcome(outcome: Any) -> None:
-    print(f"results: {outcome.artifacts_dir}")
-    print((outcome.artifacts_dir / SUMMARY).read_text(), end="")
-    if outcome.trained_dir:
-        print(f"tuned model: {outcome.trained_dir}")
+    print(f"results: {outcome.artifacts_location}")
+    print(outcome.summary, end="")
+    if outcome.model_location:
+        print(f"tuned model: {outcome.model_location}")
 
 
 def _report(args: argparse.Namespace) -> int:
     from hpo_ray.report.writer import write_report
 
-    out = write_report(Path(args.experiment))
-    print(f"results: {out}")
-    print((out / SUMMARY).read_text(), end="")
+    with experiment_copy(args.experiment) as copy:
+        out = write_report(copy.local)
+        print(f"results: {join(copy.location, out.name)}")
+        print((out / SUMMARY).read_text(), end="")
     return 0
 
 
 def _refit(args: argparse.Namespace) -> int:
     from hpo_ray.workflows.refit import refit_best
 
-    cfg = load_experiment_config(args.experiment)
-    print(f"tuned model: {refit_best(cfg, overwrite=args.overwrite, how=args.how)}")
+    with experiment_copy(args.experiment) as copy:
+        cfg = load_experiment_config(copy.location)
+        refit_best(cfg, overwrite=args.overwrite, how=args.how)
+        print(f"tuned model: {cfg.trained_location}")
     return 0
+
+
+@contextmanager
+def experiment_copy(experiment: str) -> Iterator[WorkCopy]:
+    """The experiment folder to read and write: the folder itself, or an object store's
+    experiment pulled into a work copy (what changes is uploaded at the end)."""
+    location = experiment if is_uri(experiment) else str(Path(experiment).resolve())
+    with work_copy(location) as copy:
+        copy.pull()
+        yield copy
 
 
 def _check_cluster(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "hpo_ray"
 
 LAYERS = [
-    ("hpo_ray.errors", "hpo_ray.layout", "hpo_ray.lazy"),
+    ("hpo_ray.errors", "hpo_ray.layout", "hpo_ray.lazy", "hpo_ray.storage"),
     ("hpo_ray.config",),
     ("hpo_ray",),  # the package root re-exports load_config and the error types
     ("hpo_ray.data",),

@@ -180,8 +180,12 @@ CASES: list[tuple[str, list[str], str]] = [
     ("trial_plots", ["search", "CFG", "run.trial_plots=-2"], "run.trial_plots=-2"),
     ("max_failures", ["search", "CFG", "run.max_failures=-2"], "run.max_failures=-2"),
     ("run_name", ["search", "CFG", "run.name=a/b"], "plain folder name"),
-    ("storage_s3", ["search", "CFG", "run.storage=s3://bucket/x"], "object-store URIs"),
-    ("trained_s3", ["search", "CFG", "run.trained_dir=s3://bucket/t"], "object-store URIs"),
+    # object stores: the cases' S3 endpoint is a closed port on 127.0.0.1
+    ("storage_s3", ["search", "CFG", "run.storage=s3://bucket/x"], "the store does not answer"),
+    ("trained_s3", ["search", "CFG", "run.trained_dir=s3://b/t"], "the store does not answer"),
+    ("storage_scheme", ["search", "CFG", "run.storage=nosuch://b/x"], "pyarrow cannot open"),
+    ("cache_s3", ["search", "CFG", "data.cache_dir=s3://b/c"], "token cache is a local folder"),
+    ("resume_s3", ["resume", "s3://bucket/x/exp"], "the store does not answer"),
     ("storage_file", ["search", "CFG", "run.storage=afile"], "is a file, not a folder"),
     ("trained_file", ["search", "CFG", "run.trained_dir=afile"], "is a file, not a folder"),
     ("cache_file", ["search", "CFG", "data.cache_dir=afile"], "is a file, not a folder"),
@@ -299,6 +303,11 @@ def run_case(folder: Path, args: list[str]) -> dict[str, Any]:
         HF_HUB_OFFLINE="1",
         PYTHONPATH=str(ROOT),
         MPLCONFIGDIR=str(folder.parent / f"{folder.name}-mpl"),
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # nothing listens: refused at once
+        AWS_ACCESS_KEY_ID="none",
+        AWS_SECRET_ACCESS_KEY="none",
+        AWS_DEFAULT_REGION="us-east-1",
+        HPO_RAY_WORK_DIR=str(folder.parent / f"{folder.name}-work"),
     )
     before = snapshot(folder)
     done = subprocess.run(

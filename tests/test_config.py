@@ -133,8 +133,8 @@ def test_classic_space_types_preserved():
         ({"data": {"label_rule": "regex"}}, r"data.label_rule='regex'"),
         ({"resources": {"gpu": 1.5}}, r"whole GPUs"),
         (
-            {"run": {"storage": "s3://bucket/ray_results"}},
-            r"run.storage=.*URIs are not supported yet",
+            {"data": {"cache_dir": "s3://bucket/cache"}},
+            r"token cache is a local folder",
         ),
         ({"run": {"name": "a/b"}}, r"run.name='a/b'"),
     ],

@@ -41,5 +41,5 @@ def test_kept_weights_are_replaced_whole_and_dropped_whole(tmp_path):
     assert torch.load(second / "weights.pt")["w"].tolist() == [2.0, 2.0]
     assert '"epoch": 2.0' in (second / "best_model.json").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best_model"]
-    drop_weights(tmp_path)
+    drop_weights(str(tmp_path))
     assert not list(tmp_path.iterdir())

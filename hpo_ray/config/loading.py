@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from pathlib import Path
@@ -27,6 +28,7 @@ from hpo_ray.config.schema import HUB_PREFIX, MODEL_NAME, PKG_PREFIX, Experiment
 from hpo_ray.config.validation import validate
 from hpo_ray.errors import ConfigError, ExperimentError
 from hpo_ray.layout import CONFIG_FILE
+from hpo_ray.storage import is_uri, work_folder
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -65,18 +67,19 @@ def dump_config(cfg: ExperimentConfig, path: Path) -> None:
 def load_experiment_config(exp_dir: str | Path) -> ExperimentConfig:
     """The config saved in an experiment folder, with the folder itself as the truth about
     where the experiment lives (a moved or copied folder works)."""
-    exp_dir = Path(exp_dir).resolve()
-    path = exp_dir / CONFIG_FILE
+    location = str(exp_dir).rstrip("/") if is_uri(exp_dir) else str(Path(exp_dir).resolve())
+    path = work_folder(location) / CONFIG_FILE  # an object store's: pulled by the caller
     if not path.is_file():
         raise ExperimentError(
-            f"{exp_dir} is not an hpo_ray experiment folder (no {CONFIG_FILE}); "
-            "pass a folder under ray_results/"
+            f"{location} is not an hpo_ray experiment folder (no {CONFIG_FILE}); "
+            "pass a folder under ray_results/ (or its URI in the object store)"
         )
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     cfg = from_dict(raw)
-    run = dataclasses.replace(cfg.run, storage=str(exp_dir.parent), name=exp_dir.name)
+    storage, name = location.rsplit("/", 1) if is_uri(location) else os.path.split(location)
+    run = dataclasses.replace(cfg.run, storage=storage, name=name)
     return dataclasses.replace(cfg, run=run)
 
 
@@ -189,7 +192,7 @@ def model_path(name: str) -> str:
 
 def absolute(p: str) -> str:
     """``p`` as an absolute path; a URI (``scheme://...``) unchanged."""
-    if "://" in p:
+    if is_uri(p):
         return p
     try:
         return str(Path(p).expanduser().resolve())

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpo_ray.storage import join, work_folder
+
 CONDITIONAL = {
     "focal_gamma": ("loss", "focal"),
     "focal_alpha": ("loss", "focal"),
@@ -384,12 +386,25 @@ class ExperimentConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     @property
+    def experiment_location(self) -> str:
+        """Where the experiment lives: a folder, or a URI in an object store."""
+        return join(self.run.storage, self.run.name)
+
+    @property
     def experiment_dir(self) -> Path:
-        return Path(self.run.storage) / self.run.name
+        """The experiment folder this process reads and writes: the folder itself, or the
+        local work copy of an object-store experiment (``hpo_ray.storage``)."""
+        return work_folder(self.experiment_location)
+
+    @property
+    def trained_location(self) -> str:
+        """Where the refit model lives: a folder, or a URI in an object store."""
+        return join(self.run.trained_dir, self.run.name)
 
     @property
     def trained_path(self) -> Path:
-        return Path(self.run.trained_dir) / self.run.name
+        """The model folder this process writes (the local work copy for a URI)."""
+        return work_folder(self.trained_location)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

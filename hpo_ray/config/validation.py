@@ -38,6 +38,7 @@ from hpo_ray.config.schema import (
 )
 from hpo_ray.config.task import check_metric, task_metrics
 from hpo_ray.errors import ConfigError, check_config
+from hpo_ray.storage import is_uri
 
 PARAM_TYPES_BY_NAME: dict[str, Any] = {
     **typing.get_type_hints(TrainingConfig),
@@ -169,9 +170,9 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         f"resources.gpu={r.gpu}: above 1 a trial must ask for whole GPUs",
     )
     check_config(
-        "://" not in cfg.run.storage,
-        f"run.storage={cfg.run.storage!r}: object-store URIs are not supported yet; use a "
-        "folder every node mounts at the same path (NFS, EFS)",
+        not is_uri(cfg.data.cache_dir),
+        f"data.cache_dir={cfg.data.cache_dir!r}: the token cache is a local folder; name one "
+        "(results can go to an object store with run.storage)",
     )
     _one_of("run.checkpoint", cfg.run.checkpoint, CHECKPOINT_POLICIES)
     refit = {"true": "keep", "false": "none"}.get(cfg.run.refit.lower(), cfg.run.refit)

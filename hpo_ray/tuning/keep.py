@@ -15,15 +15,14 @@ Example::
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import is_baseline
-from hpo_ray.layout import TRIAL_BEST_MODEL, TUNE_CHECKPOINT_GLOB, trial_dir
+from hpo_ray.layout import TRIAL_BEST_MODEL, TUNE_CHECKPOINT_GLOB, trial_dir_name
 from hpo_ray.lazy import lazy_class, module_getattr
+from hpo_ray.storage import delete, join, subfolders
 
 Scored = tuple[str, float | None, bool]
 """A trial's id, its objective (None before its first evaluation) and whether it is the
@@ -46,9 +45,10 @@ def trials_to_keep(scored: Iterable[Scored], mode: str, count: int) -> set[str]:
     return best | {tid for tid, _, base in listed if base}
 
 
-def drop_weights(folder: Path) -> None:
+def drop_weights(folder: str) -> None:
+    """Remove a trial's kept weights from its folder (a path or an object-store URI)."""
     for name in (TRIAL_BEST_MODEL, f".tmp-{TRIAL_BEST_MODEL}", f".old-{TRIAL_BEST_MODEL}"):
-        shutil.rmtree(folder / name, ignore_errors=True)
+        delete(join(folder, name))
 
 
 def keeps_weights(cfg: ExperimentConfig) -> bool:
@@ -65,7 +65,7 @@ def kept_weights(cfg: ExperimentConfig) -> list[Any]:
         return []
     return [
         kept_weights_class()(
-            str(cfg.experiment_dir),
+            cfg.experiment_location,
             cfg.search.mode,
             keep_count(cfg),
             cfg.base_params(),
@@ -124,14 +124,14 @@ def kept_weights_class() -> type:
                 finished = t.status in ("TERMINATED", "ERROR")
                 if t.trial_id in self.settled or (not finished and t.trial_id != ending):
                     continue  # settled, or running: its weights may still be written
-                folder = trial_dir(self.exp_dir, t.trial_id)
+                folder = join(self.exp_dir, trial_dir_name(t.trial_id))
                 if t.trial_id not in keep:
                     drop_weights(folder)
                 if self.population and not self.ended:
                     continue  # its checkpoints may still be copied from
                 if t.status == "TERMINATED":  # the ending trial's worker may still write
-                    for checkpoint in folder.glob(TUNE_CHECKPOINT_GLOB):
-                        shutil.rmtree(checkpoint, ignore_errors=True)
+                    for checkpoint in subfolders(folder, TUNE_CHECKPOINT_GLOB):
+                        delete(checkpoint)
                     if t.trial_id not in keep:
                         self.settled.add(t.trial_id)
 

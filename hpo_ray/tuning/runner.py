@@ -18,6 +18,7 @@ from typing import Any
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.errors import ConfigError
 from hpo_ray.layout import trial_dir_name
+from hpo_ray.storage import is_uri
 from hpo_ray.train.setup import TrialSetup
 from hpo_ray.train.trainable import make_data_handles, train_trial
 from hpo_ray.tuning.keep import keeps_weights, kept_weights
@@ -26,6 +27,7 @@ from hpo_ray.tuning.plan import TunePlan
 from hpo_ray.tuning.registry import make_stopper
 from hpo_ray.tuning.study import study_mirror
 from hpo_ray.tuning.tracking import mlflow_callbacks
+from hpo_ray.tuning.upload import push_work_copy
 
 
 @contextlib.contextmanager
@@ -105,7 +107,8 @@ def make_trainable(
         positive_label=cfg.data.positive_label,
         average=cfg.search.average,
         fold_aggregate=cfg.data.fold_aggregate,
-        experiment_dir=str(cfg.experiment_dir),
+        # The own-failure marker's shared copy: only where every node sees the folder.
+        experiment_dir="" if is_uri(cfg.experiment_location) else str(cfg.experiment_dir),
         **(hooks or {}),
     )
     return tune.with_resources(
@@ -121,6 +124,7 @@ def run_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
         *([study_mirror(cfg)] if kind == "search" else []),
         *(kept_weights(cfg) if kind in ("search", "ofat") else []),
         *mlflow_callbacks(cfg, kind),
+        *push_work_copy(cfg),  # last: after the study mirror has written
     ]
 
 

@@ -16,6 +16,7 @@ from hpo_ray.config.task import check_metric, task_metrics
 from hpo_ray.data.dataset import PreparedData, SplitData, split_data, tokenize_splits
 from hpo_ray.data.sources import check_sources
 from hpo_ray.errors import ConfigError
+from hpo_ray.storage import check_location, holds_files, is_uri
 from hpo_ray.train.models import (
     candidate,
     load_tokenizer,
@@ -27,8 +28,9 @@ from hpo_ray.train.models import (
 
 def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
     """Refuse to clobber earlier results unless asked; runs before any expensive work."""
-    exp = cfg.experiment_dir
-    if exp.exists() and any(exp.iterdir()) and not overwrite:
+    check_folders(cfg)
+    exp = cfg.experiment_location
+    if holds_files(exp) and not overwrite:
         raise ConfigError(
             f"experiment folder {exp} already holds results; use `hpo-ray "
             f"report {exp}`, pick another run.name=..., or pass --overwrite"
@@ -40,8 +42,8 @@ def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
 def check_model_folder(cfg: ExperimentConfig, overwrite: bool, fix: str) -> None:
     """Refuse to refit into a non-empty ``trained/<name>`` unless ``overwrite``; ``fix`` says
     what else the user can do."""
-    out = cfg.trained_path
-    if out.exists() and any(out.iterdir()) and not overwrite:
+    out = cfg.trained_location
+    if holds_files(out) and not overwrite:
         raise ConfigError(f"model folder {out} is not empty; {fix}, or pass --overwrite")
 
 
@@ -61,17 +63,16 @@ def preflight(cfg: ExperimentConfig) -> None:
 
 
 def check_folders(cfg: ExperimentConfig) -> None:
-    """The storage, trained-model and cache folders: local paths, not files, writable."""
+    """The storage, trained-model and cache folders: local paths, not files, writable; or
+    object-store URIs that answer, with their bucket there."""
     for key, value in (
         ("run.storage", cfg.run.storage),
         ("run.trained_dir", cfg.run.trained_dir),
         ("data.cache_dir", cfg.data.cache_dir),
     ):
-        if "://" in value:
-            raise ConfigError(
-                f"{key}={value!r}: object-store URIs are not supported yet; use a folder "
-                "every node mounts at the same path (NFS, EFS)"
-            )
+        if is_uri(value):
+            check_location(key, value)
+            continue
         path = Path(value)
         if path.exists() and not path.is_dir():
             raise ConfigError(f"{key}={value!r} is a file, not a folder; point it at a folder")

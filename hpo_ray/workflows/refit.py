@@ -45,6 +45,7 @@ from hpo_ray.layout import (
 from hpo_ray.report.trial_plots import draw_trial_plots
 from hpo_ray.results.reseed import selected_trial
 from hpo_ray.results.trials import SearchResults
+from hpo_ray.storage import delete, work_copy
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
 from hpo_ray.train.schedule import describe, schedule_callback_class, values_at
 from hpo_ray.train.trainer import build_trainer
@@ -76,6 +77,23 @@ def refit_best(
     ``results`` (the trial table) and ``inputs`` (the tokenized data) are the search's own when
     the caller has them; else they are read here, once."""
     check_model_folder(cfg, overwrite, "pick another run.name=...")
+    with work_copy(cfg.trained_location) as model_copy:  # a URI's: uploaded on the way out
+        out = save_model(cfg, params, baseline, how, results, inputs)
+        if model_copy.remote:
+            delete(cfg.trained_location)  # an older model's files go (--overwrite allowed it)
+    return out
+
+
+def save_model(
+    cfg: ExperimentConfig,
+    params: dict[str, Any] | None,
+    baseline: bool | None,
+    how: str | None,
+    results: SearchResults | None,
+    inputs: Inputs | None,
+) -> Path:
+    """``refit_best`` once its folder is checked: the model made and saved in
+    ``cfg.trained_path``."""
     how = how or (cfg.run.refit if cfg.run.refits else "retrain")
     out = cfg.trained_path
     trial_id = None
@@ -117,7 +135,7 @@ def refit_best(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    log.info("saved the model to %s (%s): %s", out, metrics["made_by"], metrics)
+    log.info("saved the model to %s (%s): %s", cfg.trained_location, metrics["made_by"], metrics)
     return out
 
 

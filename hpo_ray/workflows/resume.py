@@ -13,6 +13,7 @@ from pathlib import Path
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
 from hpo_ray.layout import is_ofat
+from hpo_ray.storage import WorkCopy, is_uri, work_copy
 from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
 from hpo_ray.workflows.prepare import check_model_folder, preflight, prepare_inputs
 from hpo_ray.workflows.search import SearchOutcome, finish
@@ -32,19 +33,33 @@ def resume_experiment(
     start over when they had none); failed ones stay failed unless ``retry_errored``. The
     searcher (Optuna's study, or the grid's position) comes back from the experiment folder.
     """
+    location = str(exp_dir) if is_uri(exp_dir) else str(Path(exp_dir).resolve())
+    with work_copy(location) as copy:
+        copy.pull()  # an object store's: the config, the study mirror, the trials' files
+        return resume_from(location, copy, retry_errored, overwrite, address, refit)
+
+
+def resume_from(
+    location: str,
+    copy: WorkCopy,
+    retry_errored: bool,
+    overwrite: bool,
+    address: str | None,
+    refit: bool | None,
+) -> SearchOutcome:
     from ray import tune
 
-    exp = Path(exp_dir).resolve()
-    cfg = load_experiment_config(exp)
+    cfg = load_experiment_config(location)
     run = cfg.run
     if address:
         run = dataclasses.replace(run, address=address)
     if refit is False:
         run = dataclasses.replace(run, refit="none")
     cfg = dataclasses.replace(cfg, run=run)
-    if not tune.Tuner.can_restore(str(exp)):
+    exp = cfg.experiment_dir
+    if not tune.Tuner.can_restore(location):
         raise ExperimentError(
-            f"{exp} holds no Tune experiment state to resume (the search never started a "
+            f"{location} holds no Tune experiment state to resume (the search never started a "
             f"trial); start it again with `hpo-ray search ... --overwrite`"
         )
     if cfg.run.refits:
@@ -54,10 +69,11 @@ def resume_experiment(
     with ray_session(cfg.run.address, cfg.run.dashboard):
         check_resources(cfg)
         tuner = tune.Tuner.restore(
-            str(exp),
+            location,
             trainable=make_trainable(cfg, models, data, kind="ofat" if is_ofat(exp) else "search"),
             resume_unfinished=True,
             resume_errored=retry_errored,
         )
         tuner.fit()
+        copy.pull()  # the trials as they ended
         return finish(cfg, overwrite=overwrite, inputs=(models, data))

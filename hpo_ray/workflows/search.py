@@ -27,6 +27,7 @@ from hpo_ray.layout import CONFIG_FILE, DATA_SPLITS, GRID_FILE, SUMMARY, is_ofat
 from hpo_ray.report.summary import final_scores
 from hpo_ray.report.writer import preload, refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
+from hpo_ray.storage import delete, join, work_copy
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
 from hpo_ray.tuning.samplers import plan_warnings
@@ -46,8 +47,20 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SearchOutcome:
     experiment_dir: Path
+    """The experiment folder (for an object store: the work copy, removed when the command
+    ends; ``location`` names the store's)."""
     artifacts_dir: Path
     trained_dir: Path | None
+    location: str = ""
+    """Where the experiment lives: its folder, or its object-store URI."""
+    summary: str = ""
+    """The report's summary.txt, as written at the end."""
+    model_location: str | None = None
+    """Where the saved model lives (folder or URI), if one was saved."""
+
+    @property
+    def artifacts_location(self) -> str:
+        return join(self.location or str(self.experiment_dir), self.artifacts_dir.name)
 
 
 def run_search(cfg: ExperimentConfig, *, overwrite: bool = False, **hooks: Any) -> SearchOutcome:
@@ -86,10 +99,13 @@ def run_experiment(
         for warning in plan_warnings(cfg):
             log.warning(warning)
 
-    exp = cfg.experiment_dir
+    exp = cfg.experiment_dir  # the folder, or the local work copy of an object store's
     # Tune warns on every checkpoint snapshot with num_to_keep=1; the policy is deliberate.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-driver") as pool:
+    with (
+        work_copy(cfg.experiment_location) as copy,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-driver") as pool,
+    ):
         pending: Future[Inputs] | None = None
         if split is not None:
             pending = pool.submit(prepare_inputs, cfg, split)
@@ -99,16 +115,19 @@ def run_experiment(
             if pending is not None:
                 inputs = pending.result()
             models, data = prepare_inputs(cfg) if inputs is None else inputs
-            if overwrite and exp.exists():
-                shutil.rmtree(exp)
+            if overwrite:
+                delete(cfg.experiment_location)
+                shutil.rmtree(exp, ignore_errors=True)
             exp.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, exp / CONFIG_FILE)
             if split is not None:
                 (exp / DATA_SPLITS).write_text(json.dumps(split.describe(), indent=2))
             if plan.kind == "ofat":
                 write_grid_file(cfg, exp)
+            copy.push()  # in the store before any trial: a resume starts from these
             trainable = make_trainable(cfg, models, data, hooks, kind=plan.kind)
             build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
+            copy.pull()  # an object store's trials, for the reseed, the report and the refit
             if needs_reseed(cfg):
                 run_reseed(cfg)  # it trains on Ray: before Ray stops
             # The report is drawn while Ray stops (it reads the folder only).
@@ -144,12 +163,24 @@ def finish(
         if needs_reseed(cfg):
             run_reseed(cfg)
         artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refits)
+    summary = artifacts / SUMMARY
     if not cfg.run.refits:
-        return SearchOutcome(cfg.experiment_dir, artifacts, None)
+        return outcome(cfg, artifacts, None)
     results = None if is_ofat(cfg.experiment_dir) else SearchResults.load(cfg.experiment_dir)
     trained = refit_best(cfg, overwrite=overwrite, results=results, inputs=inputs)
     best = float(results.best_row()[OBJECTIVE]) if results is not None else None
-    summary = artifacts / SUMMARY
     summary.write_text(summary.read_text() + final_scores(cfg, best, results))
     refresh_html(cfg.experiment_dir, results)  # the table loaded once for all three
-    return SearchOutcome(cfg.experiment_dir, artifacts, trained)
+    return outcome(cfg, artifacts, trained)
+
+
+def outcome(cfg: ExperimentConfig, artifacts: Path, trained: Path | None) -> SearchOutcome:
+    """What a run hands back, its summary read while the folder is still there."""
+    return SearchOutcome(
+        cfg.experiment_dir,
+        artifacts,
+        trained,
+        location=cfg.experiment_location,
+        summary=(artifacts / SUMMARY).read_text(),
+        model_location=cfg.trained_location if trained is not None else None,
+    )
