@@ -54,7 +54,7 @@ class SearchOutcome:
     location: str = ""
     """Where the experiment lives: its folder, or its object-store URI."""
     summary: str = ""
-    """The report's summary.txt, as written at the end."""
+    """The report's summary, as written at the end."""
     model_location: str | None = None
     """Where the saved model lives (folder or URI), if one was saved."""
 
