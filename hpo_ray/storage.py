@@ -158,10 +158,11 @@ class WorkCopy:
     from the store itself); ``push`` uploads the files that are new or changed since the last
     pull or push. Picklable: a Tune callback carries one to push while trials run."""
 
-    def __init__(self, location: str | Path) -> None:
+    def __init__(self, location: str | Path, local: Path | None = None) -> None:
         self.location = str(location)
         self.remote = is_uri(location)
-        self.local = work_folder(location)
+        self.local = work_folder(location) if local is None else local
+        """The local copy (default ``work_folder(location)``)."""
         self.stamps: dict[str, Stamp] = {}
         """Local files as last pulled or pushed (a changed one is pushed)."""
         self.seen: dict[str, Stamp] = {}

@@ -24,7 +24,7 @@ def test_a_user_error_is_one_line_and_exit_2(tmp_path, capsys):
 def test_debug_shows_the_traceback_of_a_user_error(tmp_path, capsys):
     assert main(["--debug", "report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" in err and err.strip().endswith("pass a folder under ray_results/")
+    assert "Traceback" in err and err.strip().endswith("(or its URI in the object store)")
 
 
 def test_a_bug_is_a_traceback_and_exit_1(tmp_path, capsys, monkeypatch):

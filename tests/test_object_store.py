@@ -134,7 +134,12 @@ def test_search_killed_resumed_reported_and_refit_in_s3(tmp_path, corpus_csv, ti
         corpus_csv,
         tiny_model,
         training={"num_train_epochs": 2, "early_stopping_patience": 0},
-        search={"num_samples": 6, "scheduler": "none", "max_concurrent_trials": 2},
+        search={
+            "num_samples": 6,
+            "scheduler": "none",
+            "max_concurrent_trials": 2,
+            "reseed": {"top_k": 1, "seeds": 2},
+        },
         run={"name": "s3run", "storage": storage, "trained_dir": trained, "verbose": 0},
     )
     exp, model = join(storage, "s3run"), join(trained, "s3run")
@@ -168,6 +173,9 @@ def test_search_killed_resumed_reported_and_refit_in_s3(tmp_path, corpus_csv, ti
     assert len(table) == 6 and (table["status"] == "completed").all()
     assert read_bytes(join(exp, "optuna_study.db")).startswith(b"SQLite format 3")
     assert read_bytes(join(exp, "report.html")).lstrip().lower().startswith(b"<!doctype html")
+    reseed = pd.read_csv(io.BytesIO(read_bytes(join(exp, "hpo_artifacts", "reseed.csv"))))
+    assert len(reseed) >= 1 and all(len(str(s).split()) == 2 for s in reseed["seeds"])
+    assert terminated(join(exp, "reseed"))  # the reseed runs' own experiment, in the store
     metrics = json.loads(read_bytes(join(model, "metrics.json")))
     assert metrics["made_by"].startswith("kept: trial")
     assert len(read_bytes(join(model, "model.safetensors"))) > 1000

@@ -25,15 +25,17 @@ from hpo_ray.results.reseed import (
     reseed_dir,
 )
 from hpo_ray.results.trials import SearchResults
+from hpo_ray.storage import WorkCopy, delete, work_copy
 from hpo_ray.tuning.plan import reseed_plan
 from hpo_ray.tuning.runner import build_tuner, make_trainable, ray_session
 from hpo_ray.workflows.prepare import prepare_inputs
 
 
 def reseed_config(cfg: ExperimentConfig) -> ExperimentConfig:
-    """The config of the reseed runs: an experiment of its own inside the search's folder."""
+    """The config of the reseed runs: an experiment of its own inside the search's folder (or
+    under its prefix in an object store)."""
     run = dataclasses.replace(
-        cfg.run, storage=str(cfg.experiment_dir), name=RESEED_DIR, refit="none"
+        cfg.run, storage=cfg.experiment_location, name=RESEED_DIR, refit="none"
     )
     search = dataclasses.replace(
         cfg.search, reseed=dataclasses.replace(cfg.search.reseed, top_k=0), scheduler="none"
@@ -42,7 +44,8 @@ def reseed_config(cfg: ExperimentConfig) -> ExperimentConfig:
 
 
 def run_reseed(cfg: ExperimentConfig) -> Path | None:
-    """Re-train the top configurations once per fresh seed (skipped if already done)."""
+    """Re-train the top configurations once per fresh seed (skipped if already done); returns
+    their folder in the experiment folder (for an object store: in its work copy, pulled)."""
     if not cfg.search.reseed.top_k:
         return None
     folder = reseed_dir(cfg)
@@ -50,12 +53,17 @@ def run_reseed(cfg: ExperimentConfig) -> Path | None:
     expected = len(candidates) * cfg.search.reseed.seeds
     if folder.is_dir() and finished_reseed_runs(folder) == expected:
         return folder
-    shutil.rmtree(folder, ignore_errors=True)  # a partial re-run is cheaper to redo than merge
     sub = reseed_config(cfg)
-    folder.mkdir(parents=True)
-    dump_config(sub, folder / CONFIG_FILE)
+    # A partial re-run is cheaper to redo than merge.
+    delete(sub.experiment_location)
+    shutil.rmtree(folder, ignore_errors=True)
     plan = reseed_plan(candidates, fresh_seeds(cfg))
     models, data = prepare_inputs(cfg)
-    with ray_session(cfg.run.address, cfg.run.dashboard):
-        build_tuner(sub, plan, make_trainable(sub, models, data)).fit()
+    with work_copy(sub.experiment_location) as copy:
+        copy.local.mkdir(parents=True)
+        dump_config(sub, copy.local / CONFIG_FILE)
+        copy.push()
+        with ray_session(cfg.run.address, cfg.run.dashboard):
+            build_tuner(sub, plan, make_trainable(sub, models, data)).fit()
+    WorkCopy(sub.experiment_location, local=folder).pull()  # an object store's runs
     return folder
