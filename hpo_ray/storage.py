@@ -203,8 +203,9 @@ class WorkCopy:
             self.seen[rel] = seen
             self.stamps[rel] = self._stamp(target) or (0, 0)
 
-    def push(self) -> list[str]:
-        """Upload the local files that are new or changed; returns their relative paths."""
+    def push(self, top_only: bool = False) -> list[str]:
+        """Upload the local files that are new or changed (``top_only``: those directly in the
+        folder, not in its subfolders); returns their relative paths."""
         if not self.remote or not self.local.is_dir():
             return []
         from pyarrow import fs as pafs
@@ -212,7 +213,8 @@ class WorkCopy:
         fs, base = filesystem(self.location)
         local_fs = pafs.LocalFileSystem()
         sent = []
-        for path in sorted(p for p in self.local.rglob("*") if p.is_file()):
+        files = self.local.glob("*") if top_only else self.local.rglob("*")
+        for path in sorted(p for p in files if p.is_file()):
             rel = path.relative_to(self.local).as_posix()
             stamp = self._stamp(path)
             if stamp is None or self.stamps.get(rel) == stamp:

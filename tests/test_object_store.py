@@ -168,9 +168,11 @@ def test_search_killed_resumed_reported_and_refit_in_s3(tmp_path, corpus_csv, ti
     assert f"tuned model: {model}" in out
     assert f"results: {join(exp, 'hpo_artifacts')}" in out
     after = terminated(exp)
-    assert done_before <= after and len(after) == 6
+    # 6, or 7 where the kill fell inside Tune's upload of its state: the experiment state
+    # and the searcher's were then one trial apart, and the resumed search made one more.
+    assert done_before <= after and len(after) in (6, 7)
     table = pd.read_csv(io.BytesIO(read_bytes(join(exp, "hpo_artifacts", "hpo_trials.csv"))))
-    assert len(table) == 6 and (table["status"] == "completed").all()
+    assert len(table) == len(after) and (table["status"] == "completed").all()
     assert read_bytes(join(exp, "optuna_study.db")).startswith(b"SQLite format 3")
     assert read_bytes(join(exp, "report.html")).lstrip().lower().startswith(b"<!doctype html")
     reseed = pd.read_csv(io.BytesIO(read_bytes(join(exp, "hpo_artifacts", "reseed.csv"))))
@@ -223,13 +225,34 @@ def test_work_copy_pushes_only_what_changed(tmp_path, s3_env):
         assert copy.push() == []
         (copy.local / "a.txt").write_text("one, changed")
         assert copy.push() == ["a.txt"]
+        (copy.local / "sub" / "b.txt").write_text("two, changed")
+        (copy.local / "c.txt").write_text("three")
+        assert copy.push(top_only=True) == ["c.txt"]  # the driver's own files only
+        assert copy.push() == ["sub/b.txt"]
         copy.discard()
         assert not copy.local.exists()
 
         again = WorkCopy(exp)
         again.pull()
-        assert (again.local / "sub" / "b.txt").read_text() == "two"
+        assert (again.local / "sub" / "b.txt").read_text() == "two, changed"
         assert again.push() == []  # pulled files are not sent back
         again.discard()
     finally:
         os.environ.pop("HPO_RAY_WORK_DIR", None)
+
+
+def test_a_missing_bucket_is_refused_before_ray(tmp_path, corpus_csv, tiny_model, s3_env, capsys):
+    from hpo_ray.cli import main
+
+    cfg = tiny_config(
+        tmp_path,
+        corpus_csv,
+        tiny_model,
+        run={"name": "nobucket", "storage": "s3://no-such-bucket/runs"},
+    )
+    dump_config(cfg, tmp_path / "c.yaml")
+    assert main(["search", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("bucket 'no-such-bucket' does not exist; create it first"), err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "ray_results").exists() and not (tmp_path / "trained").exists()

@@ -3,7 +3,9 @@
 With ``run.storage`` a URI, Tune writes the trials there itself; the driver's own files (the
 config, the SQLite study mirror) are made in a local work copy (``hpo_ray.storage``).
 ``PushWorkCopy`` uploads what changed there each time a trial ends, so a driver killed
-mid-search leaves the store with everything a resume and a report need.
+mid-search leaves the store with everything a resume and a report need. It pushes the files
+at the top of the experiment folder only: the trials' folders are the workers' to write (a
+resumed search's work copy holds older copies of them).
 
 Example::
 
@@ -32,19 +34,20 @@ def push_work_copy_class() -> type:
     from ray import tune
 
     class PushWorkCopy(tune.Callback):
-        """Uploads the work copy's new and changed files when a trial ends and at the end."""
+        """Uploads the new and changed files at the top of the work copy (the driver's own)
+        when a trial ends and at the end."""
 
         def __init__(self, copy: WorkCopy) -> None:
             self.copy = copy
 
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any):
-            self.copy.push()
+            self.copy.push(top_only=True)
 
         def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any):
-            self.copy.push()
+            self.copy.push(top_only=True)
 
         def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
-            self.copy.push()
+            self.copy.push(top_only=True)
 
     return PushWorkCopy
 
