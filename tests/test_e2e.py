@@ -115,7 +115,7 @@ def test_the_defaults_run_first_and_the_summary_answers_with_the_test_split(asha
     assert first["weight_decay"] == pytest.approx(0.01)
     assert table["objective"].max() >= first["objective"]  # never worse than the defaults
     summary = (outcome.artifacts_dir / "summary.txt").read_text()
-    assert "  sampler: tpe: trials run side by side" in summary
+    assert "  sampler: qmc: at most 6 trials, fewer than a model needs" in summary
     assert f"baseline trial (the training: values): 0 objective={first['objective']:.4f}" in (
         summary
     )

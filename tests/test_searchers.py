@@ -113,6 +113,13 @@ def test_the_baseline_leaves_out_a_conditional_value_that_has_no_effect():
         ({"num_samples": LARGE_BUDGET + 1, "max_concurrent_trials": 1}, "tpe", "scales"),
         ({"num_samples": 12}, "tpe", "side by side"),
         ({"num_samples": 12, "max_concurrent_trials": 1}, "gp", "Gaussian process"),
+        ({"num_samples": 6}, "qmc", "at most 6 trials, fewer than a model needs"),
+        (
+            {"num_samples": 30, "epoch_budget": 8, "scheduler": "none"},
+            "qmc",
+            "at most 3 trials (within search.epoch_budget)",  # 3 epochs a trial
+        ),
+        ({"num_samples": 30, "epoch_budget": 12, "scheduler": "asha"}, "tpe", "side by side"),
     ],
 )
 def test_auto_picks_the_sampler_by_space_and_budget(search, name, why):

@@ -9,6 +9,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,13 @@ from hpo_ray.tuning.space import is_conditional
 LARGE_BUDGET = 40
 """Above this many trials ``auto`` prefers TPE: a Gaussian process refits on every trial, at a
 cost that grows with the cube of the trials seen, and TPE's density model has enough data."""
+
+SMALL_BUDGET = 10
+"""Below this many trials ``auto`` spreads them with a space-filling design (scrambled Sobol
+points) instead of a model: Optuna's TPE itself draws its first 10 trials at random before its
+density model proposes, so a search of fewer has (almost) nothing to model, and random draws
+can all land in one region (three low learning rates that learn nothing) where Sobol points
+cover each parameter's range."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,8 @@ def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
     """``search.sampler``, or for ``auto`` the sampler that suits the space and the budget.
 
     TPE for conditional spaces (it samples a parameter only where it matters; GP and CMA-ES
-    need a fixed space), for spaces of categorical values only, for large budgets and when
+    need a fixed space) and for spaces of categorical values only; scrambled Sobol points
+    (QMC) for a search of fewer than ``SMALL_BUDGET`` trials; TPE for large budgets and when
     trials run side by side (its constant liar keeps parallel proposals apart; Optuna's GP
     sampler has no such option); otherwise a Gaussian process, built for small budgets of
     expensive trials, which is what fine-tuning is."""
@@ -48,6 +58,14 @@ def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
         )
     if all(spec.type == "categorical" for spec in s.space.values()):
         return SamplerChoice("tpe", "only categorical parameters: TPE models them directly")
+    trials = expected_trials(cfg)
+    if trials < SMALL_BUDGET:
+        budget = "" if trials == s.num_samples else " (within search.epoch_budget)"
+        return SamplerChoice(
+            "qmc",
+            f"at most {trials} trials{budget}, fewer than a model needs "
+            f"({SMALL_BUDGET}): scrambled Sobol points spread them over the space",
+        )
     if s.num_samples > LARGE_BUDGET:
         return SamplerChoice(
             "tpe", f"{s.num_samples} trials (> {LARGE_BUDGET}): TPE scales to many trials"
@@ -63,6 +81,18 @@ def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
         f"{s.num_samples} sequential trials over a fixed space: a Gaussian process makes the "
         "most of a small budget of expensive trials",
     )
+
+
+def expected_trials(cfg: ExperimentConfig) -> int:
+    """The most trials the search can run: ``num_samples``, or fewer where
+    ``search.epoch_budget`` runs out first (a trial trains at least the scheduler's grace
+    period, else all its epochs)."""
+    s = cfg.search
+    if s.epoch_budget is None:
+        return s.num_samples
+    shortest = s.grace_period if s.scheduler in ("asha", "median") else None
+    shortest = shortest or cfg.training.num_train_epochs
+    return max(1, min(s.num_samples, math.ceil(s.epoch_budget / shortest)))
 
 
 def parallel_trials(cfg: ExperimentConfig) -> bool:
@@ -88,7 +118,9 @@ def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials())
     if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=s.seed, scramble=True)
+        with warnings.catch_warnings():  # "experimental since 3.0": noise in every run
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(seed=s.seed, scramble=True)
     return optuna.samplers.RandomSampler(seed=s.seed)
 
 
