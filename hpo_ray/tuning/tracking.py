@@ -56,7 +56,7 @@ def mlflow_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
         "scheduler": s.scheduler if kind == "search" else "none",
         "num_samples": s.num_samples,
         "model": cfg.model.name,
-        "experiment_dir": str(cfg.experiment_dir),
+        "experiment_dir": cfg.experiment_location,  # a folder, or the object-store URI
     }
     for key, value in settings.items():
         client.log_param(parent.info.run_id, key, value)
