@@ -24,7 +24,7 @@ from hpo_ray.config.schema import REFIT_MODES
 from hpo_ray.data.corpus import CORPORA, CORPUS_LABELS, DEMO, prepare_corpus, split_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY
-from hpo_ray.storage import WorkCopy, is_uri, join, work_copy
+from hpo_ray.storage import WorkCopy, join, location_of, work_copy
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -90,8 +90,7 @@ def _refit(args: argparse.Namespace) -> int:
 def experiment_copy(experiment: str) -> Iterator[WorkCopy]:
     """The experiment folder to read and write: the folder itself, or an object store's
     experiment pulled into a work copy (what changes is uploaded at the end)."""
-    location = experiment if is_uri(experiment) else str(Path(experiment).resolve())
-    with work_copy(location) as copy:
+    with work_copy(location_of(experiment)) as copy:
         copy.pull()
         yield copy
 

@@ -73,6 +73,20 @@ def one_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def unreachable(named: str, exc: BaseException) -> ConfigError:
+    """The one-line refusal of a store that did not answer."""
+    return ConfigError(
+        f"{named}: the store does not answer ({one_line(exc)}); check the endpoint "
+        "(AWS_ENDPOINT_URL) and credentials"
+    )
+
+
+def location_of(experiment: str | Path) -> str:
+    """A folder or URI the user named, as a location: a URI unchanged, a folder absolute."""
+    text = str(experiment)
+    return text.rstrip("/") if is_uri(text) else str(Path(text).resolve())
+
+
 def check_location(key: str, location: str) -> None:
     """Refuse an object-store location that cannot be reached or whose bucket is missing,
     before any work starts."""
@@ -81,10 +95,7 @@ def check_location(key: str, location: str) -> None:
     try:
         info = fs.get_file_info(bucket)
     except Exception as exc:
-        raise ConfigError(
-            f"{key}={location!r}: the store does not answer ({one_line(exc)}); check the "
-            "endpoint (AWS_ENDPOINT_URL) and credentials"
-        ) from None
+        raise unreachable(f"{key}={location!r}", exc) from None
     from pyarrow import fs as pafs
 
     if info.type == pafs.FileType.NotFound:
@@ -178,10 +189,7 @@ class WorkCopy:
         try:
             infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=True))
         except OSError as exc:
-            raise ConfigError(
-                f"{self.location}: the store does not answer ({one_line(exc)}); check the "
-                "endpoint (AWS_ENDPOINT_URL) and credentials"
-            ) from None
+            raise unreachable(self.location, exc) from None
         local_fs = pafs.LocalFileSystem()
         for info in infos:
             if info.type != pafs.FileType.File:
@@ -247,13 +255,12 @@ class WorkCopy:
 
 
 @contextmanager
-def work_copy(location: str | Path, *, fresh: bool = True) -> Iterator[WorkCopy]:
+def work_copy(location: str | Path) -> Iterator[WorkCopy]:
     """A ``WorkCopy`` of ``location`` for the ``with`` block: a leftover local copy is removed
-    first (``fresh``), and on the way out (also after an error) what changed is pushed and the
-    local copy removed."""
+    first, and on the way out (also after an error) what changed is pushed and the local copy
+    removed."""
     copy = WorkCopy(location)
-    if fresh:
-        copy.discard()
+    copy.discard()
     try:
         yield copy
     finally:

@@ -28,7 +28,7 @@ from hpo_ray.config.schema import HUB_PREFIX, MODEL_NAME, PKG_PREFIX, Experiment
 from hpo_ray.config.validation import validate
 from hpo_ray.errors import ConfigError, ExperimentError
 from hpo_ray.layout import CONFIG_FILE
-from hpo_ray.storage import is_uri, work_folder
+from hpo_ray.storage import is_uri, location_of, work_folder
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -67,7 +67,7 @@ def dump_config(cfg: ExperimentConfig, path: Path) -> None:
 def load_experiment_config(exp_dir: str | Path) -> ExperimentConfig:
     """The config saved in an experiment folder, with the folder itself as the truth about
     where the experiment lives (a moved or copied folder works)."""
-    location = str(exp_dir).rstrip("/") if is_uri(exp_dir) else str(Path(exp_dir).resolve())
+    location = location_of(exp_dir)
     path = work_folder(location) / CONFIG_FILE  # an object store's: pulled by the caller
     if not path.is_file():
         raise ExperimentError(

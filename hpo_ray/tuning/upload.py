@@ -21,12 +21,11 @@ from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.storage import WorkCopy, is_uri
 
 
-def push_work_copy(cfg: ExperimentConfig, copy: WorkCopy | None = None) -> list[Any]:
-    """The callback for an object-store experiment (``copy``: the command's work copy, so the
-    files it already pushed are not sent again), else nothing."""
+def push_work_copy(cfg: ExperimentConfig) -> list[Any]:
+    """The callback for an object-store experiment, else nothing."""
     if not is_uri(cfg.experiment_location):
         return []
-    return [push_work_copy_class()(copy or WorkCopy(cfg.experiment_location))]
+    return [push_work_copy_class()(WorkCopy(cfg.experiment_location))]
 
 
 @lazy_class("PushWorkCopy", __name__)

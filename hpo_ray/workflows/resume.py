@@ -13,7 +13,7 @@ from pathlib import Path
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
 from hpo_ray.layout import is_ofat
-from hpo_ray.storage import WorkCopy, is_uri, work_copy
+from hpo_ray.storage import WorkCopy, location_of, work_copy
 from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
 from hpo_ray.workflows.prepare import check_model_folder, preflight, prepare_inputs
 from hpo_ray.workflows.search import SearchOutcome, finish
@@ -33,7 +33,7 @@ def resume_experiment(
     start over when they had none); failed ones stay failed unless ``retry_errored``. The
     searcher (Optuna's study, or the grid's position) comes back from the experiment folder.
     """
-    location = str(exp_dir) if is_uri(exp_dir) else str(Path(exp_dir).resolve())
+    location = location_of(exp_dir)
     with work_copy(location) as copy:
         copy.pull()  # an object store's: the config, the study mirror, the trials' files
         return resume_from(location, copy, retry_errored, overwrite, address, refit)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -115,9 +114,8 @@ def run_experiment(
             if pending is not None:
                 inputs = pending.result()
             models, data = prepare_inputs(cfg) if inputs is None else inputs
-            if overwrite:
+            if overwrite:  # (an object store's work copy is fresh already)
                 delete(cfg.experiment_location)
-                shutil.rmtree(exp, ignore_errors=True)
             exp.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, exp / CONFIG_FILE)
             if split is not None:
