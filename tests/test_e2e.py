@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -318,6 +319,34 @@ def test_median_scheduler_and_a_failing_trial(tmp_path, corpus_csv, tiny_model, 
     assert outcome.trained_dir is None
     write_report(outcome.experiment_dir)  # a report with failures still writes everything
     assert "failed: " + str(len(failed)) in (outcome.artifacts_dir / "summary.txt").read_text()
+
+
+def test_random_search_keeps_to_max_concurrent_trials(tmp_path, corpus_csv, tiny_model, ray_local):
+    cfg = tiny_config(
+        tmp_path,
+        corpus_csv,
+        tiny_model,
+        training={"num_train_epochs": 2, "early_stopping_patience": 0},
+        search={
+            "searcher": "random",
+            "scheduler": "none",
+            "num_samples": 2,
+            "max_concurrent_trials": 1,  # the test's Ray could run 2 at once
+            "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 5e-3, "log": True}},
+        },
+        run={"name": "one_at_a_time", "refit": False},
+    )
+    outcome = run_search(cfg)
+    spans = sorted(_span(d) for d in outcome.experiment_dir.glob("trial_*"))
+    assert len(spans) == 2
+    assert spans[0][1] <= spans[1][0] + 1.5, f"the two trials ran at once: {spans}"
+
+
+def _span(trial_dir: Path) -> tuple[float, float]:
+    """When a trial started and when it made its last report (Tune's clock, whole seconds)."""
+    results = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines()]
+    first, last = results[0], results[-1]
+    return first["timestamp"] - first["time_total_s"], last["timestamp"]
 
 
 def test_cli_user_errors_exit_2_before_ray(tmp_path, capsys):

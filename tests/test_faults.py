@@ -95,14 +95,22 @@ def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tin
     exp = cfg.experiment_dir
     driver = start_search(path)
     deadline = time.time() + 300
+    early: dict[str, bytes] = {}
     while len(_terminated(exp)) < 2 and driver.poll() is None and time.time() < deadline:
-        time.sleep(0.5)
+        early = early or _searcher_snapshot(exp)
+        time.sleep(0.2)
     assert driver.poll() is None, "the search ended before it could be killed"
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     time.sleep(3)  # Ray's processes follow their driver down
     if _alive_group(driver.pid):
         os.killpg(driver.pid, signal.SIGKILL)
+    # The searcher's state as it was before any trial ended, beside the newer trial states:
+    # what a store holds when the driver dies while Tune uploads its snapshot (the searcher's
+    # files not yet replaced). Its running trials have ended since; it made fewer trials.
+    assert early, "no searcher state was seen before the first trial ended"
+    for name, content in early.items():
+        (exp / name).write_bytes(content)
     before = SearchResults.load(exp).frame
     finished = _terminated(exp)
     done_before = before[before["trial_id"].isin(finished)].set_index("trial_id")
@@ -110,7 +118,20 @@ def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tin
     assert len(before) < 6 or (before["status"] != "completed").any(), "nothing left to resume"
     assert not cfg.trained_path.exists()
 
-    assert main(["resume", str(exp)]) == 0
+    resumed = subprocess.Popen(
+        [sys.executable, "-m", "hpo_ray.cli", "resume", str(exp)],
+        env=driver_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, err = resumed.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(resumed.pid, signal.SIGKILL)
+        raise AssertionError("the resumed search stopped making progress") from None
+    assert resumed.returncode == 0, err[-3000:]
     after = SearchResults.load(exp).frame.set_index("trial_id")
     assert len(after) == 6 and (after["status"] == "completed").all()
     for trial_id, row in done_before.iterrows():  # kept, not re-run
@@ -121,12 +142,28 @@ def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tin
     first = set(before.sort_values("trial")["learning_rate"].round(12))
     new = after[~after.index.isin(before["trial_id"])]
     assert not set(new["learning_rate"].round(12)) & first
+    # The restored searcher learnt every trial: the ones it had running when its state was
+    # saved, the ones made after, its new ones.
     study = _searcher_study(exp)
-    # Every trial the restored searcher suggested is in its study: all 6, or 5 when the kill
-    # fell between Tune's experiment snapshot and its searcher snapshot (the trial created in
-    # between still runs, see ResumableOptunaSearch).
-    assert len(study.trials) in (5, 6)
+    assert len(study.trials) == 6
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
     assert (cfg.trained_path / "model.safetensors").is_file()
+
+
+def _searcher_snapshot(exp: Path) -> dict[str, bytes]:
+    """The searcher's saved state while trials run and none has ended, else {}."""
+    states = sorted(exp.glob("experiment_state-*.json"))
+    searcher = [*exp.glob("search_gen_state-*.json"), *exp.glob("searcher-state-*.pkl")]
+    if not states or len(searcher) != 2:
+        return {}
+    try:
+        trials = [json.loads(t[0]) for t in json.loads(states[-1].read_text())["trial_data"]]
+        snapshot = {p.name: p.read_bytes() for p in searcher}
+    except (json.JSONDecodeError, OSError):
+        return {}  # caught mid-write
+    running = [t for t in trials if t["status"] == "RUNNING"]
+    ended = [t for t in trials if t["status"] in ("TERMINATED", "ERROR")]
+    return snapshot if len(running) == 2 and not ended else {}
 
 
 def _alive_group(pgid: int) -> bool:
