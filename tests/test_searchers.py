@@ -4,6 +4,7 @@ sampler is the one the space and the budget call for."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import optuna
@@ -54,15 +55,75 @@ def test_the_baseline_is_the_first_trial_and_a_cut_trial_is_pruned():
     assert trials[1].intermediate_values == {1: 0.52, 2: 0.63, 3: 0.71}
 
 
-def test_a_failed_trial_is_fail_and_a_trial_never_suggested_is_ignored():
+def test_a_failed_trial_is_fail_and_a_trial_never_suggested_is_learnt_from_its_result():
     cfg = config({"num_samples": 4, "space": {"learning_rate": LR}})
     searcher = driven(cfg)
     searcher.suggest("a")
     searcher.on_trial_complete("a", None, error=True)
     searcher.on_trial_result("ghost", {"objective": 0.9, "training_iteration": 1})
-    searcher.on_trial_complete("ghost", {"objective": 0.9, "train_done": True})
-    states = [t.state for t in searcher._ot_study.trials]  # noqa: SLF001
-    assert states == [State.FAIL]
+    searcher.on_trial_complete("ghost", {"objective": 0.9, "train_done": True})  # no config
+    done = {"objective": 0.8, "train_done": True, "training_iteration": 3}
+    searcher.on_trial_complete("later", {**done, "config": {"learning_rate": 2e-4}})
+    cut = {"objective": 0.4, "train_done": False, "training_iteration": 1}
+    searcher.on_trial_complete("cut", {**cut, "config": {"learning_rate": 7e-4}})
+    searcher.on_trial_complete("later", {**done, "config": {"learning_rate": 2e-4}})  # once
+    trials = searcher._ot_study.trials  # noqa: SLF001
+    assert [t.state for t in trials] == [State.FAIL, State.COMPLETE, State.PRUNED]
+    assert trials[1].params == {"learning_rate": 2e-4} and trials[1].value == 0.8
+    assert trials[2].value is None and trials[2].intermediate_values == {1: 0.4}
+
+
+def test_a_resumed_searcher_is_aligned_with_the_restored_trials():
+    """Searcher states older and newer than the trials', as a driver killed while Tune
+    uploaded its snapshot leaves them; the trials are the truth."""
+    from ray.tune.experiment import Trial
+    from ray.tune.search import ConcurrencyLimiter, SearchGenerator
+
+    from hpo_ray.tuning.realign import align
+
+    def trial(trial_id, n, status, config, value=None):
+        result = {"objective": value, "train_done": True, "config": config} if value else {}
+        return SimpleNamespace(
+            trial_id=trial_id,
+            experiment_tag=f"{n}_lr",
+            status=status,
+            config=config,
+            last_result=result,
+        )
+
+    cfg = config({"num_samples": 6, "space": {"learning_rate": LR}})
+    ran = driven(cfg)  # the search as it ran: 4 trials made
+    a, b, c, d = (ran.suggest(t) for t in "abcd")
+    searcher = driven(cfg)  # its state as saved, when a and b were running (same seed)
+    limiter = ConcurrencyLimiter(searcher, max_concurrent=2)
+    generator = SearchGenerator(limiter)
+    assert (limiter.suggest("a"), limiter.suggest("b")) == (a, b)
+    generator._counter = 2  # noqa: SLF001 - Tune's count, as restored
+    trials = [
+        trial("a", 1, Trial.TERMINATED, a, 0.7),
+        trial("b", 2, Trial.TERMINATED, b, 0.6),
+        trial("c", 3, Trial.TERMINATED, c, 0.5),
+        trial("d", 4, Trial.PENDING, d),
+    ]
+    align(generator, trials)
+    assert limiter.live_trials == {"d"} and limiter.num_unfinished_live_trials == 1
+    assert generator._counter == 4  # noqa: SLF001 - 2 more to make, not 4
+    study = searcher._ot_study  # noqa: SLF001
+    # c and d replayed (the seeded sampler draws them again), so a new suggestion is new
+    assert [t.params for t in study.trials] == [a, b, c, d]
+    assert [t.state for t in study.trials][:3] == [State.COMPLETE] * 3
+    assert limiter.suggest("e") not in (a, b, c, d)
+
+    # Newer than the trials: it suggested one that never became a trial.
+    cfg = config({"num_samples": 6, "space": {"learning_rate": LR}})
+    searcher = driven(cfg)
+    limiter = ConcurrencyLimiter(searcher, max_concurrent=2)
+    generator = SearchGenerator(limiter)
+    a, _ = limiter.suggest("a"), limiter.suggest("ghost")
+    generator._counter = 2  # noqa: SLF001
+    align(generator, [trial("a", 1, Trial.RUNNING, a)])
+    assert limiter.live_trials == {"a"} and generator._counter == 1  # noqa: SLF001
+    assert [t.state for t in searcher._ot_study.trials] == [State.RUNNING, State.FAIL]  # noqa: SLF001
 
 
 def test_no_baseline_when_turned_off_or_outside_the_space():

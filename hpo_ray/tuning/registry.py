@@ -34,11 +34,11 @@ def resumable_optuna_search_class() -> type:
       ended reaches Optuna as PRUNED, its per-epoch objective kept as intermediate values: the
       sampler treats it as a partial observation, not as a finished trial whose first-epoch
       score is its final one (Ray marks it COMPLETE whenever it reported a value).
-    - Results of a trial the searcher never suggested are ignored. Tune saves the experiment
-      state and the searcher's state at different moments, so after a driver crash the
-      experiment can list a trial created after the searcher was saved; its results would end
-      the resume with a KeyError. Such a trial still runs and is reported; only the sampler
-      does not learn from it."""
+    - A trial the searcher never suggested is learnt when it ends, from its parameters and
+      result (a trial made after the searcher's state was saved, restored after a driver
+      crash; see ``hpo_ray.tuning.realign``); its intermediate results are not asked for (Ray's
+      would end the resume with a KeyError). A define-by-run space cannot take such a trial:
+      it still runs and is reported; only the sampler does not learn from it."""
     from ray.tune.search.optuna import OptunaSearch
 
     class ResumableOptunaSearch(OptunaSearch):
@@ -49,7 +49,10 @@ def resumable_optuna_search_class() -> type:
         def on_trial_complete(
             self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
         ) -> None:
-            if trial_id not in self._ot_trials or trial_id in self._completed_trials:
+            if trial_id in self._completed_trials:
+                return
+            if trial_id not in self._ot_trials:
+                self._learn(trial_id, result, error)
                 return
             study = self._ot_study
             if study is not None and result and not error and not result.get(TRAIN_DONE, True):
@@ -61,7 +64,59 @@ def resumable_optuna_search_class() -> type:
                 return
             super().on_trial_complete(trial_id, result, error)
 
+        def replay(self, trial_id: str, config: dict[str, Any]) -> None:
+            """Suggest again for a trial made after this searcher's state was saved, so the
+            sampler moves on as it did then (its random draws, its Sobol index). Where the
+            suggestion is the trial's own (a seeded sampler replays exactly) the trial is this
+            searcher's again; else the replayed suggestion is dropped as failed and the trial
+            is learnt when it ends."""
+            import optuna
+
+            suggested = self.suggest(trial_id)
+            if isinstance(suggested, dict) and same_params(suggested, config):
+                return
+            ot_trial = self._ot_trials.pop(trial_id, None)
+            if ot_trial is not None and self._ot_study is not None:
+                self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
+
+        def _learn(self, trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
+            """Add a trial it did not suggest to the study, from its parameters and result."""
+            import optuna
+
+            space, study = self._space, self._ot_study
+            params = (result or {}).get("config") or {}
+            value = (result or {}).get(str(self._metric))
+            if error or value is None or study is None or not isinstance(space, dict):
+                return  # nothing to learn, or a define-by-run space (no distributions)
+            if not set(space) <= set(params):
+                return
+            done = result.get(TRAIN_DONE, True)
+            state = optuna.trial.TrialState
+            step = int(result.get("training_iteration", 1))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    state=state.COMPLETE if done else state.PRUNED,
+                    value=value if done else None,
+                    params={name: params[name] for name in space},
+                    distributions=space,
+                    intermediate_values={step: value},
+                )
+            )
+            self._completed_trials.add(trial_id)
+
     return ResumableOptunaSearch
+
+
+def same_params(suggested: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether a trial's ``config`` holds the ``suggested`` values (floats to 1e-9)."""
+    for name, value in suggested.items():
+        other = config.get(name)
+        if isinstance(value, float) and isinstance(other, float):
+            if abs(value - other) > 1e-9 * max(abs(value), abs(other), 1e-300):
+                return False
+        elif value != other:
+            return False
+    return True
 
 
 def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:

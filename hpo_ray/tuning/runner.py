@@ -24,6 +24,7 @@ from hpo_ray.train.trainable import make_data_handles, train_trial
 from hpo_ray.tuning.keep import keeps_weights, kept_weights
 from hpo_ray.tuning.loggers import result_loggers
 from hpo_ray.tuning.plan import TunePlan
+from hpo_ray.tuning.realign import aligned_search
 from hpo_ray.tuning.registry import make_stopper
 from hpo_ray.tuning.study import study_mirror
 from hpo_ray.tuning.tracking import mlflow_callbacks
@@ -144,16 +145,18 @@ def build_tuner(
         # A copied checkpoint must outlive its trial's next one: in generations a trial saves
         # at most one more before every trial (the copier too) has moved on.
         keep = max(keep or 0, 2)
+    search_alg, aligners = aligned_search(plan.searcher, cfg.search.max_concurrent_trials)
     return tune.Tuner(
         trainable,
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
             mode=cfg.search.mode,
-            search_alg=plan.searcher,
+            search_alg=search_alg,
             scheduler=plan.scheduler,
             num_samples=plan.num_samples,
-            max_concurrent_trials=cfg.search.max_concurrent_trials,
+            # A searcher is limited by aligned_search; Tune limits its own grid (OFAT, reseed).
+            max_concurrent_trials=cfg.search.max_concurrent_trials if search_alg is None else None,
             time_budget_s=cfg.search.time_budget_s,
             reuse_actors=cfg.run.reuse_workers,
             trial_dirname_creator=lambda trial: trial_dir_name(trial.trial_id),
@@ -166,6 +169,7 @@ def build_tuner(
             # Trial folders (TensorBoard curves, artifacts) reach the storage from every node.
             sync_config=tune.SyncConfig(sync_artifacts=True),
             callbacks=[
+                *aligners,
                 *result_loggers(),
                 *(run_callbacks(cfg, plan.kind) if callbacks is None else callbacks),
             ],
