@@ -19,6 +19,7 @@ every method sees the same splits):
   auto         hpo_ray's default search: the baseline (the base values) as the first trial,
                the sampler ``search.sampler: auto`` picks (TPE with the constant liar when
                trials run side by side), ASHA; cut trials reach Optuna as PRUNED
+  auto_fifo    ``auto`` without a scheduler: every trial trains all its epochs
   tpe          Optuna TPE, scheduler=none (no baseline trial, as the three below)
   tpe_asha     Optuna TPE + ASHA (grace 1 epoch, reduction factor 2)
   tpe_median   Optuna TPE + median stopping (grace 1 epoch)
@@ -101,10 +102,11 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("default", "ofat", "random", "auto", "tpe", "tpe_asha", "tpe_median", "pbt")
+METHODS = ("default", "ofat", "random", "auto", "auto_fifo", "tpe", "tpe_asha", "tpe_median", "pbt")
 SEARCHES = {
     "random": ("random", "none", "random", False),
     "auto": ("optuna", "asha", "auto", True),
+    "auto_fifo": ("optuna", "none", "auto", True),
     "tpe": ("optuna", "none", "tpe", False),
     "tpe_asha": ("optuna", "asha", "tpe", False),
     "tpe_median": ("optuna", "median", "tpe", False),
@@ -441,7 +443,7 @@ def plot_curves(rows: list[dict[str, Any]], budget: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    markers = dict(zip(METHODS, "*osPv^Dh", strict=True))
+    markers = dict(zip(METHODS, "*osPXv^Dh", strict=True))
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         if method == "default":

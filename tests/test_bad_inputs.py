@@ -46,6 +46,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("searcher", ["search", "CFG", "search.searcher=bayes"], "search.searcher='bayes'"),
     ("scheduler", ["search", "CFG", "search.scheduler=hyperband"], "search.scheduler="),
     ("refit_mode", ["search", "CFG", "run.refit=best"], "run.refit='best'"),
+    ("sync_period", ["search", "CFG", "run.sync_period_s=0"], "run.sync_period_s=0"),
     ("sampler", ["search", "CFG", "search.sampler=bayes"], "search.sampler='bayes'"),
     ("concurrent", ["search", "CFG", "search.max_concurrent_trials=0"], "max_concurrent"),
     ("time_budget", ["search", "CFG", "search.time_budget_s=-1"], "search.time_budget_s"),

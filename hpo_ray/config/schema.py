@@ -340,6 +340,10 @@ class RunConfig:
     """``model``: keep the weights of each trial's latest evaluation (no optimizer state) so an
     interrupted trial can resume; ``none``: keep nothing."""
     keep_checkpoints: int = 1
+    sync_period_s: int = 30
+    """The most seconds between two copies of Tune's experiment state (the trials, the
+    searcher) into ``storage``, an upload for an object store: a crash re-runs at most this
+    much of finished trials (Tune's own default is 300)."""
     refit: str = "keep"
     """How the best configuration becomes ``trained/<name>``: ``keep`` saves the weights of the
     best trial's best epoch, kept while the search ran (no training at the end; a retrain where

@@ -191,6 +191,9 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         f"run.keep_checkpoints={cfg.run.keep_checkpoints} must be >= 1",
     )
     check_config(
+        cfg.run.sync_period_s >= 1, f"run.sync_period_s={cfg.run.sync_period_s} must be >= 1"
+    )
+    check_config(
         cfg.run.trial_plots >= -1,
         f"run.trial_plots={cfg.run.trial_plots} must be >= -1 (-1: every trial, 0: none)",
     )

@@ -167,7 +167,7 @@ def build_tuner(
             checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
             failure_config=tune.FailureConfig(max_failures=cfg.run.max_failures),
             # Trial folders (TensorBoard curves, artifacts) reach the storage from every node.
-            sync_config=tune.SyncConfig(sync_artifacts=True),
+            sync_config=tune.SyncConfig(sync_artifacts=True, sync_period=cfg.run.sync_period_s),
             callbacks=[
                 *aligners,
                 *result_loggers(),
