@@ -13,9 +13,9 @@ suggestions of the trials made after the searcher's state was saved (so a seeded
 not propose them again), sets the limiter's running set to the trials still to run, tells the
 searcher how each ended trial ended (a trial it cannot take as its own is learnt from its
 result), fails the suggestions that never became trials and sets the count of trials made to
-the trials there are. Where the states agree it changes
-nothing. The searcher and this callback are pickled together in Tune's ``tuner.pkl``, so the
-restored callback holds the restored searcher.
+the trials there are. Where the states agree it changes nothing. The searcher and this
+callback are pickled together in Tune's ``tuner.pkl``, so the restored callback holds the
+restored searcher.
 
 Example::
 
@@ -63,11 +63,9 @@ def align(search_alg: Any, trials: list[Any]) -> None:
         return
     limiter = search_alg.searcher if isinstance(search_alg.searcher, ConcurrencyLimiter) else None
     searcher = limiter.searcher if limiter is not None else search_alg.searcher
-    known = getattr(searcher, "_ot_trials", None)
-    if known is not None and hasattr(searcher, "replay"):
-        for trial in sorted(trials, key=made_order):  # made after the searcher's state
-            if trial.trial_id not in known:
-                searcher.replay(trial.trial_id, trial.config)
+    if hasattr(searcher, "replay"):  # the trials made after the searcher's state, in order
+        for trial in sorted(trials, key=made_order):
+            searcher.replay(trial.trial_id, trial.config)
     if limiter is not None:
         for trial_id in sorted(limiter.live_trials - running - set(ended)):
             searcher.on_trial_complete(trial_id, error=True)  # suggested, never a trial

@@ -7,6 +7,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,8 @@ def resumable_optuna_search_class() -> type:
             is learnt when it ends."""
             import optuna
 
+            if trial_id in self._ot_trials:
+                return  # suggested by this searcher before its state was saved
             suggested = self.suggest(trial_id)
             if isinstance(suggested, dict) and same_params(suggested, config):
                 return
@@ -109,14 +112,12 @@ def resumable_optuna_search_class() -> type:
 
 def same_params(suggested: dict[str, Any], config: dict[str, Any]) -> bool:
     """Whether a trial's ``config`` holds the ``suggested`` values (floats to 1e-9)."""
-    for name, value in suggested.items():
-        other = config.get(name)
-        if isinstance(value, float) and isinstance(other, float):
-            if abs(value - other) > 1e-9 * max(abs(value), abs(other), 1e-300):
-                return False
-        elif value != other:
-            return False
-    return True
+    return all(
+        math.isclose(v, config[k], rel_tol=1e-9)
+        if isinstance(v, float) and isinstance(config.get(k), float)
+        else config.get(k) == v
+        for k, v in suggested.items()
+    )
 
 
 def _optuna(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
