@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from hpo_ray.config.cluster import check_cluster_config
 from hpo_ray.config.loading import load_config, load_experiment_config
-from hpo_ray.config.schema import REFIT_MODES
+from hpo_ray.config.run import REFIT_MODES
 from hpo_ray.data.corpus import CORPORA, CORPUS_LABELS, DEMO, prepare_corpus, split_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY

@@ -9,13 +9,14 @@ from typing import Any
 
 import optuna
 import pytest
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 
 from hpo_ray.config.loading import from_dict
 from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.baseline import baseline_outside, baseline_point
-from hpo_ray.tuning.registry import make_searcher
-from hpo_ray.tuning.samplers import LARGE_BUDGET, choose_sampler, make_sampler
+from hpo_ray.tuning.registry import make_scheduler, make_searcher
+from hpo_ray.tuning.samplers import LARGE_BUDGET, choose_sampler, choose_scheduler, make_sampler
 
 State = optuna.trial.TrialState
 LR = {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
@@ -190,6 +191,35 @@ def test_auto_picks_the_sampler_by_space_and_budget(search, name, why):
 
 
 @pytest.mark.parametrize(
+    ("search", "training", "name", "why"),
+    [
+        ({}, {"num_train_epochs": 2}, "none", "2 evaluation(s) per trial"),
+        ({}, {"num_train_epochs": 3}, "none", "middle of its learning-rate schedule"),
+        ({}, {"num_train_epochs": 4}, "asha", "4 evaluations per trial: ASHA stops"),
+        ({"grace_period": 4}, {"num_train_epochs": 4}, "none", "4 evaluation(s) per trial"),
+        ({}, {"num_train_epochs": 1, "eval_steps": 10}, "asha", "eval_steps"),
+        (
+            {"space": {"num_train_epochs": {"type": "int", "low": 2, "high": 6}}},
+            {"num_train_epochs": 6},
+            "none",
+            "searches num_train_epochs",
+        ),
+        ({"scheduler": "median"}, {"num_train_epochs": 2}, "median", "set by"),
+    ],
+)
+def test_auto_picks_the_scheduler_by_the_trials_length(search, training, name, why):
+    cfg = config({"space": {"learning_rate": LR}, **search}, training)
+    assert cfg.search.scheduler == search.get("scheduler", "auto")
+    choice = choose_scheduler(cfg)
+    assert choice.name == name and why in choice.reason
+    scheduler = make_scheduler(cfg)
+    if name == "none":
+        assert type(scheduler) is FIFOScheduler  # ASHA is a FIFOScheduler too
+    elif name == "asha":
+        assert isinstance(scheduler, AsyncHyperBandScheduler)
+
+
+@pytest.mark.parametrize(
     ("name", "cls"),
     [
         ("tpe", optuna.samplers.TPESampler),
@@ -254,9 +284,12 @@ def test_epochs_are_the_schedulers_to_decide(search, training, message):
         validate_search(cfg)
 
 
-def test_epochs_may_be_searched_without_a_scheduler():
+@pytest.mark.parametrize("scheduler", ["none", "auto"])
+def test_epochs_may_be_searched_without_a_scheduler(scheduler):
     space = {"num_train_epochs": {"type": "int", "low": 1, "high": 4}}
-    validate_search(config({"scheduler": "none", "space": space}))
+    cfg = config({"scheduler": scheduler, "space": space}, {"num_train_epochs": 4})
+    validate_search(cfg)
+    assert choose_scheduler(cfg).name == "none"
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpo_ray.config.run import ResourcesConfig, RunConfig, TrackingConfig
 from hpo_ray.storage import join, work_folder
 
 CONDITIONAL = {
@@ -66,19 +67,17 @@ SEARCHERS = ("optuna", "random", "grid")
 SAMPLERS = ("auto", "tpe", "gp", "cmaes", "qmc", "random")
 """Optuna's samplers behind ``search.searcher: optuna``; ``auto`` picks by space and budget."""
 FINETUNE = ("full", "lora")
-SCHEDULERS = ("asha", "median", "pbt", "pb2", "none")
+SCHEDULERS = ("auto", "asha", "median", "pbt", "pb2", "none")
 POPULATION_SCHEDULERS = ("pbt", "pb2")
 """Schedulers that change a trial's values while it trains (Population Based Training)."""
 PBT_MUTABLE = ("learning_rate", "weight_decay", "max_grad_norm")
 """The training values PBT may change between epochs: the optimizer's and the clipping's
 settings, which a resumed optimizer takes over without restarting its schedule."""
-CHECKPOINT_POLICIES = ("none", "model")
 DATA_FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl", "datasets")
 """How ``data`` tables are read (``auto``: by extension; a folder is a ``datasets`` folder)."""
 HUB_PREFIX = "hub:"
 """``hub:NAME[:CONFIG]`` as a table: loaded with ``datasets.load_dataset``."""
 SPLITS = ("train", "validation", "test")
-REFIT_MODES = ("keep", "retrain", "train+validation", "none")
 """How the search's choice becomes the saved model (``run.refit``)."""
 PARAM_TYPES = ("float", "int", "categorical")
 
@@ -231,7 +230,10 @@ class SearchConfig:
 
     metric: str = "f1"
     searcher: str = "optuna"
-    scheduler: str = "asha"
+    scheduler: str = "auto"
+    """``asha`` or ``median`` (stop weak trials early), ``pbt`` or ``pb2`` (a population),
+    ``none``, or ``auto``: ASHA when each trial makes at least 4 evaluations, else none (the
+    summary says which and why)."""
     num_samples: int = 20
     max_concurrent_trials: int | None = None
     time_budget_s: float | None = None
@@ -301,79 +303,6 @@ class OfatConfig:
     """
 
     grid: dict[str, list[Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True)
-class MlflowConfig:
-    """Where MLflow keeps the runs."""
-
-    uri: str
-    """A tracking URI: ``sqlite:///path/mlflow.db`` or a server's ``http://host:5000``."""
-    experiment: str = ""
-    """MLflow experiment name (default: run.name)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrackingConfig:
-    """Optional experiment tracking (off by default)."""
-
-    mlflow: MlflowConfig | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResourcesConfig:
-    """Per-trial resources; fractional GPUs pack several trials on one device."""
-
-    cpu: float = 1.0
-    gpu: float = 0.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunConfig:
-    """Where outputs land and how the run behaves."""
-
-    name: str = ""
-    """Experiment name (default: the config file's stem)."""
-    storage: str = "ray_results"
-    trained_dir: str = "trained"
-    checkpoint: str = "model"
-    """``model``: keep the weights of each trial's latest evaluation (no optimizer state) so an
-    interrupted trial can resume; ``none``: keep nothing."""
-    keep_checkpoints: int = 1
-    sync_period_s: int = 30
-    """The most seconds between two copies of Tune's experiment state (the trials, the
-    searcher) into ``storage``, an upload for an object store: a crash re-runs at most this
-    much of finished trials (Tune's own default is 300)."""
-    refit: str = "keep"
-    """How the best configuration becomes ``trained/<name>``: ``keep`` saves the weights of the
-    best trial's best epoch, kept while the search ran (no training at the end; a retrain where
-    the trial's model is not the one wanted: k folds, ``train_fraction`` < 1); ``retrain``
-    trains the best values again on the train split; ``train+validation`` trains them on both
-    splits for the best trial's epoch count (scored on the test split only); ``none`` (or
-    false): no model."""
-    refit_baseline: bool = True
-    """With a test split: also train the base ``training`` values on the train split and score
-    them on validation and test beside the tuned model (the model you would have had without
-    the search); only its scores are kept."""
-    address: str | None = None
-    """Ray cluster to join (``auto``, ``ray://host:10001``); empty: start a local Ray."""
-    max_failures: int = 0
-    reuse_workers: bool = True
-    """Run trials one after another in the same worker processes, so imports, the model classes
-    and the tokenized data are loaded once per worker, not per trial; false starts a fresh
-    process for every trial."""
-    dashboard: bool = True
-    """Start Ray's dashboard (on 127.0.0.1) with a local Ray, when the dashboard extra is
-    installed; false saves its memory and background CPU on small machines."""
-    verbose: int = 1
-    trial_plots: int = 3
-    """The report draws each of this many best trials' confusion matrix and loss curves into
-    its folder (-1: every trial, 0: none). Every trial keeps the numbers behind them."""
-
-    @property
-    def refits(self) -> bool:
-        """Whether the run ends with a saved model."""
-        return self.refit != "none"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,9 +15,9 @@ from typing import Any
 
 from hpo_ray.config.convert import convert_value
 from hpo_ray.config.population import validate_population
+from hpo_ray.config.run import CHECKPOINT_POLICIES, REFIT_MODES
 from hpo_ray.config.schema import (
     AVERAGES,
-    CHECKPOINT_POLICIES,
     CONDITIONAL,
     DATA_FORMATS,
     FINETUNE,
@@ -26,7 +26,6 @@ from hpo_ray.config.schema import (
     METRICS,
     MODEL_NAME,
     PARAM_TYPES,
-    REFIT_MODES,
     SAMPLERS,
     SCHEDULERS,
     SEARCHABLE,
@@ -214,7 +213,7 @@ def validate_search(cfg: ExperimentConfig) -> None:
     the search is planned, before any data is read or Ray starts."""
     s, t = cfg.search, cfg.training
     check_config(
-        s.scheduler == "none" or "num_train_epochs" not in s.space,
+        s.scheduler in ("none", "auto") or "num_train_epochs" not in s.space,
         f"search.space.num_train_epochs cannot be searched with search.scheduler={s.scheduler}: "
         "the scheduler decides how long a trial trains (its learning-rate schedule spans "
         "training.num_train_epochs); remove it from the space or set search.scheduler=none",
@@ -224,7 +223,7 @@ def validate_search(cfg: ExperimentConfig) -> None:
         return
     evaluations = t.num_train_epochs if not t.eval_steps else None
     check_config(
-        s.scheduler == "none" or evaluations is None or s.grace_period < evaluations,
+        s.scheduler in ("none", "auto") or evaluations is None or s.grace_period < evaluations,
         f"search.grace_period={s.grace_period} must be below training.num_train_epochs="
         f"{t.num_train_epochs} (the evaluations a trial makes), or the scheduler never stops "
         "a trial; lower grace_period or set search.scheduler=none",

@@ -23,7 +23,7 @@ from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import fresh_seeds, reseed_table
 from hpo_ray.results.trials import SearchResults, plain
 from hpo_ray.tuning.baseline import baseline_outside
-from hpo_ray.tuning.samplers import choose_sampler
+from hpo_ray.tuning.samplers import choose_sampler, choose_scheduler
 
 
 def search_summary(results: SearchResults) -> str:
@@ -34,7 +34,7 @@ def search_summary(results: SearchResults) -> str:
         f"experiment: {results.cfg.run.name}",
         *objective_statement(results.cfg),
         f"searcher: {'random' if s.population and s.searcher == 'optuna' else s.searcher} "
-        f"(seed {s.seed}); scheduler: {s.scheduler}",
+        f"(seed {s.seed}); scheduler: {scheduler_statement(results.cfg)}",
         *sampler_lines(results.cfg),
         f"trials: {len(results.frame)} of {results.requested()} requested",
         f"  completed: {counts.get('completed', 0)}",
@@ -100,6 +100,14 @@ def sampler_lines(cfg: ExperimentConfig) -> list[str]:
         return []
     choice = choose_sampler(cfg)
     return [f"  sampler: {choice.name}: {choice.reason}"]
+
+
+def scheduler_statement(cfg: ExperimentConfig) -> str:
+    """The scheduler the search ran with; for ``auto``, the one it chose and why."""
+    choice = choose_scheduler(cfg)
+    if cfg.search.scheduler != "auto":
+        return choice.name
+    return f"{choice.name} (auto: {choice.reason})"
 
 
 def objective_statement(cfg: ExperimentConfig) -> list[str]:

@@ -22,7 +22,7 @@ from hpo_ray.errors import ConfigError
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.tuning.baseline import baseline_point, baseline_points, is_point
 from hpo_ray.tuning.population import population_scheduler
-from hpo_ray.tuning.samplers import choose_sampler, make_sampler
+from hpo_ray.tuning.samplers import choose_sampler, choose_scheduler, make_sampler
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
 
 
@@ -265,7 +265,7 @@ SCHEDULER_FACTORIES: dict[str, Callable[[ExperimentConfig], Any]] = {
     "pb2": _population,
     "none": _fifo,
 }
-if tuple(SEARCHER_FACTORIES) != SEARCHERS or tuple(SCHEDULER_FACTORIES) != SCHEDULERS:
+if tuple(SEARCHER_FACTORIES) != SEARCHERS or ("auto", *SCHEDULER_FACTORIES) != SCHEDULERS:
     raise RuntimeError("the searcher/scheduler registries and config.schema's names disagree")
 
 
@@ -319,8 +319,9 @@ def epoch_budget_class() -> type:
 
 
 def make_scheduler(cfg: ExperimentConfig) -> Any:
+    """The Tune scheduler ``search.scheduler`` names (for ``auto``: the one it chooses)."""
     try:
-        factory = SCHEDULER_FACTORIES[cfg.search.scheduler]
+        factory = SCHEDULER_FACTORIES[choose_scheduler(cfg).name]
     except KeyError:
         raise ConfigError(
             f"search.scheduler={cfg.search.scheduler!r} is not known; choose one "

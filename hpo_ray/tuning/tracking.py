@@ -21,6 +21,7 @@ from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.errors import ConfigError
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.train.objective import RunningBest
+from hpo_ray.tuning.samplers import choose_scheduler
 
 PARENT_TAG = "mlflow.parentRunId"
 
@@ -53,7 +54,7 @@ def mlflow_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
         "metric": s.metric,
         "mode": s.mode,
         "searcher": s.searcher if kind == "search" else "grid",
-        "scheduler": s.scheduler if kind == "search" else "none",
+        "scheduler": choose_scheduler(cfg).name if kind == "search" else "none",
         "num_samples": s.num_samples,
         "model": cfg.model.name,
         "experiment_dir": cfg.experiment_location,  # a folder, or the object-store URI
