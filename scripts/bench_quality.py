@@ -18,7 +18,10 @@ every method sees the same splits):
   random       ``run_search`` with search.searcher=random, scheduler=none, no baseline trial
   auto         hpo_ray's default search: the baseline (the base values) as the first trial,
                the sampler ``search.sampler: auto`` picks (TPE with the constant liar when
-               trials run side by side), ASHA; cut trials reach Optuna as PRUNED
+               trials run side by side), the scheduler ``search.scheduler: auto`` picks
+               (none for trials of fewer than 4 epochs, as here; else ASHA, whose cut trials
+               reach Optuna as PRUNED)
+  auto_asha    ``auto`` with ASHA whatever the trials' length (the default before stop 25)
   auto_fifo    ``auto`` without a scheduler: every trial trains all its epochs
   tpe          Optuna TPE, scheduler=none (no baseline trial, as the three below)
   tpe_asha     Optuna TPE + ASHA (grace 1 epoch, reduction factor 2)
@@ -102,17 +105,30 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("default", "ofat", "random", "auto", "auto_fifo", "tpe", "tpe_asha", "tpe_median", "pbt")
+METHODS = (
+    "default",
+    "ofat",
+    "random",
+    "auto",
+    "auto_asha",
+    "auto_fifo",
+    "tpe",
+    "tpe_asha",
+    "tpe_median",
+    "pbt",
+)
 SEARCHES = {
     "random": ("random", "none", "random", False),
-    "auto": ("optuna", "asha", "auto", True),
+    "auto": ("optuna", "auto", "auto", True),
+    "auto_asha": ("optuna", "asha", "auto", True),
     "auto_fifo": ("optuna", "none", "auto", True),
     "tpe": ("optuna", "none", "tpe", False),
     "tpe_asha": ("optuna", "asha", "tpe", False),
     "tpe_median": ("optuna", "median", "tpe", False),
 }
 """Search methods: (search.searcher, search.scheduler, search.sampler, search.baseline).
-``auto`` is hpo_ray's default search: the baseline first, the sampler ``auto`` picks, ASHA.
+``auto`` is hpo_ray's default search: the baseline first, the sampler and the scheduler
+``auto`` picks.
 The others are plain: no baseline trial."""
 CORPUS_LABELS: dict[str, dict[str, Any]] = {
     "movie-snippets": {
