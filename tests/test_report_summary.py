@@ -70,7 +70,7 @@ def test_search_summary_counts_trials_and_names_the_best():
     lines = text.splitlines()
     assert text.endswith("\n")
     assert lines[0] == "experiment: sumexp"
-    scheduler_line = "searcher: random (seed 42); scheduler: none (auto: 3 evaluation(s) per trial"
+    scheduler_line = "searcher: random (seed 42); scheduler: none (auto: trials of 3 epochs"
     assert any(line.startswith(scheduler_line) for line in lines)  # 3 epochs: not cut
     assert "trials: 6 of 8 requested" in lines
     assert "  completed: 2" in lines

@@ -193,10 +193,10 @@ def test_auto_picks_the_sampler_by_space_and_budget(search, name, why):
 @pytest.mark.parametrize(
     ("search", "training", "name", "why"),
     [
-        ({}, {"num_train_epochs": 2}, "none", "2 evaluation(s) per trial"),
+        ({}, {"num_train_epochs": 2}, "none", "trials of 2 epochs (ASHA from 4)"),
         ({}, {"num_train_epochs": 3}, "none", "middle of its learning-rate schedule"),
-        ({}, {"num_train_epochs": 4}, "asha", "4 evaluations per trial: ASHA stops"),
-        ({"grace_period": 4}, {"num_train_epochs": 4}, "none", "4 evaluation(s) per trial"),
+        ({}, {"num_train_epochs": 4}, "asha", "trials of 4 epochs: ASHA stops"),
+        ({"grace_period": 4}, {"num_train_epochs": 4}, "none", "trials of 4 epochs (ASHA from 4)"),
         ({}, {"num_train_epochs": 1, "eval_steps": 10}, "asha", "eval_steps"),
         (
             {"space": {"num_train_epochs": {"type": "int", "low": 2, "high": 6}}},

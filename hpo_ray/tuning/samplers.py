@@ -65,12 +65,13 @@ def choose_scheduler(cfg: ExperimentConfig) -> SamplerChoice:
     if evaluations < max(MIN_EVALUATIONS_TO_STOP, s.grace_period + 1):
         return SamplerChoice(
             "none",
-            f"{evaluations} evaluation(s) per trial: a cut would judge a trial in the middle "
-            "of its learning-rate schedule and save little; every trial trains all its epochs",
+            f"trials of {evaluations} epoch{'s' if evaluations != 1 else ''} (ASHA from "
+            f"{MIN_EVALUATIONS_TO_STOP}): a cut would judge a trial in the middle of its "
+            "learning-rate schedule and save little; every trial trains all its epochs",
         )
     return SamplerChoice(
         "asha",
-        f"{evaluations} evaluations per trial: ASHA stops the weakest after "
+        f"trials of {evaluations} epochs: ASHA stops the weakest after "
         f"{s.grace_period} and trains the rest on",
     )
 
