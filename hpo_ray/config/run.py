@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 CHECKPOINT_POLICIES = ("none", "model")
 REFIT_MODES = ("keep", "retrain", "train+validation", "none")
+"""How the search's choice becomes the saved model (``run.refit``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -78,7 +78,6 @@ DATA_FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl", "datasets")
 HUB_PREFIX = "hub:"
 """``hub:NAME[:CONFIG]`` as a table: loaded with ``datasets.load_dataset``."""
 SPLITS = ("train", "validation", "test")
-"""How the search's choice becomes the saved model (``run.refit``)."""
 PARAM_TYPES = ("float", "int", "categorical")
 
 

@@ -4,7 +4,7 @@ summary prints both reasons).
 
 Example::
 
-    choice = choose_sampler(cfg)   # SamplerChoice(name="tpe", reason="trials run side by side...")
+    choice = choose_sampler(cfg)   # Choice(name="tpe", reason="trials run side by side...")
     sampler = make_sampler(cfg, choice.name)
     choose_scheduler(cfg).name     # "none" for 2-epoch trials, "asha" for 4 or more
 """
@@ -40,43 +40,43 @@ rotten-tomatoes: 0.596 test F1 with ASHA, 0.644 without; BENCHMARKS.md)."""
 
 
 @dataclass(frozen=True)
-class SamplerChoice:
-    """Which Optuna sampler (or scheduler) a search uses, and why (the summary prints it)."""
+class Choice:
+    """Which Optuna sampler or Tune scheduler a search uses, and why (the summary prints it)."""
 
     name: str
     reason: str
 
 
-def choose_scheduler(cfg: ExperimentConfig) -> SamplerChoice:
+def choose_scheduler(cfg: ExperimentConfig) -> Choice:
     """``search.scheduler``, or for ``auto``: ASHA where trials are long enough for an early
     cut to be judged on a trial's learning, else none (every trial trains all its epochs)."""
     s, t = cfg.search, cfg.training
     if s.scheduler != "auto":
-        return SamplerChoice(s.scheduler, "set by search.scheduler")
+        return Choice(s.scheduler, "set by search.scheduler")
     if "num_train_epochs" in s.space:
-        return SamplerChoice(
+        return Choice(
             "none",
             "the space searches num_train_epochs: trials of different lengths are not "
             "comparable at the same epoch",
         )
     if t.eval_steps:
-        return SamplerChoice("asha", "trials evaluate every training.eval_steps steps")
+        return Choice("asha", "trials evaluate every training.eval_steps steps")
     evaluations = math.ceil(t.num_train_epochs)
     if evaluations < max(MIN_EVALUATIONS_TO_STOP, s.grace_period + 1):
-        return SamplerChoice(
+        return Choice(
             "none",
             f"trials of {evaluations} epoch{'s' if evaluations != 1 else ''} (ASHA from "
             f"{MIN_EVALUATIONS_TO_STOP}): a cut would judge a trial in the middle of its "
             "learning-rate schedule and save little; every trial trains all its epochs",
         )
-    return SamplerChoice(
+    return Choice(
         "asha",
         f"trials of {evaluations} epochs: ASHA stops the weakest after "
         f"{s.grace_period} and trains the rest on",
     )
 
 
-def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
+def choose_sampler(cfg: ExperimentConfig) -> Choice:
     """``search.sampler``, or for ``auto`` the sampler that suits the space and the budget.
 
     TPE for conditional spaces (it samples a parameter only where it matters; GP and CMA-ES
@@ -87,34 +87,34 @@ def choose_sampler(cfg: ExperimentConfig) -> SamplerChoice:
     expensive trials, which is what fine-tuning is."""
     s = cfg.search
     if s.sampler != "auto":
-        return SamplerChoice(s.sampler, "set by search.sampler")
+        return Choice(s.sampler, "set by search.sampler")
     if is_conditional(s.space):
-        return SamplerChoice(
+        return Choice(
             "tpe",
             "conditional space (a parameter matters only for some "
             "values of another): TPE samples it only where it matters",
         )
     if all(spec.type == "categorical" for spec in s.space.values()):
-        return SamplerChoice("tpe", "only categorical parameters: TPE models them directly")
+        return Choice("tpe", "only categorical parameters: TPE models them directly")
     trials = expected_trials(cfg)
     if trials < SMALL_BUDGET:
         budget = "" if trials == s.num_samples else " (within search.epoch_budget)"
-        return SamplerChoice(
+        return Choice(
             "qmc",
             f"at most {trials} trials{budget}, fewer than a model needs "
             f"({SMALL_BUDGET}): scrambled Sobol points spread them over the space",
         )
     if s.num_samples > LARGE_BUDGET:
-        return SamplerChoice(
+        return Choice(
             "tpe", f"{s.num_samples} trials (> {LARGE_BUDGET}): TPE scales to many trials"
         )
     if parallel_trials(cfg):
-        return SamplerChoice(
+        return Choice(
             "tpe",
             "trials run side by side: TPE's constant liar keeps parallel proposals apart "
             "(Optuna's GP sampler would propose near-duplicates)",
         )
-    return SamplerChoice(
+    return Choice(
         "gp",
         f"{s.num_samples} sequential trials over a fixed space: a Gaussian process makes the "
         "most of a small budget of expensive trials",
