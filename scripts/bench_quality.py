@@ -459,7 +459,7 @@ def plot_curves(rows: list[dict[str, Any]], budget: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    markers = dict(zip(METHODS, "*osPXv^Dh", strict=True))
+    markers = dict(zip(METHODS, "*osdPXv^Dh", strict=True))
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         if method == "default":
