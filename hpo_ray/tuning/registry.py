@@ -22,7 +22,12 @@ from hpo_ray.errors import ConfigError
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.tuning.baseline import baseline_point, baseline_points, is_point
 from hpo_ray.tuning.population import population_scheduler
-from hpo_ray.tuning.samplers import choose_sampler, choose_scheduler, make_sampler
+from hpo_ray.tuning.samplers import (
+    choose_sampler,
+    choose_scheduler,
+    make_sampler,
+    max_evaluations,
+)
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
 
 
@@ -171,20 +176,8 @@ def _grid(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
     return BasicVariantGenerator(random_state=cfg.search.seed), grid
 
 
-def _max_evaluations(cfg: ExperimentConfig) -> int:
-    """The most evaluations a trial can report (ASHA's max_t)."""
-    if cfg.training.eval_steps:
-        return 10_000
-    epochs = [cfg.training.num_train_epochs]
-    spec = cfg.search.space.get("num_train_epochs")
-    if spec is not None:
-        epochs += [int(v) for v in (spec.values or [])]
-        epochs += [int(spec.high)] if spec.high is not None else []
-    return max(epochs)
-
-
 def _asha(cfg: ExperimentConfig) -> Any:
-    max_t = max(_max_evaluations(cfg), cfg.search.grace_period)
+    max_t = max(max_evaluations(cfg), cfg.search.grace_period)
     return baseline_asha_class()(
         baseline=baseline_point(cfg),
         time_attr="training_iteration",

@@ -50,7 +50,7 @@ class Choice:
 def choose_scheduler(cfg: ExperimentConfig) -> Choice:
     """``search.scheduler``, or for ``auto``: ASHA where trials are long enough for an early
     cut to be judged on a trial's learning, else none (every trial trains all its epochs)."""
-    s, t = cfg.search, cfg.training
+    s = cfg.search
     if s.scheduler != "auto":
         return Choice(s.scheduler, "set by search.scheduler")
     if "num_train_epochs" in s.space:
@@ -59,9 +59,9 @@ def choose_scheduler(cfg: ExperimentConfig) -> Choice:
             "the space searches num_train_epochs: trials of different lengths are not "
             "comparable at the same epoch",
         )
-    if t.eval_steps:
+    if cfg.training.eval_steps:
         return Choice("asha", "trials evaluate every training.eval_steps steps")
-    evaluations = math.ceil(t.num_train_epochs)
+    evaluations = max_evaluations(cfg)  # training.num_train_epochs here
     if evaluations < max(MIN_EVALUATIONS_TO_STOP, s.grace_period + 1):
         return Choice(
             "none",
@@ -74,6 +74,18 @@ def choose_scheduler(cfg: ExperimentConfig) -> Choice:
         f"trials of {evaluations} epochs: ASHA stops the weakest after "
         f"{s.grace_period} and trains the rest on",
     )
+
+
+def max_evaluations(cfg: ExperimentConfig) -> int:
+    """The most evaluations a trial can report (ASHA's max_t)."""
+    if cfg.training.eval_steps:
+        return 10_000
+    epochs = [cfg.training.num_train_epochs]
+    spec = cfg.search.space.get("num_train_epochs")
+    if spec is not None:
+        epochs += [int(v) for v in (spec.values or [])]
+        epochs += [int(spec.high)] if spec.high is not None else []
+    return max(epochs)
 
 
 def choose_sampler(cfg: ExperimentConfig) -> Choice:
