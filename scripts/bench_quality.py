@@ -23,6 +23,8 @@ every method sees the same splits):
                reach Optuna as PRUNED)
   auto_asha    ``auto`` with ASHA whatever the trials' length (the default before stop 25)
   auto_fifo    ``auto`` without a scheduler: every trial trains all its epochs
+  auto_gp      ``auto`` with Optuna's Gaussian-process sampler instead of the one ``auto``
+               picks (with trials running, it proposes by q-batch expected improvement)
   tpe          Optuna TPE, scheduler=none (no baseline trial, as the three below)
   tpe_asha     Optuna TPE + ASHA (grace 1 epoch, reduction factor 2)
   tpe_median   Optuna TPE + median stopping (grace 1 epoch)
@@ -112,6 +114,7 @@ METHODS = (
     "auto",
     "auto_asha",
     "auto_fifo",
+    "auto_gp",
     "tpe",
     "tpe_asha",
     "tpe_median",
@@ -122,6 +125,7 @@ SEARCHES = {
     "auto": ("optuna", "auto", "auto", True),
     "auto_asha": ("optuna", "asha", "auto", True),
     "auto_fifo": ("optuna", "none", "auto", True),
+    "auto_gp": ("optuna", "auto", "gp", True),
     "tpe": ("optuna", "none", "tpe", False),
     "tpe_asha": ("optuna", "asha", "tpe", False),
     "tpe_median": ("optuna", "median", "tpe", False),
@@ -459,7 +463,7 @@ def plot_curves(rows: list[dict[str, Any]], budget: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    markers = dict(zip(METHODS, "*osdPXv^Dh", strict=True))
+    markers = dict(zip(METHODS, "*osdPXv<^Dh", strict=True))
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         if method == "default":
