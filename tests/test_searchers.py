@@ -16,7 +16,13 @@ from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.baseline import baseline_outside, baseline_point
 from hpo_ray.tuning.registry import make_scheduler, make_searcher
-from hpo_ray.tuning.samplers import LARGE_BUDGET, choose_sampler, choose_scheduler, make_sampler
+from hpo_ray.tuning.samplers import (
+    LARGE_BUDGET,
+    choose_sampler,
+    choose_scheduler,
+    make_sampler,
+    startup_trials,
+)
 
 State = optuna.trial.TrialState
 LR = {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
@@ -299,11 +305,15 @@ def test_epochs_may_be_searched_without_a_scheduler(scheduler):
         ({"num_samples": 20}, 5),
         ({"num_samples": 100}, 10),
         ({"num_samples": 6, "n_startup_trials": 3}, 3),
+        # 2-epoch trials, no scheduler: a 24-epoch budget runs 12 of the 32 (3 start-up, not 8)
+        ({"num_samples": 32, "epoch_budget": 24, "scheduler": "none"}, 3),
+        ({"num_samples": 32, "epoch_budget": 24, "scheduler": "none", "n_startup_trials": 8}, 8),
     ],
 )
 def test_start_up_trials_follow_the_budget_unless_set(search, startup):
-    cfg = config({"sampler": "tpe", "space": {"learning_rate": LR}, **search})
-    assert cfg.search.startup_trials() == startup
+    training = {"num_train_epochs": 2} if "epoch_budget" in search else None
+    cfg = config({"sampler": "tpe", "space": {"learning_rate": LR}, **search}, training)
+    assert startup_trials(cfg) == startup
     assert make_sampler(cfg, "tpe")._n_startup_trials == startup  # noqa: SLF001
 
 

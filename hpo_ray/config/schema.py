@@ -246,7 +246,8 @@ class SearchConfig:
     space and the budget; the summary says which and why)."""
     n_startup_trials: int | None = None
     """Random trials before the model-based sampler (TPE, GP, CMA-ES) proposes; the baseline
-    trial counts as one. Default: a quarter of ``num_samples``, at least 2 and at most 10
+    trial counts as one. Default: a quarter of the trials the search can run (``num_samples``, or
+fewer where ``epoch_budget`` runs out first), at least 2 and at most 10
     (Optuna's own default, which turns a search of 10 trials or fewer into random search)."""
     baseline: bool = True
     """Run the base ``training`` values as the first trial (Optuna's enqueue; random search's
@@ -281,12 +282,6 @@ class SearchConfig:
         for spec in self.space.values():
             size *= len(spec.values or [])
         return size
-
-    def startup_trials(self) -> int:
-        """``n_startup_trials``, or the default for ``num_samples``."""
-        if self.n_startup_trials is not None:
-            return self.n_startup_trials
-        return max(2, min(10, self.num_samples // 4))
 
     def requested_trials(self) -> int:
         """Trials the search asks for: the grid's size, else ``num_samples``."""

@@ -148,6 +148,14 @@ def expected_trials(cfg: ExperimentConfig) -> int:
     return max(1, min(s.num_samples, math.ceil(s.epoch_budget / shortest)))
 
 
+def startup_trials(cfg: ExperimentConfig) -> int:
+    """``search.n_startup_trials``, or a quarter of the trials the search can run
+    (``expected_trials``: a budget that runs out first counts, not ``num_samples``), 2 to 10."""
+    if cfg.search.n_startup_trials is not None:
+        return cfg.search.n_startup_trials
+    return max(2, min(10, expected_trials(cfg) // 4))
+
+
 def parallel_trials(cfg: ExperimentConfig) -> bool:
     """Whether more than one trial can run at once (``max_concurrent_trials`` not 1)."""
     return cfg.search.max_concurrent_trials != 1
@@ -161,15 +169,15 @@ def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
     if name == "tpe":
         return optuna.samplers.TPESampler(
             seed=s.seed,
-            n_startup_trials=s.startup_trials(),
+            n_startup_trials=startup_trials(cfg),
             multivariate=True,
             group=is_conditional(s.space),
             constant_liar=parallel_trials(cfg),
         )
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=s.startup_trials())
+        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=startup_trials(cfg))
     if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=s.startup_trials())
+        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=startup_trials(cfg))
     if name == "qmc":
         with warnings.catch_warnings():  # "experimental since 3.0": noise in every run
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -185,12 +193,12 @@ def plan_warnings(cfg: ExperimentConfig) -> list[str]:
     if (
         s.searcher == "optuna"
         and name in ("tpe", "gp", "cmaes")
-        and s.num_samples <= s.startup_trials()
+        and s.num_samples <= startup_trials(cfg)
         and s.epoch_budget is None
     ):
         warnings.append(
             f"search.num_samples={s.num_samples} <= search.n_startup_trials="
-            f"{s.startup_trials()}: every trial is a random start-up trial, so this "
+            f"{startup_trials(cfg)}: every trial is a random start-up trial, so this "
             f"{name.upper()} search is a random search; lower n_startup_trials"
         )
     if s.baseline and s.searcher != "grid" and baseline_outside(cfg):
