@@ -68,7 +68,8 @@ for ofat: 3-5x slower; a batch-16 run of the full size took 50 s (default) and 1
 (ofat, random, tpe) per run.
 
 Caveat: Optuna's own default samples at random for the first 10 trials; hpo_ray's default
-``search.n_startup_trials`` is a quarter of the trials the budget can run (2 to 10), ``--startup`` sets it.
+``search.n_startup_trials`` is a quarter of the trials the budget can run (2 to 10);
+``--startup`` sets it.
 A budget of 8 epochs buys 4-8 trials, so with 10 start-up trials ``tpe`` would differ
 from ``random`` here only in its random stream; ``--startup 2`` lets TPE propose from the third
 trial on. The random stream is seeded by ``search.seed``, so ``tpe``, ``tpe_asha`` and
