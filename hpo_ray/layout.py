@@ -3,6 +3,7 @@
 ```
 <run.storage>/<run.name>/               the experiment folder (Ray Tune's)
     hpo_config.yaml                     the resolved config (report, refit, resume reload it)
+    references.json                     the reference trials' values (baseline, Trainer's)
     experiment_state-*.json             Tune's state (resume)
     ofat_grid.json                      marks an OFAT sweep and lists its plan
     report.html                         the one-page report: answer, evidence, cost
@@ -18,7 +19,8 @@
 <run.trained_dir>/<run.name>/           the refit model: weights, tokenizer, labels.json,
                                         best_params.yaml, metrics.json, trial_artifacts/,
                                         training_log.json (when it was trained),
-                                        baseline_metrics.json (the defaults' scores),
+                                        baseline_metrics.json (each reference's scores),
+                                        predictions.npz (per-row class probabilities),
                                         search_model/ (PBT: the winner's own weights)
 ```
 """
@@ -44,6 +46,9 @@ SUMMARY = "summary.txt"
 REPORT_HTML = "report.html"
 """The one-page report of an experiment (in the experiment folder)."""
 
+REFERENCES_FILE = "references.json"
+"""The references that ran as a search's first trials: name -> searched values (in the
+experiment folder; read back to mark their trials)."""
 DATA_SPLITS = "data_splits.json"
 """The splits a run used: sizes, classes, which were given, rows shared between them (in the
 experiment folder)."""
@@ -73,6 +78,9 @@ MODEL_METRICS = "metrics.json"
 """The refit model's validation (and test) scores (in the model folder)."""
 BASELINE_METRICS = "baseline_metrics.json"
 """The base values' scores, trained and scored the same way (in the model folder)."""
+MODEL_PREDICTIONS = "predictions.npz"
+"""Per-row class probabilities of the saved model and each reference on validation and test
+(``<model>_<split>``, ``labels_<split>``), from which the paired intervals are computed."""
 MODEL_LABELS = "labels.json"
 MODEL_LOG = "training_log.json"
 """The Trainer's log of a model trained by the refit (loss and learning rate per step)."""

@@ -14,7 +14,12 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 from hpo_ray.config.loading import from_dict
 from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
-from hpo_ray.tuning.baseline import baseline_outside, baseline_point
+from hpo_ray.tuning.baseline import (
+    baseline_outside,
+    baseline_point,
+    reference_points,
+    trainer_reference,
+)
 from hpo_ray.tuning.registry import make_scheduler, make_searcher
 from hpo_ray.tuning.samplers import (
     LARGE_BUDGET,
@@ -144,6 +149,55 @@ def test_no_baseline_when_turned_off_or_outside_the_space():
     assert baseline_point(off) is None
     first = driven(config({"baseline": False, "seed": 3, "space": {"learning_rate": LR}}))
     assert first.suggest("a") != {"learning_rate": 5e-5}
+
+
+WD = {"type": "float", "low": 0.0, "high": 0.2}
+
+
+def trainers(name: str) -> Any:
+    """The installed transformers' default of a ``TrainingArguments`` field."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments.__dataclass_fields__[name].default
+
+
+@pytest.mark.parametrize(
+    ("baseline", "names"),
+    [(True, ["training", "trainer"]), ("trainer", ["trainer"]), ("training", ["training"])],
+)
+def test_the_references_run_first_the_trainers_read_from_transformers(baseline, names):
+    training = {"learning_rate": 2e-5, "weight_decay": 0.01}
+    trainer = {"learning_rate": trainers("learning_rate"), "weight_decay": trainers("weight_decay")}
+    assert trainer != training  # the two references differ: both run
+    cfg = config(
+        {
+            "baseline": baseline,
+            "num_samples": 6,
+            "max_concurrent_trials": 1,
+            "space": {"learning_rate": LR, "weight_decay": WD},
+        },
+        training,
+    )
+    assert list(reference_points(cfg)) == names
+    searcher = driven(cfg)
+    first = [searcher.suggest(f"t{i}") for i in range(len(names) + 1)]
+    wanted = {"training": training, "trainer": trainer}
+    assert first[: len(names)] == [wanted[n] for n in names]
+    assert first[-1] not in first[:-1]  # then the sampler proposes
+
+
+def test_no_trainer_reference_where_it_equals_the_base_or_leaves_the_space():
+    same = config({"space": {"learning_rate": LR}}, {"learning_rate": trainers("learning_rate")})
+    assert list(reference_points(same)) == ["training"]
+    assert trainer_reference(same)[1] == (
+        "the base values equal the Trainer's defaults for every searched key"
+    )
+    narrow = {"type": "float", "low": 0.05, "high": 0.2}  # the Trainer's 0.0 lies outside
+    outside = config({"space": {"weight_decay": narrow}}, {"weight_decay": 0.1})
+    assert list(reference_points(outside)) == ["training"]
+    assert "lies outside search.space.weight_decay" in trainer_reference(outside)[1]
+    with pytest.raises(ConfigError, match="search.baseline='defaults' is not known"):
+        config({"baseline": "defaults", "space": {"learning_rate": LR}})
 
 
 def test_the_baseline_leaves_out_a_conditional_value_that_has_no_effect():
@@ -357,3 +411,36 @@ def test_the_scheduler_never_cuts_the_baseline(scheduler):
             )
     assert "STOP" in decisions["weak"]  # the rule works on an ordinary weak trial
     assert decisions["base"] == ["CONTINUE"] * 3  # but spares the defaults, epoch after epoch
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "median"])
+def test_the_scheduler_never_cuts_the_trainers_defaults(scheduler):
+    from hpo_ray.tuning.registry import make_scheduler
+
+    space = {"learning_rate": LR, "weight_decay": WD}
+    cfg = config(
+        {"scheduler": scheduler, "grace_period": 1, "space": space},
+        {"learning_rate": 2e-5, "weight_decay": 0.01},
+    )
+    sched = make_scheduler(cfg)
+    sched.set_search_properties("objective", "max")
+    point = reference_points(cfg)["trainer"]
+    good = [
+        Trial(f"g{i}", {"learning_rate": 1e-4 * (i + 1), "weight_decay": 0.1}) for i in range(3)
+    ]
+    ref = Trial("trainer", dict(point))
+    weak = Trial("weak", {"learning_rate": 1.1e-5, "weight_decay": 0.1})
+    decisions: dict[str, list[str]] = {}
+    controller = Controller()
+    for trial in [*good, ref, weak]:
+        sched.on_trial_add(controller, trial)
+    for step in (1, 2, 3):
+        for trial, value in [*((g, 0.9) for g in good), (ref, 0.1), (weak, 0.1)]:
+            if "STOP" in decisions.get(trial.trial_id, []):
+                continue
+            result = {"objective": value, "training_iteration": step, "time_total_s": float(step)}
+            decisions.setdefault(trial.trial_id, []).append(
+                sched.on_trial_result(controller, trial, result)
+            )
+    assert "STOP" in decisions["weak"]
+    assert decisions["trainer"] == ["CONTINUE"] * 3

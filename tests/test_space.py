@@ -114,6 +114,7 @@ def test_optuna_searcher_ignores_a_trial_its_restored_state_never_saw():
         {
             "search": {
                 "searcher": "optuna",
+                "baseline": "training",  # one enqueued point: the study holds one trial
                 "space": {
                     "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
                 },

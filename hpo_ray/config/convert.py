@@ -26,7 +26,12 @@ def convert_value(value: Any, tp: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return convert_value(value, inner[0], key)
+        for alternative in inner[:-1]:  # ``bool | str``: the first type that takes the value
+            try:
+                return convert_value(value, alternative, key)
+            except ConfigError:
+                continue
+        return convert_value(value, inner[-1], key)
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")

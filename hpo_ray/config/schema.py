@@ -174,6 +174,10 @@ class TrainingConfig:
     of a larger one); sweep it for learning curves. Validation and test stay whole."""
 
 
+REFERENCES = ("training", "trainer")
+"""What a tuned model is measured against (``search.baseline``): the base ``training:``
+values, and the Trainer's own defaults for the searched keys."""
+
 MODEL_NAME = "model_name"
 """The trial value naming the encoder it fine-tunes: ``model.name`` unless a search or sweep
 varies it (to compare encoders, each tokenized once)."""
@@ -249,10 +253,13 @@ class SearchConfig:
     trial counts as one. Default: a quarter of the trials the search can run (``num_samples``, or
 fewer where ``epoch_budget`` runs out first), at least 2 and at most 10
     (Optuna's own default, which turns a search of 10 trials or fewer into random search)."""
-    baseline: bool = True
-    """Run the base ``training`` values as the first trial (Optuna's enqueue; random search's
-    first point), so the tuned model is never worse than the defaults on validation and the
-    summary can compare the two."""
+    baseline: bool | str = True
+    """The references the tuned model is measured against: ``training`` (the base
+    ``training:`` values), ``trainer`` (the base values with each searched key that the
+    Trainer's ``TrainingArguments`` defines set to the installed transformers' default: what
+    a user gets with no tool at all), ``true`` both, ``false`` none. Each runs as a trial
+    before the sampler proposes (counted in ``num_samples`` and ``epoch_budget``) and is
+    scored beside the tuned model at the refit, with a paired interval of the difference."""
     grace_period: int = 1
     """Evaluations every trial gets before a scheduler may stop it."""
     reduction_factor: int = 2
@@ -265,6 +272,15 @@ fewer where ``epoch_budget`` runs out first), at least 2 and at most 10
     @property
     def mode(self) -> str:
         return mode_of(self.metric)
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """The references ``baseline`` asks for, in the order they run."""
+        if self.baseline is True:
+            return REFERENCES
+        if self.baseline is False:
+            return ()
+        return (str(self.baseline),)
 
     @property
     def population(self) -> bool:

@@ -26,6 +26,7 @@ from hpo_ray.config.schema import (
     METRICS,
     MODEL_NAME,
     PARAM_TYPES,
+    REFERENCES,
     SAMPLERS,
     SCHEDULERS,
     SEARCHABLE,
@@ -115,6 +116,11 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     _one_of("search.searcher", s.searcher, SEARCHERS)
     _one_of("search.scheduler", s.scheduler, SCHEDULERS)
     _one_of("search.sampler", s.sampler, SAMPLERS)
+    check_config(
+        isinstance(s.baseline, bool) or s.baseline in REFERENCES,
+        f"search.baseline={s.baseline!r} is not known; choose true (both references), false, "
+        f"or one of: {', '.join(REFERENCES)}",
+    )
     check_config(s.num_samples >= 1, f"search.num_samples={s.num_samples} must be >= 1")
     check_config(
         s.max_concurrent_trials is None or s.max_concurrent_trials >= 1,

@@ -20,9 +20,9 @@ from hpo_ray.config.trials import BASE, ofat_variants
 from hpo_ray.layout import BASELINE_METRICS, DATA_SPLITS, MODEL_METRICS
 from hpo_ray.results.compare import AXES
 from hpo_ray.results.ofat import OfatResults
-from hpo_ray.results.reseed import fresh_seeds, reseed_table
+from hpo_ray.results.reseed import fresh_seeds, seed_spread
 from hpo_ray.results.trials import SearchResults, plain
-from hpo_ray.tuning.baseline import baseline_outside
+from hpo_ray.tuning.baseline import baseline_outside, trainer_reference
 from hpo_ray.tuning.samplers import choose_sampler, choose_scheduler
 
 
@@ -73,10 +73,28 @@ def search_summary(results: SearchResults) -> str:
                 f"baseline trial (the training: values): {int(base['trial'])} "
                 f"{OBJECTIVE}={base[OBJECTIVE]:.4f}; best is {gain:+.4f} on validation"
             )
-        elif s.baseline and s.searcher != "grid":
+        elif "training" in s.references and s.searcher != "grid":
             why = baseline_outside(results.cfg) or "it did not finish an evaluation"
             lines.append(f"baseline trial: none ({why})")
+        lines += trainer_lines(results, best)
     return "\n".join(lines) + "\n"
+
+
+def trainer_lines(results: SearchResults, best: pd.Series) -> list[str]:
+    """The Trainer-defaults reference trial's score, or why it did not run as a trial."""
+    if "trainer" not in results.cfg.search.references:
+        return []
+    row = results.reference_row("trainer")
+    if row is not None and pd.notna(row[OBJECTIVE]):
+        gain = best[OBJECTIVE] - row[OBJECTIVE]
+        gain = gain if results.cfg.search.mode == "max" else -gain
+        return [
+            f"Trainer-defaults trial (the Trainer's own values for the searched keys): "
+            f"{int(row['trial'])} {OBJECTIVE}={row[OBJECTIVE]:.4f}; best is {gain:+.4f} on "
+            "validation"
+        ]
+    _, why = trainer_reference(results.cfg)
+    return [f"Trainer-defaults trial: none ({why or 'it did not finish an evaluation'})"]
 
 
 def sampler_lines(cfg: ExperimentConfig) -> list[str]:
@@ -229,110 +247,207 @@ def split_key(split: str, metric: str) -> str:
     return f"{'test' if split == 'test' else 'eval'}_{metric}"
 
 
-ANSWER_COLUMNS = ("search val", "refit val", "test", "seed sd")
+ANSWER_COLUMNS = ("search val", "refit val", "test", "val-test drop", "seed sd")
+REFERENCE_LABELS = {"training": "baseline", "trainer": "Trainer defaults"}
+"""How the answer names each reference (``search.baseline``)."""
 
 
 @dataclass(frozen=True)
 class Answer:
-    """The baseline against the tuned model: one row of ``ANSWER_COLUMNS`` values each (None
-    where not measured) and the sentence that says which is better."""
+    """The references against the tuned model: one row of ``ANSWER_COLUMNS`` values per model
+    (None where not measured), the claims with their intervals, and what the reader should
+    know about them (where each reference's values came from, the winner's curse, ties)."""
 
     metric: str
     rows: dict[str, list[float | None]]
-    verdict: str
+    claims: list[tuple[str, str]]
+    """Per reference, the verdict with its interval, and the detail (accuracy, McNemar)."""
+    notes: list[str]
+
+
+def references_scored(cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:
+    """Each reference's scores from the model folder, by name (a folder written before there
+    were two references holds the baseline's record alone)."""
+    found = read_json(cfg.trained_path / BASELINE_METRICS)
+    if found is None:
+        return {}
+    return {"training": found} if "params" in found else found
 
 
 def answer(cfg: ExperimentConfig, results: SearchResults | None = None) -> Answer | None:
-    """The answer to "was the search worth it": the base values against the tuned model on the
+    """The answer to "was the search worth it": each reference against the tuned model on the
     metric searched, on validation (the search's own number and the refit's) and on the test
-    split the search never saw, with the seed spread of each where reseeding measured it.
-    None before a refit that scored the baseline."""
+    split the search never saw, with the paired interval of each difference, and the seed
+    spread where reseeding measured it. None before a refit that scored a reference."""
     tuned = read_json(cfg.trained_path / MODEL_METRICS)
-    base = read_json(cfg.trained_path / BASELINE_METRICS)
-    if tuned is None or base is None:
+    references = references_scored(cfg)
+    if tuned is None or not references:
         return None
     metric = cfg.search.metric
-    search_val: dict[str, float | None] = {"baseline": None, "tuned": None}
-    if results is not None and not results.finished.empty:
-        search_val["tuned"] = float(results.best_row()[OBJECTIVE])
-        row = results.baseline_row()
-        if row is not None and pd.notna(row[OBJECTIVE]):
-            search_val["baseline"] = float(row[OBJECTIVE])
     spread = seed_spread(cfg)
-    scores = {"baseline": base, "tuned": tuned}
-    rows = {
-        who: [
-            search_val[who],
-            scores[who].get("validation", {}).get(split_key("validation", metric)),
-            scores[who].get("test", {}).get(split_key("test", metric)),
+    sign = 1.0 if cfg.search.mode == "max" else -1.0
+    rows: dict[str, list[float | None]] = {}
+    scores = {**references, "tuned": tuned}
+    for who, scored in scores.items():
+        search_val = search_value(results, who)
+        test = scored.get("test", {}).get(split_key("test", metric))
+        drop = None if search_val is None or test is None else sign * (search_val - test)
+        label = REFERENCE_LABELS.get(who, who)
+        rows[label] = [
+            search_val,
+            scored.get("validation", {}).get(split_key("validation", metric)),
+            test,
+            drop,
             spread.get(who),
         ]
-        for who in ("baseline", "tuned")
-    }
-    return Answer(metric, rows, verdict(cfg, scores, spread))
+    claims = [claim(cfg, who, references[who], tuned) for who in references]
+    notes = [values_note(who, references[who]) for who in references]
+    notes += curse_notes(cfg, rows, results, tuned)
+    return Answer(metric, rows, [c for c in claims if c[0]], [n for n in notes if n])
+
+
+def search_value(results: SearchResults | None, who: str) -> float | None:
+    """The search's own validation score of model ``who`` (the best trial for ``tuned``)."""
+    if results is None or results.finished.empty:
+        return None
+    row = results.best_row() if who == "tuned" else results.reference_row(who)
+    if row is None or pd.isna(row[OBJECTIVE]):
+        return None
+    return float(row[OBJECTIVE])
+
+
+def claim(
+    cfg: ExperimentConfig, who: str, reference: dict[str, Any], tuned: dict[str, Any]
+) -> tuple[str, str]:
+    """One sentence: whether the tuned model is better than, not distinguishable from, or
+    worse than reference ``who``, decided by the 95% interval of the difference on the test
+    split (validation without one), with both parts of the interval named."""
+    label = REFERENCE_LABELS.get(who, who)
+    if reference.get("same_as_tuned"):
+        return f"the search chose the values of the {label}: the tuned model is that model", ""
+    comparisons = tuned.get("comparisons", {}).get(who, {})
+    split = "test" if "test" in comparisons else "validation"
+    entry = comparisons.get(split)
+    where = "test split (never seen by the search)" if split == "test" else "validation split"
+    if entry is None:
+        return point_claim(cfg, label, reference, tuned), ""
+    metric = cfg.search.metric
+    d = entry[metric]
+    relation = {"better": "better than", "worse": "worse than"}.get(
+        d["verdict"], "not distinguishable from"
+    )
+    parts = f"resampling its {d['n']} rows"
+    if d.get("seed_sd"):
+        parts += f" (sd {d['bootstrap_sd']:.4f}) and the training seed (sd {d['seed_sd']:.4f})"
+    text = (
+        f"the tuned model is {relation} the {label} on the {where}: {metric} "
+        f"{interval(d)} (95% interval from {parts})"
+    )
+    detail = []
+    if "accuracy" in entry and metric != "accuracy":
+        detail.append(f"accuracy {interval(entry['accuracy'])}")
+    test = entry.get("mcnemar")
+    if test is not None:
+        detail.append(
+            f"exact McNemar p={test['p_value']:.3g} ({test['only_model_right']} rows only the "
+            f"tuned model gets right, {test['only_reference_right']} only the {label})"
+        )
+    return text, "; ".join(detail)
+
+
+def interval(d: dict[str, Any]) -> str:
+    """``+0.0990 [+0.0410, +0.1580]``."""
+    return f"{d['value']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
+
+
+def point_claim(
+    cfg: ExperimentConfig, label: str, reference: dict[str, Any], tuned: dict[str, Any]
+) -> str:
+    """The difference alone, for a model folder written before the intervals: it says no more
+    than how far apart the two scores are."""
+    metric = cfg.search.metric
+    split = "test" if "test" in tuned else "validation"
+    ours = tuned.get(split, {}).get(split_key(split, metric))
+    theirs = reference.get(split, {}).get(split_key(split, metric))
+    if ours is None or theirs is None:
+        return ""
+    gain = ours - theirs if cfg.search.mode == "max" else theirs - ours
+    return (
+        f"the tuned model scored {gain:+.4f} {metric} against the {label} on the {split} split "
+        "(no interval: refit again to compute one)"
+    )
+
+
+def values_note(who: str, reference: dict[str, Any]) -> str:
+    """Which values reference ``who`` trained with and where each came from."""
+    values = reference.get("values")
+    if not values:
+        return ""
+    parts = []
+    for key, entry in values.items():
+        text = f"{key}={plain(entry['value'])} ({entry['source']}"
+        if "trainer_default" in entry and entry["source"] != "the Trainer's default":
+            text += f"; the Trainer's {plain(entry['trainer_default'])}"
+        parts.append(text + ")")
+    return f"{REFERENCE_LABELS.get(who, who)}: " + ", ".join(parts)
+
+
+def curse_notes(
+    cfg: ExperimentConfig,
+    rows: dict[str, list[float | None]],
+    results: SearchResults | None,
+    tuned: dict[str, Any],
+) -> list[str]:
+    """The winner's curse, shown: how much each model lost from the search's validation score
+    to the test split (the winner was picked on validation, so it loses more), and how many
+    trials lie within one validation standard error of the best (their order is noise)."""
+    drops = {who: cells[3] for who, cells in rows.items() if cells[3] is not None}
+    notes = []
+    if "tuned" in drops:
+        others = "; ".join(f"{who} {d:+.4f}" for who, d in drops.items() if who != "tuned")
+        notes.append(
+            f"winner's curse: from the search's validation score to test the tuned model, "
+            f"picked on validation, drops {drops['tuned']:+.4f}"
+            + (f" ({others})" if others else "")
+        )
+    se = tuned.get("validation_se", {}).get(cfg.search.metric)
+    if se is not None and results is not None and not results.finished.empty:
+        best = float(results.best_row()[OBJECTIVE])
+        close = int((results.finished[OBJECTIVE].sub(best).abs() <= se).sum())
+        n = next(
+            (
+                c["validation"][cfg.search.metric]["n"]
+                for c in (tuned.get("comparisons") or {}).values()
+                if "validation" in c
+            ),
+            None,
+        )
+        size = f", {n} rows" if n else ""
+        tied = close - 1
+        notes.append(
+            (f"{tied} other trial{'s' if tied != 1 else ''}" if tied else "no other trial")
+            + f" within one validation standard error ({se:.4f}{size}) of the best"
+            + (": the order among them is noise" if tied else "")
+        )
+    return notes
 
 
 def baseline_against_tuned(cfg: ExperimentConfig, results: SearchResults | None = None) -> str:
-    """``answer`` as lines of text (empty before a refit that scored the baseline)."""
+    """``answer`` as lines of text (empty before a refit that scored a reference)."""
     found = answer(cfg, results)
     if found is None:
         return ""
     lines = [
-        f"baseline (the training: values, no search) against the tuned model, {found.metric}:",
-        "  " + " " * 20 + "".join(f"{h:>12}" for h in ANSWER_COLUMNS),
+        f"the references (no search) against the tuned model, {found.metric}:",
+        "  " + " " * 22 + "".join(f"{h:>15}" for h in ANSWER_COLUMNS),
     ]
-    for who, cells in found.rows.items():
-        text = "".join(f"{c:>12.4f}" if c is not None else f"{'-':>12}" for c in cells)
-        label = "baseline (defaults)" if who == "baseline" else "tuned"
-        lines.append(f"  {label:<20}{text}")
-    lines.append("  " + found.verdict)
+    for label, cells in found.rows.items():
+        text = "".join(f"{c:>15.4f}" if c is not None else f"{'-':>15}" for c in cells)
+        lines.append(f"  {label:<22}{text}")
+    for text, detail in found.claims:
+        lines += [f"  {text}"] + ([f"    {detail}"] if detail else [])
+    lines += [f"  {n}" for n in found.notes]
     return "\n".join(lines) + "\n"
-
-
-def verdict(
-    cfg: ExperimentConfig, scores: dict[str, dict[str, Any]], spread: dict[str, float]
-) -> str:
-    """One sentence: how much better (or worse) the tuned model is on the test split, and
-    whether that is more than the seed spread."""
-    metric = cfg.search.metric
-    if scores["baseline"].get("same_as_tuned"):
-        return "the search chose the base values: the defaults were already the best found"
-    split = "test" if "test" in scores["tuned"] else "validation"
-    key = split_key(split, metric)
-    tuned = scores["tuned"].get(split, {}).get(key)
-    base = scores["baseline"].get(split, {}).get(key)
-    if tuned is None or base is None:
-        return ""
-    gain = tuned - base if cfg.search.mode == "max" else base - tuned
-    where = "test split (never seen by the search)" if split == "test" else "validation split"
-    sentence = (
-        f"the tuned model is {abs(gain):.4f} {'better' if gain >= 0 else 'worse'} on the {where}"
-    )
-    if spread:
-        sd = max(spread.values())
-        if abs(gain) <= 2 * sd:
-            return sentence + f"; within 2 seed sd ({2 * sd:.4f}): not clearly a gain"
-        return sentence + f"; {abs(gain) / sd:.1f} seed sd"
-    return sentence + (
-        "; seed spread not measured (set search.reseed.top_k to tell a gain from seed noise)"
-    )
-
-
-def seed_spread(cfg: ExperimentConfig) -> dict[str, float]:
-    """The validation sd over fresh seeds of the baseline and of the tuned (winning)
-    configuration, where reseeding measured them."""
-    table = reseed_table(cfg)
-    if table is None or table.empty:
-        return {}
-    out: dict[str, float] = {}
-    winner = table[table["winner"]]
-    if not winner.empty and pd.notna(winner["sd"].iloc[0]):
-        out["tuned"] = float(winner["sd"].iloc[0])
-    if "baseline" in table:
-        base = table[table["baseline"].astype(bool)]
-        if not base.empty and pd.notna(base["sd"].iloc[0]):
-            out["baseline"] = float(base["sd"].iloc[0])
-    return out
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

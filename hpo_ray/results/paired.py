@@ -234,3 +234,48 @@ def standard_error(
         rng=np.random.default_rng(seed),
     )
     return float(boot.standard_error)
+
+
+def compare_all(
+    predictions: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]],
+    metric: str,
+    *,
+    mode: str,
+    positive: int | None,
+    seed: int = 0,
+    seed_sds: dict[str, float] | None = None,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The ``tuned`` entry of ``predictions`` (per model, per split: true classes and class
+    probabilities) against every other entry, on each split both were scored on: ``metric``
+    and accuracy as ``Difference`` dicts, and McNemar's test. ``seed_sds``: the seed sd of a
+    model where reseeding measured it (both sides' are added where either is known)."""
+    tuned = predictions["tuned"]
+    seed_sds = seed_sds or {}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, other in predictions.items():
+        if name == "tuned":
+            continue
+        sds = (seed_sds.get("tuned", 0.0), seed_sds.get(name, 0.0))
+        widen = sds if any(sds) else None
+        out[name] = {}
+        for split in ("validation", "test"):
+            if split not in tuned or split not in other:
+                continue
+            labels, ours = tuned[split]
+            theirs = other[split][1]
+            entry: dict[str, Any] = {}
+            for name_ in dict.fromkeys((metric, "accuracy")):
+                direction = mode if name_ == metric else "max"
+                entry[name_] = compare(
+                    labels,
+                    ours,
+                    theirs,
+                    name_,
+                    positive=positive,
+                    mode=direction,
+                    seed=seed,
+                    seed_sds=widen,
+                ).as_dict()
+            entry["mcnemar"] = mcnemar(labels, ours, theirs)
+            out[name][split] = entry
+    return out

@@ -98,6 +98,23 @@ def reseed_table(cfg: ExperimentConfig) -> pd.DataFrame | None:
     return table.reset_index(drop=True)
 
 
+def seed_spread(cfg: ExperimentConfig) -> dict[str, float]:
+    """The validation sd over fresh seeds of the tuned (winning) configuration (``tuned``)
+    and of the baseline (``training``), where reseeding measured them."""
+    table = reseed_table(cfg)
+    if table is None or table.empty:
+        return {}
+    out: dict[str, float] = {}
+    winner = table[table["winner"]]
+    if not winner.empty and pd.notna(winner["sd"].iloc[0]):
+        out["tuned"] = float(winner["sd"].iloc[0])
+    if "baseline" in table:
+        base = table[table["baseline"].astype(bool)]
+        if not base.empty and pd.notna(base["sd"].iloc[0]):
+            out["training"] = float(base["sd"].iloc[0])
+    return out
+
+
 def selected_trial(results: SearchResults) -> tuple[str, dict[str, Any]]:
     """What refit trains: the reseed winner (its search trial's id and values, with the base
     seed), else the best trial."""

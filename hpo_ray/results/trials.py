@@ -27,12 +27,13 @@ from hpo_ray.config.trials import (
     OFAT_KEY,
     RESEED_KEY,
     is_baseline,
+    same_value,
     trial_overrides,
     trial_params,
     variant_name,
 )
 from hpo_ray.errors import ExperimentError
-from hpo_ray.layout import has_tune_state, trial_dir
+from hpo_ray.layout import REFERENCES_FILE, has_tune_state, trial_dir
 
 METRIC_COLUMNS = ("eval_f1", "eval_accuracy", "eval_macro_f1", "eval_loss")
 OPTIONAL_COLUMNS = ("eval_pos_f1", "eval_roc_auc", "eval_pr_auc")
@@ -51,6 +52,27 @@ def trial_status(tune_status: str, last: dict[str, Any]) -> str:
     if tune_status == "TERMINATED":
         return "scheduler_stop" if last else "not_evaluated"
     return tune_status.lower()
+
+
+def read_references(exp_dir: Path) -> dict[str, dict[str, Any]]:
+    """The reference trials' searched values by name (``references.json``; none in a folder
+    written before it existed)."""
+    path = exp_dir / REFERENCES_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def reference_of(config: dict[str, Any], references: dict[str, Any], baseline: bool) -> str:
+    """Which reference a trial trains (``training``, ``trainer``), or ""."""
+    if baseline:
+        return "training"
+    for name, point in references.items():
+        if (
+            name != "training"
+            and point
+            and all(k in config and same_value(config[k], v) for k, v in point.items())
+        ):
+            return name
+    return ""
 
 
 @dataclass
@@ -77,6 +99,7 @@ class SearchResults:
         analysis = ExperimentAnalysis(str(exp_dir))
         space = list(cfg.search.space)
         base = cfg.base_params()
+        references = read_references(exp_dir)
         rows, history, overrides = [], {}, {}
         ordered = sorted(analysis.trials, key=lambda t: (_tag_number(t), t.trial_id))
         for number, trial in enumerate(ordered):
@@ -102,6 +125,7 @@ class SearchResults:
             if isinstance(rerun, dict):
                 row.update(rank=rerun["rank"], candidate=rerun["trial_id"], seed=rerun["seed"])
             row["baseline"] = is_baseline(trial.config, base, space)
+            row["reference"] = reference_of(trial.config, references, row["baseline"])
             row[OBJECTIVE] = best.get(OBJECTIVE, math.nan)
             for col in METRIC_COLUMNS + OPTIONAL_COLUMNS:
                 row[col] = best.get(col, math.nan)
@@ -120,6 +144,8 @@ class SearchResults:
             rows.append(row)
         frame = pd.DataFrame(rows)
         unused = [c for c in OPTIONAL_COLUMNS if c in frame and frame[c].isna().all()]
+        if "reference" in frame and not frame["reference"].astype(bool).any():
+            unused.append("reference")  # a sweep, or a search without references
         return cls(cfg, frame.drop(columns=unused), history, overrides)
 
     @property
@@ -145,6 +171,16 @@ class SearchResults:
         """The full training values of a trial (base config + what its config set)."""
         overrides = {k: plain(v) for k, v in self.overrides[trial_id].items()}
         return trial_params(self.cfg.base_params(), overrides)
+
+    def reference_row(self, name: str) -> pd.Series | None:
+        """The first trial of reference ``name`` (``training``: the baseline; ``trainer``:
+        the Trainer's defaults), or None (no such trial)."""
+        if name == "training":
+            return self.baseline_row()
+        if "reference" not in self.frame:
+            return None
+        rows = self.frame[self.frame["reference"] == name]
+        return None if rows.empty else rows.sort_values("trial").iloc[0]
 
     def baseline_row(self) -> pd.Series | None:
         """The first trial that trained the base values, or None (no such trial)."""

@@ -32,6 +32,29 @@ TRAINING_ARG_NAMES = (
 )
 
 
+TRAINER_FIELDS = {name: name for name in TRAINING_ARG_NAMES} | {"warmup_ratio": "warmup_steps"}
+"""hpo_ray's training names -> the ``TrainingArguments`` field whose default means the same
+(``warmup_steps`` is read as a ratio below 1, so its default 0 is a warmup ratio of 0)."""
+
+
+def trainer_defaults(names: list[str]) -> dict[str, Any]:
+    """The installed transformers' ``TrainingArguments`` defaults of those of ``names`` it
+    defines (read from its dataclass fields, not written down here)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    fields = {f.name: f.default for f in dataclasses.fields(TrainingArguments)}
+    out: dict[str, Any] = {}
+    for name in names:
+        default = fields.get(TRAINER_FIELDS.get(name, ""), dataclasses.MISSING)
+        if default is dataclasses.MISSING or name not in TRAINER_FIELDS:
+            continue
+        value = getattr(default, "value", default)  # an enum (lr_scheduler_type): its name
+        out[name] = float(value) if name == "warmup_ratio" else value
+    return out
+
+
 def pick_device() -> str:
     """CUDA, then Apple MPS, then CPU."""
     import torch

@@ -3,10 +3,11 @@
 With ``run.refit: keep`` every trial keeps its best epoch's weights in its folder
 (``layout.TRIAL_BEST_MODEL``, written by the trainable). ``KeptWeights``, a Tune callback on the
 driver, removes them from each finished trial that is not among the experiment's ``keep`` best
-(by the objective, ties to the earlier trial, as ``SearchResults.ranked`` orders them) or the
-baseline. It also removes a finished trial's Tune checkpoints, which only an unfinished trial
-needs (to resume). So the disk holds the best few, the baseline and one set of weights per
-running trial; a run's end sweeps whatever a stopping trial wrote late.
+(by the objective, ties to the earlier trial, as ``SearchResults.ranked`` orders them) or a
+reference (the baseline, the Trainer's defaults). It also removes a finished trial's Tune
+checkpoints, which only an unfinished trial needs (to resume). So the disk holds the best few,
+the references and one set of weights per running trial; a run's end sweeps whatever a
+stopping trial wrote late.
 
 Example::
 
@@ -23,10 +24,11 @@ from hpo_ray.config.trials import is_baseline
 from hpo_ray.layout import TRIAL_BEST_MODEL, TUNE_CHECKPOINT_GLOB, trial_dir_name
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.storage import delete, join, subfolders
+from hpo_ray.tuning.baseline import is_point, reference_points
 
 Scored = tuple[str, float | None, bool]
-"""A trial's id, its objective (None before its first evaluation) and whether it is the
-baseline."""
+"""A trial's id, its objective (None before its first evaluation) and whether it is a
+reference (the baseline, the Trainer's defaults)."""
 
 
 def keep_count(cfg: ExperimentConfig) -> int:
@@ -36,7 +38,7 @@ def keep_count(cfg: ExperimentConfig) -> int:
 
 def trials_to_keep(scored: Iterable[Scored], mode: str, count: int) -> set[str]:
     """The ids whose weights stay: the ``count`` best by objective (ties: the earlier, as
-    listed) and every baseline."""
+    listed) and every reference."""
     listed = list(scored)
     ranked = [(i, tid, v) for i, (tid, v, _) in enumerate(listed) if v is not None and v == v]
     sign = -1.0 if mode == "max" else 1.0
@@ -71,6 +73,7 @@ def kept_weights(cfg: ExperimentConfig) -> list[Any]:
             cfg.base_params(),
             list(cfg.search.space),
             population=cfg.search.population,
+            references=list(reference_points(cfg).values()),
         )
     ]
 
@@ -92,9 +95,11 @@ def kept_weights_class() -> type:
             base: dict[str, Any],
             space: list[str],
             population: bool = False,
+            references: list[dict[str, Any]] | None = None,
         ) -> None:
             self.exp_dir, self.mode, self.keep = exp_dir, mode, keep
             self.base, self.space, self.population = base, space, population
+            self.references = references or []
             self.ended = False
             self.settled: set[str] = set()
             """Finished trials with nothing left on disk to remove (not looked at again)."""
@@ -115,7 +120,8 @@ def kept_weights_class() -> type:
                 (
                     t.trial_id,
                     (t.last_result or {}).get(OBJECTIVE),
-                    is_baseline(t.config, self.base, self.space),
+                    is_baseline(t.config, self.base, self.space)
+                    or any(is_point(t.config, point) for point in self.references),
                 )
                 for t in trials
             ]

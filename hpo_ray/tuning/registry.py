@@ -20,7 +20,7 @@ from hpo_ray.config.schema import (
 )
 from hpo_ray.errors import ConfigError
 from hpo_ray.lazy import lazy_class, module_getattr
-from hpo_ray.tuning.baseline import baseline_point, baseline_points, is_point
+from hpo_ray.tuning.baseline import baseline_points, is_point, reference_points
 from hpo_ray.tuning.population import population_scheduler
 from hpo_ray.tuning.samplers import (
     choose_sampler,
@@ -179,7 +179,7 @@ def _grid(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any]]:
 def _asha(cfg: ExperimentConfig) -> Any:
     max_t = max(max_evaluations(cfg), cfg.search.grace_period)
     return baseline_asha_class()(
-        baseline=baseline_point(cfg),
+        spared=list(reference_points(cfg).values()),
         time_attr="training_iteration",
         max_t=max_t,
         grace_period=cfg.search.grace_period,
@@ -189,7 +189,7 @@ def _asha(cfg: ExperimentConfig) -> Any:
 
 def _median(cfg: ExperimentConfig) -> Any:
     return baseline_median_class()(
-        baseline=baseline_point(cfg),
+        spared=list(reference_points(cfg).values()),
         time_attr="training_iteration",
         grace_period=cfg.search.grace_period,
         min_samples_required=2,
@@ -197,19 +197,22 @@ def _median(cfg: ExperimentConfig) -> Any:
 
 
 def spare_the_baseline(scheduler_class: type) -> type:
-    """``scheduler_class`` that never stops the baseline trial: the defaults train their whole
-    course, so the best trial is never worse than them on validation. Their results still count
-    in the scheduler's statistics (rungs, medians) as any other trial's."""
+    """``scheduler_class`` that never stops a reference trial (the baseline, the Trainer's
+    defaults): the references train their whole course, so the best trial is never worse than
+    them on validation. Their results still count in the scheduler's statistics (rungs,
+    medians) as any other trial's."""
     from ray.tune.schedulers import TrialScheduler
 
     class SparesBaseline(scheduler_class):
-        def __init__(self, *args: Any, baseline: dict[str, Any] | None = None, **kwargs: Any):
+        def __init__(
+            self, *args: Any, spared: list[dict[str, Any]] | None = None, **kwargs: Any
+        ) -> None:
             super().__init__(*args, **kwargs)
-            self.baseline = baseline
+            self.spared = spared or []
 
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
             decision = super().on_trial_result(tune_controller, trial, result)
-            if is_point(trial.config, self.baseline):
+            if any(is_point(trial.config, point) for point in self.spared):
                 # median stopping remembers whom it stopped and refuses their next result
                 getattr(self, "_stopped_trials", set()).discard(trial)
                 return str(TrialScheduler.CONTINUE)

@@ -34,6 +34,7 @@ from hpo_ray.layout import (
     MODEL_LABELS,
     MODEL_LOG,
     MODEL_METRICS,
+    MODEL_PREDICTIONS,
     MODEL_TRIAL_ARTIFACTS,
     SEARCH_MODEL,
     TRIAL_BEST_EPOCH,
@@ -43,12 +44,14 @@ from hpo_ray.layout import (
     trial_dir,
 )
 from hpo_ray.report.trial_plots import draw_trial_plots
-from hpo_ray.results.reseed import selected_trial
+from hpo_ray.results.paired import compare_all, probabilities, standard_error
+from hpo_ray.results.reseed import seed_spread, selected_trial
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.storage import delete, work_copy
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
 from hpo_ray.train.schedule import describe, schedule_callback_class, values_at
 from hpo_ray.train.trainer import build_trainer
+from hpo_ray.tuning.baseline import reference_values, value_sources
 from hpo_ray.tuning.keep import keeps_weights
 from hpo_ray.workflows.prepare import Inputs, check_model_folder
 
@@ -109,24 +112,29 @@ def save_model(
     try:
         encoders = Encoders(cfg, inputs)
         made = plan_model(cfg, how, results, trial_id, params)
-        metrics, label_names = fit_and_score(cfg, params, made, save_to=staging, encoders=encoders)
+        tuned = fit_and_score(cfg, params, made, save_to=staging, encoders=encoders)
+        metrics, label_names = tuned.metrics, tuned.label_names
+        predictions = {"tuned": tuned.predictions}
+        if baseline and "test" in metrics:  # the references are compared on the test split
+            records = {}
+            for name, values in reference_values(cfg).items():
+                same = all(same_value(params.get(k), v) for k, v in values.items())
+                scored = (
+                    tuned if same else score_reference(cfg, how, results, name, values, encoders)
+                )
+                predictions[name] = scored.predictions
+                records[name] = {
+                    "params": values,
+                    "values": value_sources(cfg, name),
+                    "same_as_tuned": same,
+                    **scored.metrics,
+                }
+            (staging / BASELINE_METRICS).write_text(json.dumps(records, indent=2))
+        metrics.update(uncertainty(cfg, predictions, label_names))
         (staging / MODEL_LABELS).write_text(json.dumps(label_names, indent=2))
         (staging / BEST_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
         (staging / MODEL_METRICS).write_text(json.dumps(metrics, indent=2))
-        if baseline and "test" in metrics:  # the baseline is compared on the test split
-            base = cfg.base_params()
-            same = all(same_value(params.get(k), v) for k, v in base.items())
-            if same:
-                scores = metrics
-            else:
-                base_row = None if results is None else results.baseline_row()
-                base_id = None if base_row is None else str(base_row["trial_id"])
-                # A replayed baseline is scored alone: it is never copied into, so its own
-                # weights are the ones its replay trains again.
-                made_base = replace(plan_model(cfg, how, results, base_id, base), search_model=None)
-                scores = fit_and_score(cfg, base, made_base, save_to=None, encoders=encoders)[0]
-            record = {"params": base, "same_as_tuned": same, **scores}
-            (staging / BASELINE_METRICS).write_text(json.dumps(record, indent=2))
+        save_predictions(staging / MODEL_PREDICTIONS, predictions)
         if results is not None:
             copy_trial_artifacts(results, params, staging / MODEL_TRIAL_ARTIFACTS)
         if out.exists():
@@ -137,6 +145,64 @@ def save_model(
             shutil.rmtree(staging, ignore_errors=True)
     log.info("saved the model to %s (%s): %s", cfg.trained_location, metrics["made_by"], metrics)
     return out
+
+
+def score_reference(
+    cfg: ExperimentConfig,
+    how: str,
+    results: SearchResults | None,
+    name: str,
+    values: dict[str, Any],
+    encoders: Encoders,
+) -> Scored:
+    """Reference ``name``'s model made the way the tuned one was (its trial's kept weights
+    where there are some, else trained) and scored on validation and test."""
+    row = None if results is None else results.reference_row(name)
+    ref_id = None if row is None else str(row["trial_id"])
+    # A replayed reference is scored alone: it is never copied into, so its own weights are
+    # the ones its replay trains again.
+    made = replace(plan_model(cfg, how, results, ref_id, values), search_model=None)
+    return fit_and_score(cfg, values, made, save_to=None, encoders=encoders)
+
+
+def uncertainty(
+    cfg: ExperimentConfig, predictions: dict[str, Predictions], label_names: list[str]
+) -> dict[str, Any]:
+    """How sure the saved model's scores are: the bootstrap standard error of its validation
+    score (``validation_se``: trials closer than it to the best are tied within noise) and,
+    per reference, the paired intervals of the difference (``comparisons``)."""
+    positive = task_metrics(label_names, cfg.data.positive_label, cfg.search.average).positive
+    metric, seed = cfg.search.metric, cfg.search.seed
+    out: dict[str, Any] = {}
+    tuned = predictions["tuned"]
+    if "validation" in tuned:
+        labels, probs = tuned["validation"]
+        out["validation_se"] = {
+            metric: standard_error(labels, probs, metric, positive=positive, seed=seed)
+        }
+    if len(predictions) > 1:
+        out["comparisons"] = compare_all(
+            predictions,
+            metric,
+            mode=cfg.search.mode,
+            positive=positive,
+            seed=seed,
+            seed_sds=seed_spread(cfg),
+        )
+    return out
+
+
+def save_predictions(path: Path, predictions: dict[str, Predictions]) -> None:
+    """Per model and split, the class probabilities of each row (``<model>_<split>``) and
+    the true classes (``labels_<split>``), in one compressed NumPy file."""
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    for who, splits in predictions.items():
+        for split, (labels, probs) in splits.items():
+            arrays[f"labels_{split}"] = labels
+            arrays[f"{who}_{split}"] = probs
+    np.savez_compressed(path, **arrays)
 
 
 def searched(cfg: ExperimentConfig) -> bool:
@@ -269,10 +335,11 @@ def fit_and_score(
     *,
     save_to: Path | None,
     encoders: Encoders | None = None,
-) -> tuple[dict[str, Any], list[str]]:
+) -> Scored:
     """Make the model of ``params`` as ``made`` says (default: train on the train split, best
     epoch kept), score it on validation (unless it trained on it) and test; save the model and
-    tokenizer to ``save_to`` if given. Returns the scores and the class names. ``encoders``
+    tokenizer to ``save_to`` if given. Returns the scores, the class names and the per-row
+    predictions. ``encoders``
     keeps each encoder's tokenizer and data between calls (the tuned model and the baseline
     usually share one)."""
     made = made or ModelPlan()
@@ -315,10 +382,13 @@ def fit_and_score(
             log.info("training on %d examples with %s", len(train), params)
             trainer.train()
         metrics: dict[str, Any] = {"made_by": made.made_by}
+        predictions: Predictions = {}
         if not made.on_validation:
             metrics["validation"] = trainer.evaluate(data.validation)
+            predictions["validation"] = last_predictions(trainer)
         if data.test is not None:
             metrics["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+            predictions["test"] = last_predictions(trainer)
         if save_to is not None:
             for_inference(trainer.model).save_pretrained(str(save_to))
             tokenizer.save_pretrained(str(save_to))
@@ -329,7 +399,30 @@ def fit_and_score(
             metrics["search_model"] = score_search_model(
                 cfg, params, made.search_model, trainer, data, save_to
             )
-    return metrics, data.label_names
+    return Scored(metrics, data.label_names, predictions)
+
+
+Predictions = dict[str, tuple[Any, Any]]
+"""Per split, the true classes and the class probabilities of each row."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's scores (``metrics.json``'s content), its class names and its per-row
+    predictions on the splits it was scored on."""
+
+    metrics: dict[str, Any]
+    label_names: list[str]
+    predictions: Predictions
+
+
+def last_predictions(trainer: Any) -> tuple[Any, Any]:
+    """The true classes and class probabilities of the trainer's last evaluation (kept by
+    ``MetricsComputer``)."""
+    import numpy as np
+
+    logits, labels = trainer.compute_metrics.last
+    return np.asarray(labels), probabilities(logits).astype(np.float32)
 
 
 def score_search_model(

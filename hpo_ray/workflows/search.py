@@ -22,11 +22,12 @@ from typing import Any
 from hpo_ray.config.loading import dump_config
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
-from hpo_ray.layout import CONFIG_FILE, DATA_SPLITS, GRID_FILE, SUMMARY, is_ofat
+from hpo_ray.layout import CONFIG_FILE, DATA_SPLITS, GRID_FILE, REFERENCES_FILE, SUMMARY, is_ofat
 from hpo_ray.report.summary import final_scores
 from hpo_ray.report.writer import preload, refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.storage import delete, join, work_copy
+from hpo_ray.tuning.baseline import reference_points
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
 from hpo_ray.tuning.samplers import plan_warnings
@@ -122,6 +123,8 @@ def run_experiment(
                 (exp / DATA_SPLITS).write_text(json.dumps(split.describe(), indent=2))
             if plan.kind == "ofat":
                 write_grid_file(cfg, exp)
+            elif plan.kind == "search":  # which trials are the references (report, refit)
+                (exp / REFERENCES_FILE).write_text(json.dumps(reference_points(cfg), indent=2))
             copy.push()  # in the store before any trial: a resume starts from these
             trainable = make_trainable(cfg, models, data, hooks, kind=plan.kind)
             build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
