@@ -9,10 +9,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from helpers import tiny_config, tokenized_entries
+from sklearn.metrics import f1_score
 
 from hpo_ray.cli import main
 from hpo_ray.errors import ConfigError
@@ -106,37 +108,68 @@ def test_asha_search_artifacts(asha_run):
     assert not (out / "param_importances.png").exists()
 
 
-def test_the_defaults_run_first_and_the_summary_answers_with_the_test_split(asha_run):
+def test_the_references_run_first_and_the_summary_answers_with_intervals(asha_run):
+    from transformers import TrainingArguments
+
     cfg, outcome, _ = asha_run
-    table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv")
-    first = table[table["trial"] == 0].iloc[0]
-    assert bool(first["baseline"]) and table["baseline"].sum() == 1
-    assert first["status"] in ("completed", "patience_stop")  # ASHA never cuts the defaults
+    table = pd.read_csv(outcome.artifacts_dir / "hpo_trials.csv", keep_default_na=False)
+    first, second = (table[table["trial"] == n].iloc[0] for n in (0, 1))
+    assert first["baseline"] in (True, "True") and first["reference"] == "training"
     assert first["learning_rate"] == pytest.approx(3e-3)  # the training: value
     assert first["weight_decay"] == pytest.approx(0.01)
-    assert table["objective"].max() >= first["objective"]  # never worse than the defaults
+    trainer = TrainingArguments.__dataclass_fields__
+    assert second["reference"] == "trainer"  # the Trainer's own defaults, read from it
+    assert second["learning_rate"] == pytest.approx(trainer["learning_rate"].default)
+    assert second["weight_decay"] == pytest.approx(trainer["weight_decay"].default)
+    for ref in (first, second):  # ASHA never cuts a reference
+        assert ref["status"] in ("completed", "patience_stop")
+    objective = pd.to_numeric(table["objective"], errors="coerce")
+    assert objective.max() >= max(float(first["objective"]), float(second["objective"]))
     summary = (outcome.artifacts_dir / "summary.txt").read_text()
     assert "  sampler: qmc: at most 6 trials, fewer than a model needs" in summary
     assert f"baseline trial (the training: values): 0 objective={first['objective']:.4f}" in (
         summary
     )
-    baseline = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
+    assert "Trainer-defaults trial (the Trainer's own values for the searched keys): 1" in summary
+    references = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
     tuned = json.loads((outcome.trained_dir / "metrics.json").read_text())
-    assert baseline["params"]["learning_rate"] == pytest.approx(3e-3)
-    assert {"validation", "test"} <= set(baseline) and {"validation", "test"} <= set(tuned)
-    tail = summary.rstrip().splitlines()[-5:]
-    assert tail[0].startswith("baseline (the training: values, no search) against the tuned")
-    assert tail[1].split() == ["search", "val", "refit", "val", "test", "seed", "sd"]
-    tail = tail[1:]
-    base_cells = tail[1].split()[-4:]
-    tuned_cells = tail[2].split()[-4:]
-    assert tail[1].startswith("  baseline (defaults)") and tail[2].startswith("  tuned")
-    assert float(base_cells[0]) == pytest.approx(first["objective"], abs=1e-4)
-    assert float(base_cells[2]) == pytest.approx(baseline["test"]["test_f1"], abs=1e-4)
-    assert float(tuned_cells[0]) == pytest.approx(table["objective"].max(), abs=1e-4)
-    assert float(tuned_cells[2]) == pytest.approx(tuned["test"]["test_f1"], abs=1e-4)
-    if not baseline["same_as_tuned"]:
-        assert "test split (never seen by the search)" in tail[3]
+    assert set(references) == {"training", "trainer"}
+    assert references["training"]["params"]["learning_rate"] == pytest.approx(3e-3)
+    assert references["trainer"]["values"]["learning_rate"]["source"] == "the Trainer's default"
+    # Every claim comes from the per-row predictions saved beside the model.
+    with np.load(outcome.trained_dir / "predictions.npz") as saved:
+        labels = saved["labels_test"]
+        for who, scores in [("tuned", tuned), *references.items()]:
+            pred = saved[f"{who}_test"].argmax(axis=1)
+            f1 = f1_score(labels, pred, average="weighted")
+            assert f1 == pytest.approx(scores["test"]["test_f1"], abs=1e-6), who
+    lines = summary.rstrip().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("the references (no search)"))
+    assert lines[at + 1].split() == [
+        "search",
+        "val",
+        "refit",
+        "val",
+        "test",
+        "val-test",
+        "drop",
+        "seed",
+        "sd",
+    ]
+    rows = {line[:24].strip(): line[24:].split() for line in lines[at + 2 : at + 5]}
+    assert set(rows) == {"baseline", "Trainer defaults", "tuned"}
+    assert float(rows["baseline"][0]) == pytest.approx(float(first["objective"]), abs=1e-4)
+    assert float(rows["tuned"][2]) == pytest.approx(tuned["test"]["test_f1"], abs=1e-4)
+    for name, label in (("training", "baseline"), ("trainer", "Trainer defaults")):
+        if references[name]["same_as_tuned"]:
+            continue
+        d = tuned["comparisons"][name]["test"]["f1"]
+        assert d["low"] <= d["value"] <= d["high"] and d["n"] == len(labels)
+        relation = {"better": "better than", "worse": "worse than"}.get(
+            d["verdict"], "not distinguishable from"
+        )
+        assert f"the tuned model is {relation} the {label} on the test split" in summary
+        assert f"f1 {d['value']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" in summary
 
 
 def test_optuna_study_mirrors_every_trial(asha_run):
@@ -226,23 +259,26 @@ def test_refit_model_reloads_and_predicts(asha_run):
 
 def test_the_model_is_the_best_trials_kept_weights_and_nothing_else_stays(asha_run):
     """run.refit: keep (the default): the saved model is the best trial's best epoch, scored
-    again to the same numbers; only the best trial and the baseline keep weights, and no
+    again to the same numbers; only the best trial and the references keep weights, and no
     finished trial keeps Tune checkpoints."""
     cfg, outcome, _ = asha_run
     results = SearchResults.load(outcome.experiment_dir)
     best, base = results.best_row(), results.baseline_row()
+    trainer = results.reference_row("trainer")
     metrics = json.loads((outcome.trained_dir / "metrics.json").read_text())
     assert metrics["made_by"].startswith(f"kept: trial {best['trial_id']}'s weights at epoch")
     assert metrics["validation"]["eval_f1"] == pytest.approx(best["objective"], abs=1e-6)
     assert base is not None
-    baseline = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
-    assert baseline["made_by"].startswith(f"kept: trial {base['trial_id']}'s weights")
-    assert baseline["validation"]["eval_f1"] == pytest.approx(base["objective"], abs=1e-6)
+    references = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
+    for row, scored in ((base, references["training"]), (trainer, references["trainer"])):
+        assert row is not None
+        assert scored["made_by"].startswith(f"kept: trial {row['trial_id']}'s weights")
+        assert scored["validation"]["eval_f1"] == pytest.approx(row["objective"], abs=1e-6)
     best_dir = outcome.experiment_dir / f"trial_{best['trial_id']}"
     rows = [json.loads(x) for x in (best_dir / "result.json").read_text().splitlines() if x]
     assert {r["device"] for r in rows} == {"cpu"}  # resources.gpu 0: Ray hides any GPU
     kept = {d.parent.name for d in outcome.experiment_dir.glob("trial_*/best_model")}
-    assert kept == {f"trial_{best['trial_id']}", f"trial_{base['trial_id']}"}
+    assert kept == {f"trial_{t}" for t in (best["trial_id"], base["trial_id"], trainer["trial_id"])}
     assert not list(outcome.experiment_dir.glob("trial_*/checkpoint_*"))
     assert not list(outcome.experiment_dir.glob("trial_*/.*best_model"))
 
@@ -448,9 +484,10 @@ def test_the_report_page_is_one_self_contained_file(asha_run):
     assert objective == pytest.approx(list(table["objective"]), rel=1e-5)
     answer = table_cells(page, "answer")
     baseline = json.loads((outcome.trained_dir / "baseline_metrics.json").read_text())
-    assert answer[1][0] == "baseline (defaults)"
-    assert float(answer[1][3]) == pytest.approx(baseline["test"]["test_f1"], abs=1e-4)
-    assert float(answer[2][1]) == pytest.approx(table["objective"].max(), abs=1e-4)
+    assert [row[0] for row in answer[1:]] == ["baseline", "Trainer defaults", "tuned"]
+    test_f1 = baseline["training"]["test"]["test_f1"]
+    assert float(answer[1][3]) == pytest.approx(test_f1, abs=1e-4)
+    assert float(answer[3][1]) == pytest.approx(table["objective"].max(), abs=1e-4)
     assert page.count("<img ") >= 4  # history, learning curves, metrics per parameter
 
 

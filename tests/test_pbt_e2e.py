@@ -119,7 +119,7 @@ def test_the_refit_replays_the_winners_schedule_and_keeps_the_searchs_model(pbt_
     )
     assert metrics["test"]["test_loss"] == pytest.approx(own["test"]["test_loss"], abs=1e-4)
     # The baseline is never copied into: its replay is its own training, scored once.
-    base = json.loads((model / BASELINE_METRICS).read_text())
+    base = json.loads((model / BASELINE_METRICS).read_text())["training"]
     assert "test" in base and "search_model" not in base
     for folder in (model, model / SEARCH_MODEL):
         loaded = AutoModelForSequenceClassification.from_pretrained(folder)
