@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CHECKPOINT_POLICIES = ("none", "model")
-REFIT_MODES = ("keep", "retrain", "train+validation", "none")
+REFIT_MODES = ("keep", "soup", "retrain", "train+validation", "none")
 """How the search's choice becomes the saved model (``run.refit``)."""
 
 
@@ -57,8 +57,13 @@ class RunConfig:
     best trial's best epoch, kept while the search ran (no training at the end; a retrain where
     the trial's model is not the one wanted: k folds, ``train_fraction`` < 1); ``retrain``
     trains the best values again on the train split; ``train+validation`` trains them on both
-    splits for the best trial's epoch count (scored on the test split only); ``none`` (or
-    false): no model."""
+    splits for the best trial's epoch count (scored on the test split only); ``soup`` averages
+    the kept weights of the top ``soup_k`` trials (a greedy soup: each trial, in validation
+    order, kept only if the average's validation score does not fall; the uniform soup and
+    the best single trial are scored beside it), no training; ``none`` (or false): no
+    model."""
+    soup_k: int = 4
+    """``run.refit: soup``: how many of the best trials keep their weights for the soup."""
     refit_baseline: bool = True
     """With a test split: also train the base ``training`` values on the train split and score
     them on validation and test beside the tuned model (the model you would have had without

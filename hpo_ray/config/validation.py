@@ -184,6 +184,8 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     _one_of("run.refit", refit, REFIT_MODES)
     if refit != cfg.run.refit:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, refit=refit))
+    if refit == "soup":
+        validate_soup(cfg)
     if cfg.tracking.mlflow is not None:
         uri = cfg.tracking.mlflow.uri
         check_config(
@@ -212,6 +214,27 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     )
     search = dataclasses.replace(s, metric=metric, space=space)
     return dataclasses.replace(cfg, search=search, ofat=ofat)
+
+
+def validate_soup(cfg: ExperimentConfig) -> None:
+    """A soup averages trials that trained the same model on the whole train split."""
+    fix = "use run.refit=keep"
+    check_config(cfg.run.soup_k >= 2, f"run.soup_k={cfg.run.soup_k} must be >= 2 (a soup of one)")
+    check_config(
+        not cfg.search.population,
+        f"run.refit=soup cannot follow search.scheduler={cfg.search.scheduler}: a population's "
+        f"trials copy each other's weights, so their average is no soup; {fix}",
+    )
+    check_config(
+        not cfg.data.folds,
+        f"run.refit=soup cannot follow data.folds={cfg.data.folds}: each fold's model trained on "
+        f"part of the train split and none is kept; {fix}",
+    )
+    check_config(
+        cfg.training.train_fraction >= 1.0 and "train_fraction" not in cfg.search.space,
+        "run.refit=soup needs every trial trained on the whole train split "
+        f"(training.train_fraction=1, not searched); {fix}",
+    )
 
 
 def validate_search(cfg: ExperimentConfig) -> None:

@@ -248,7 +248,12 @@ def split_key(split: str, metric: str) -> str:
 
 
 ANSWER_COLUMNS = ("search val", "refit val", "test", "val-test drop", "seed sd")
-REFERENCE_LABELS = {"training": "baseline", "trainer": "Trainer defaults"}
+REFERENCE_LABELS = {
+    "training": "baseline",
+    "trainer": "Trainer defaults",
+    "best_single": "best single trial",
+    "uniform_soup": "uniform soup",
+}
 """How the answer names each reference (``search.baseline``)."""
 
 
@@ -286,31 +291,42 @@ def answer(cfg: ExperimentConfig, results: SearchResults | None = None) -> Answe
     metric = cfg.search.metric
     spread = seed_spread(cfg)
     sign = 1.0 if cfg.search.mode == "max" else -1.0
+    others: dict[str, dict[str, Any]] = dict(references)
+    soup = tuned.get("soup")
+    if soup:  # the soup against its ingredients: the best of them, and all of them averaged
+        others.update(best_single=soup["best_single"], uniform_soup=soup["uniform_soup"])
+        spread = {("best_single" if k == "tuned" else k): v for k, v in spread.items()}
     rows: dict[str, list[float | None]] = {}
-    scores = {**references, "tuned": tuned}
-    for who, scored in scores.items():
-        search_val = search_value(results, who)
+    for who, scored in {**others, "tuned": tuned}.items():
+        search_val = None if who == "tuned" and soup else search_value(results, who)
         test = scored.get("test", {}).get(split_key("test", metric))
         drop = None if search_val is None or test is None else sign * (search_val - test)
-        label = REFERENCE_LABELS.get(who, who)
-        rows[label] = [
+        rows[label_of(who, soup)] = [
             search_val,
             scored.get("validation", {}).get(split_key("validation", metric)),
             test,
             drop,
             spread.get(who),
         ]
-    claims = [claim(cfg, who, references[who], tuned) for who in references]
+    claims = [claim(cfg, who, others[who], tuned) for who in others]
     notes = [values_note(who, references[who]) for who in references]
     notes += curse_notes(cfg, rows, results, tuned)
     return Answer(metric, rows, [c for c in claims if c[0]], [n for n in notes if n])
 
 
+def label_of(who: str, soup: Any = None) -> str:
+    """The answer's name for model ``who`` (a reference, a soup's ingredient, ``tuned``)."""
+    if who == "tuned":
+        return "tuned (greedy soup)" if soup else "tuned"
+    return REFERENCE_LABELS.get(who, who)
+
+
 def search_value(results: SearchResults | None, who: str) -> float | None:
-    """The search's own validation score of model ``who`` (the best trial for ``tuned``)."""
-    if results is None or results.finished.empty:
+    """The search's own validation score of model ``who`` (the best trial for ``tuned`` and
+    ``best_single``; none for a soup, which never ran in the search)."""
+    if results is None or results.finished.empty or who == "uniform_soup":
         return None
-    row = results.best_row() if who == "tuned" else results.reference_row(who)
+    row = results.best_row() if who in ("tuned", "best_single") else results.reference_row(who)
     if row is None or pd.isna(row[OBJECTIVE]):
         return None
     return float(row[OBJECTIVE])
@@ -403,13 +419,15 @@ def curse_notes(
     trials lie within one validation standard error of the best (their order is noise)."""
     drops = {who: cells[3] for who, cells in rows.items() if cells[3] is not None}
     notes = []
-    if "tuned" in drops:
-        others = "; ".join(f"{who} {d:+.4f}" for who, d in drops.items() if who != "tuned")
+    winner = "best single trial" if "best single trial" in drops else "tuned"
+    if winner in drops:
+        others = "; ".join(f"{who} {d:+.4f}" for who, d in drops.items() if who != winner)
         notes.append(
-            f"winner's curse: from the search's validation score to test the tuned model, "
-            f"picked on validation, drops {drops['tuned']:+.4f}"
-            + (f" ({others})" if others else "")
+            f"winner's curse: from the search's validation score to test the {winner} model, "
+            f"picked on validation, drops {drops[winner]:+.4f}" + (f" ({others})" if others else "")
         )
+    if tuned.get("soup"):
+        notes.append("the soup's validation score is optimistic: its ingredients were chosen there")
     se = tuned.get("validation_se", {}).get(cfg.search.metric)
     if se is not None and results is not None and not results.finished.empty:
         best = float(results.best_row()[OBJECTIVE])

@@ -32,8 +32,10 @@ reference (the baseline, the Trainer's defaults)."""
 
 
 def keep_count(cfg: ExperimentConfig) -> int:
-    """How many of the best trials keep their weights: the reseed's candidates, else one."""
-    return max(1, cfg.search.reseed.top_k)
+    """How many of the best trials keep their weights: a soup's ingredients
+    (``run.soup_k``) or the reseed's candidates, whichever is more, else one."""
+    soup = cfg.run.soup_k if cfg.run.refit == "soup" else 1
+    return max(1, soup, cfg.search.reseed.top_k)
 
 
 def trials_to_keep(scored: Iterable[Scored], mode: str, count: int) -> set[str]:
@@ -54,11 +56,12 @@ def drop_weights(folder: str) -> None:
 
 
 def keeps_weights(cfg: ExperimentConfig) -> bool:
-    """Whether the trials keep their best weights: the model is kept (``run.refit: keep``),
-    or the search is a population (the weights carry the schedule a refit replays, and the
-    search's own model is saved beside the replay), and a trial trains one model on the train
-    split (no k folds)."""
-    return (cfg.run.refit == "keep" or cfg.search.population) and not cfg.data.folds
+    """Whether the trials keep their best weights: the model is kept or made of kept weights
+    (``run.refit: keep`` or ``soup``), or the search is a population (the weights carry the
+    schedule a refit replays, and the search's own model is saved beside the replay), and a
+    trial trains one model on the train split (no k folds)."""
+    kept = cfg.run.refit in ("keep", "soup")
+    return (kept or cfg.search.population) and not cfg.data.folds
 
 
 def kept_weights(cfg: ExperimentConfig) -> list[Any]:

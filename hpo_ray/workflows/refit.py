@@ -17,13 +17,13 @@ import logging
 import math
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hpo_ray.config.schema import MODEL_NAME, ExperimentConfig
+from hpo_ray.config.schema import MODEL_NAME, ExperimentConfig, eval_key
 from hpo_ray.config.task import task_metrics
 from hpo_ray.config.trials import same_value
 from hpo_ray.data.dataset import PreparedData, prepare_data, train_subset
@@ -50,6 +50,7 @@ from hpo_ray.results.trials import SearchResults
 from hpo_ray.storage import delete, work_copy
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
 from hpo_ray.train.schedule import describe, schedule_callback_class, values_at
+from hpo_ray.train.soup import greedy_soup, load_into
 from hpo_ray.train.trainer import build_trainer
 from hpo_ray.tuning.baseline import reference_values, value_sources
 from hpo_ray.tuning.keep import keeps_weights
@@ -114,11 +115,13 @@ def save_model(
         made = plan_model(cfg, how, results, trial_id, params)
         tuned = fit_and_score(cfg, params, made, save_to=staging, encoders=encoders)
         metrics, label_names = tuned.metrics, tuned.label_names
-        predictions = {"tuned": tuned.predictions}
+        predictions = {"tuned": tuned.predictions, **tuned.extra}
         if baseline and "test" in metrics:  # the references are compared on the test split
             records = {}
             for name, values in reference_values(cfg).items():
-                same = all(same_value(params.get(k), v) for k, v in values.items())
+                same = "soup" not in metrics and all(
+                    same_value(params.get(k), v) for k, v in values.items()
+                )
                 scored = (
                     tuned if same else score_reference(cfg, how, results, name, values, encoders)
                 )
@@ -226,6 +229,8 @@ class ModelPlan:
     for ``epochs`` epochs of the search's learning-rate schedule."""
     search_model: Path | None = None
     """The search's own model (the winner's kept weights), saved and scored beside a replay."""
+    soup: list[tuple[str, Path]] | None = None
+    """The soup's candidates (trial id, kept weights), best first; ``kept`` is the first."""
 
 
 def plan_model(
@@ -249,6 +254,8 @@ def plan_model(
             epochs=epochs,
             made_by=f"retrained on the train and validation splits for {epochs} epoch(s)",
         )
+    if how == "soup":
+        return soup_plan(cfg, results, trial_id, params)
     if how != "keep":
         return ModelPlan()
     if trial_id is None:
@@ -268,6 +275,43 @@ def plan_model(
         made_by=f"kept: trial {trial_id}'s weights at epoch {float(info['epoch']):g}, "
         "no retraining",
     )
+
+
+SHAPE_KEYS = (MODEL_NAME, "finetune", "lora_r")
+"""The values that decide a kept model's parameter shapes and what they mean: trials that
+share them fine-tuned the same network from the same start and can be averaged."""
+
+
+def soup_plan(
+    cfg: ExperimentConfig,
+    results: SearchResults | None,
+    trial_id: str | None,
+    params: dict[str, Any],
+) -> ModelPlan:
+    """A soup of the selected trial and the next best of the top ``run.soup_k`` whose kept
+    weights have its shapes; the selected trial's kept weights alone where fewer than two
+    such trials kept weights (``made_by`` says why)."""
+    single = plan_model(cfg, "keep", results, trial_id, params)
+    if results is None or trial_id is None or single.kept is None:
+        return single
+    shape = {k: params.get(k) for k in SHAPE_KEYS}
+    candidates = [(trial_id, single.kept)]
+    for row in results.ranked().head(cfg.run.soup_k).to_dict("records"):
+        other = str(row["trial_id"])
+        folder = trial_dir(cfg.experiment_dir, other) / TRIAL_BEST_MODEL
+        values = results.params_of(other)
+        if other == trial_id or not folder.is_dir():
+            continue
+        if all(same_value(values.get(k), v) for k, v in shape.items()):
+            candidates.append((other, folder))
+    if len(candidates) < 2:
+        why = (
+            f"a soup needs two trials of the same {', '.join(SHAPE_KEYS)} with kept weights "
+            f"among the top {cfg.run.soup_k}; found one"
+        )
+        log.info("saving the best trial alone: %s", why)
+        return replace(single, made_by=f"{single.made_by} ({why})")
+    return replace(single, soup=candidates, made_by="soup")
 
 
 def replay_plan(cfg: ExperimentConfig, trial_id: str, on_validation: bool) -> ModelPlan | None:
@@ -382,6 +426,10 @@ def fit_and_score(
             log.info("training on %d examples with %s", len(train), params)
             trainer.train()
         metrics: dict[str, Any] = {"made_by": made.made_by}
+        extra: dict[str, Predictions] = {}
+        if made.soup is not None:
+            metrics["soup"], extra = cook_soup(cfg, trainer, made.soup, data)
+            metrics["made_by"] = metrics["soup"]["made_by"]
         predictions: Predictions = {}
         if not made.on_validation:
             metrics["validation"] = trainer.evaluate(data.validation)
@@ -399,7 +447,7 @@ def fit_and_score(
             metrics["search_model"] = score_search_model(
                 cfg, params, made.search_model, trainer, data, save_to
             )
-    return Scored(metrics, data.label_names, predictions)
+    return Scored(metrics, data.label_names, predictions, extra)
 
 
 Predictions = dict[str, tuple[Any, Any]]
@@ -414,6 +462,49 @@ class Scored:
     metrics: dict[str, Any]
     label_names: list[str]
     predictions: Predictions
+    extra: dict[str, Predictions] = field(default_factory=dict)
+    """Other models scored beside it (a soup's best single trial and uniform soup)."""
+
+
+def cook_soup(
+    cfg: ExperimentConfig, trainer: Any, candidates: list[tuple[str, Path]], data: PreparedData
+) -> tuple[dict[str, Any], dict[str, Predictions]]:
+    """Leave the trainer's model holding the greedy soup of ``candidates``; returns what the
+    soup was made of, the best single trial's and the uniform soup's scores, and their
+    per-row predictions (``best_single``, ``uniform_soup``)."""
+    key = eval_key(cfg.search.metric)
+    sign = 1.0 if cfg.search.mode == "max" else -1.0
+    soup, greedy, uniform = greedy_soup(
+        trainer, candidates, data.validation, score=lambda m: sign * float(m[key])
+    )
+    scores: dict[str, Any] = {}
+    extra: dict[str, Predictions] = {}
+    for name, state in (("best_single", None), ("uniform_soup", uniform)):
+        if state is not None:
+            load_into(trainer, state)
+        scores[name], extra[name] = evaluate_splits(trainer, data)
+    load_into(trainer, greedy)
+    record = {
+        "made_by": f"greedy soup of trial{'s' if len(soup.greedy) > 1 else ''} "
+        f"{', '.join(soup.greedy)} (of {len(soup.ingredients)} candidates among the top "
+        f"{cfg.run.soup_k}, each kept weights), no training; its validation score is "
+        "optimistic (the soup was chosen on validation)",
+        "ingredients": soup.ingredients,
+        "greedy": soup.greedy,
+        "steps": soup.steps,
+        **scores,
+    }
+    return record, extra
+
+
+def evaluate_splits(trainer: Any, data: PreparedData) -> tuple[dict[str, Any], Predictions]:
+    """The trainer's model scored on validation and test (where there is one)."""
+    scores: dict[str, Any] = {"validation": trainer.evaluate(data.validation)}
+    predictions: Predictions = {"validation": last_predictions(trainer)}
+    if data.test is not None:
+        scores["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+        predictions["test"] = last_predictions(trainer)
+    return scores, predictions
 
 
 def last_predictions(trainer: Any) -> tuple[Any, Any]:
