@@ -25,6 +25,10 @@ every method sees the same splits):
   auto_fifo    ``auto`` without a scheduler: every trial trains all its epochs
   auto_gp      ``auto`` with Optuna's Gaussian-process sampler instead of the one ``auto``
                picks (with trials running, it proposes by q-batch expected improvement)
+  auto_soup    ``auto`` with ``run.refit: soup`` and both references: one search gives the
+               greedy soup, the best single trial, the uniform soup and the two references
+               (the training: values and the Trainer's defaults, each run as a trial), all
+               scored on the same test rows (``models`` in the record; paired by design)
   tpe          Optuna TPE, scheduler=none (no baseline trial, as the three below)
   tpe_asha     Optuna TPE + ASHA (grace 1 epoch, reduction factor 2)
   tpe_median   Optuna TPE + median stopping (grace 1 epoch)
@@ -116,6 +120,7 @@ METHODS = (
     "auto_asha",
     "auto_fifo",
     "auto_gp",
+    "auto_soup",
     "tpe",
     "tpe_asha",
     "tpe_median",
@@ -127,6 +132,7 @@ SEARCHES = {
     "auto_asha": ("optuna", "asha", "auto", True),
     "auto_fifo": ("optuna", "none", "auto", True),
     "auto_gp": ("optuna", "auto", "gp", True),
+    "auto_soup": ("optuna", "auto", "auto", True),
     "tpe": ("optuna", "none", "tpe", False),
     "tpe_asha": ("optuna", "asha", "tpe", False),
     "tpe_median": ("optuna", "median", "tpe", False),
@@ -270,6 +276,8 @@ def run_config(base_yaml: Path, method: str, seed: int, budget: float) -> Any:
             f"search.sampler={sampler}",
             f"search.baseline={str(baseline).lower()}",
         ]
+        if method == "auto_soup":
+            overrides += ["run.refit=soup", "run.refit_baseline=true"]
     elif method == "pbt":
         epochs = load_config(base_yaml, []).training.num_train_epochs
         overrides += [
@@ -354,6 +362,8 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
             replay_test_f1=float(metrics["test"]["test_f1"]),
         )
         metrics = {**metrics, **own}
+    if "soup" in metrics:
+        record["models"] = scored_models(Path(trained), metrics)
     refit_val = float(metrics["validation"]["eval_f1"])
     record.update(
         refit_val_f1=refit_val,
@@ -385,6 +395,25 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
         curve=best_so_far_curve(results.history, list(frame["trial_id"])),
     )
     return record
+
+
+def scored_models(trained: Path, metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Validation and test F1 of every model a soup refit scored on the same rows: the soup,
+    its ingredients' best and uniform average, and each reference (``baseline_metrics.json``)."""
+    soup = metrics["soup"]
+    found = {"soup": metrics, "best_single": soup["best_single"], "uniform": soup["uniform_soup"]}
+    references = trained / "baseline_metrics.json"
+    if references.is_file():
+        found.update(json.loads(references.read_text()))
+    out = {
+        name: {
+            "val_f1": float(m.get("validation", {}).get("eval_f1", math.nan)),
+            "test_f1": float(m["test"]["test_f1"]),
+        }
+        for name, m in found.items()
+    }
+    out["soup"]["ingredients"] = float(len(soup["greedy"]))
+    return out
 
 
 def best_so_far_curve(history: dict[str, Any], order: list[str]) -> list[list[float]]:
@@ -464,7 +493,7 @@ def plot_curves(rows: list[dict[str, Any]], budget: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    markers = dict(zip(METHODS, "*osdPXv<^Dh", strict=True))
+    markers = dict(zip(METHODS, "*osdPXv<>^Dh", strict=True))
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         if method == "default":

@@ -16,10 +16,11 @@ pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_quality.py"
 BUDGET, EPOCHS, CONCURRENT = 4, 2, 2
-METHODS = ["default", "ofat", "auto", "pbt"]
+METHODS = ["default", "ofat", "auto_soup", "pbt"]
 """One of each code path of the script: refit only, the OFAT sweep, a budgeted search (hpo_ray's
-default; random, tpe, tpe_asha and tpe_median differ from it only in searcher, scheduler,
-sampler and baseline settings), a population (its own config and a replay). Each Tune run
+default with a soup refit; auto, random, tpe, tpe_asha and tpe_median differ from it only in
+searcher, scheduler, sampler, baseline and refit settings), a population (its own config and a
+replay). Each Tune run
 costs ~20 s of worker start-up and imports, so the test keeps to these."""
 
 
@@ -112,7 +113,7 @@ def test_refits_hold_test_scores_and_outputs_stay_in_work(
             metrics = metrics["search_model"]
         assert metrics["test"]["test_f1"] == pytest.approx(row["refit_test_f1"])
         assert Path(row["trained_dir"]).is_relative_to(work)
-    assert (work / "ray_results" / "auto-s7" / "hpo_config.yaml").is_file()
+    assert (work / "ray_results" / "auto_soup-s7" / "hpo_config.yaml").is_file()
 
 
 def test_summary_json_and_plot(bench: tuple[ModuleType, Path, Path, float]) -> None:
@@ -124,6 +125,10 @@ def test_summary_json_and_plot(bench: tuple[ModuleType, Path, Path, float]) -> N
     assert (summary["seeds"] == 1).all()
     report = json.loads((out / "quality.json").read_text())
     assert len(report["runs"]) == len(METHODS)
+    soup = next(r for r in report["runs"] if r["method"] == "auto_soup")
+    assert set(soup["models"]) == {"soup", "best_single", "uniform", "training", "trainer"}
+    assert soup["models"]["soup"]["test_f1"] == pytest.approx(soup["refit_test_f1"])
+    assert all(0.0 <= m["test_f1"] <= 1.0 for m in soup["models"].values())
     for run in report["runs"]:
         curve = run["curve"]
         assert curve, run["method"]
