@@ -111,3 +111,17 @@ def test_the_saved_model_is_the_greedy_soup_of_the_top_trials_kept_weights(soup_
 
 def soup_scores(soup):
     return [("best_single", soup["best_single"]), ("uniform_soup", soup["uniform_soup"])]
+
+
+def test_refit_how_soup_is_refused_for_a_population_before_any_work(tmp_path):
+    from hpo_ray.workflows.refit import refit_best
+
+    cfg = from_dict(
+        {
+            "search": {"scheduler": "pbt", "space": {"learning_rate": LR}},
+            "run": {"storage": str(tmp_path / "rr"), "trained_dir": str(tmp_path / "t")},
+        }
+    )
+    with pytest.raises(ConfigError, match="run.refit=soup cannot follow search.scheduler=pbt"):
+        refit_best(cfg, how="soup")
+    assert not (tmp_path / "t").exists()

@@ -26,6 +26,7 @@ import yaml
 from hpo_ray.config.schema import MODEL_NAME, ExperimentConfig, eval_key
 from hpo_ray.config.task import task_metrics
 from hpo_ray.config.trials import same_value
+from hpo_ray.config.validation import validate_soup
 from hpo_ray.data.dataset import PreparedData, prepare_data, train_subset
 from hpo_ray.layout import (
     BASELINE_METRICS,
@@ -80,6 +81,8 @@ def refit_best(
     the user would have had without the search, on data the search never saw.
     ``results`` (the trial table) and ``inputs`` (the tokenized data) are the search's own when
     the caller has them; else they are read here, once."""
+    if (how or cfg.run.refit) == "soup":
+        validate_soup(cfg)  # also for `hpo-ray refit --how soup` of a search made otherwise
     check_model_folder(cfg, overwrite, "pick another run.name=...")
     with work_copy(cfg.trained_location) as model_copy:  # a URI's: uploaded on the way out
         out = save_model(cfg, params, baseline, how, results, inputs)
