@@ -92,26 +92,33 @@ class DataConfig:
     """Tables already split, used as given (``path`` is then not read); a split not given is
     taken from the train table as ``validation_size`` / ``test_size`` say."""
     validation_path: str | None = None
+    """The validation table, used as given (see ``train_path``)."""
     test_path: str | None = None
+    """The test table, used as given; the search never sees it."""
     format: str = "auto"
     """``auto`` (by extension), ``csv``, ``tsv``, ``parquet``, ``jsonl`` or ``datasets``."""
     split: str | None = None
     """For a ``datasets`` table with splits: the one split to read (default: its train,
     validation and test splits as given)."""
     text_column: str = "text"
+    """The column holding each row's text."""
     text_pair_column: str | None = None
     """A second text per row (sentence pairs: entailment, paraphrase); tokenized as a pair,
     the longer text truncated first."""
     label_column: str = "sent"
+    """The column holding each row's label (read by ``label_rule``)."""
     label_rule: str = "threshold"
     """``threshold``: value > ``threshold`` is the positive class; ``categorical``: one class
     per distinct value (sorted)."""
     threshold: float = 0.0
+    """``label_rule: threshold``: values above it are the positive class."""
     label_names: list[str] | None = None
     """Names for the threshold rule's [negative, positive] classes."""
     positive_label: str | None = None
     """The class ``pos_f1`` scores and focal alpha favours (default: the second of two)."""
     validation_size: float = 0.2
+    """Fraction held out for validation, where no validation table is given: every
+    trial is scored there."""
     test_size: float = 0.0
     """Held-out fraction the search never sees (0 = no test split)."""
     folds: int = 0
@@ -121,8 +128,12 @@ class DataConfig:
     max_rows: int | None = None
     """Stratified subsample of the cleaned data, for quick runs."""
     seed: int = 42
+    """Seed of the stratified splits, the folds and ``max_rows``."""
     max_length: int = 128
+    """Tokens per text (pair) after truncation; at least 8 and within the model's
+    positions."""
     cache_dir: str = "datasets/.cache"
+    """Local folder of tokenized texts, keyed by content (re-runs skip tokenizing)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +144,7 @@ class ModelConfig:
     """A local folder, a hub name, or ``pkg:<module>`` for a model shipped in a Python package
     that exposes ``get_model_path()``."""
     trust_remote_code: bool = False
+    """Let transformers run model code shipped with the model (only for models you trust)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,32 +152,53 @@ class TrainingConfig:
     """Base values, under the familiar ``TrainingArguments`` names. Searched keys override them."""
 
     learning_rate: float = 2e-5
+    """Peak learning rate of AdamW (> 0)."""
     num_train_epochs: int = 3
+    """Epochs per trial; the learning-rate schedule spans them (>= 1)."""
     per_device_train_batch_size: int = 16
+    """Training batch size per device (>= 1)."""
     per_device_eval_batch_size: int = 64
+    """Evaluation batch size per device (>= 1)."""
     weight_decay: float = 0.01
+    """AdamW weight decay (>= 0)."""
     warmup_ratio: float = 0.1
+    """Share of the training steps spent warming up the learning rate (passed to
+    transformers 5 as ``warmup_steps`` below 1)."""
     lr_scheduler_type: str = "linear"
+    """``linear``, ``cosine``, ``cosine_with_restarts``, ``polynomial``, ``constant``
+    or ``constant_with_warmup``."""
     gradient_accumulation_steps: int = 1
+    """Batches whose gradients add up before one optimizer step (>= 1)."""
     max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
     seed: int = 42
+    """Training seed of every trial (weights of the head, data order); not searchable."""
     eval_steps: int | None = None
     """Evaluate every N optimizer steps instead of every epoch."""
     early_stopping_patience: int = 2
     """Evaluations without improvement before a trial stops itself (0 = off)."""
     logging_steps: int = 10
+    """Log the training loss every N steps (TensorBoard, ``log_history.json``); not
+    searchable."""
     fp16: bool = False
+    """Mixed precision in float16; applies on CUDA only (ignored on MPS and the CPU)."""
     bf16: bool = False
+    """Mixed precision in bfloat16; CUDA only; not together with ``fp16``."""
     loss: str = "ce"
     """``ce``, ``weighted_ce`` (balanced class weights from the training split) or ``focal``."""
     focal_gamma: float = 2.0
+    """``loss: focal``: the focusing exponent gamma (>= 0; 0 is cross-entropy)."""
     focal_alpha: float = 0.25
+    """``loss: focal``: the weight alpha of the positive class."""
     finetune: str = "full"
     """``full`` trains every weight; ``lora`` trains low-rank adapters (and the head) through
     the ``peft`` library (the ``peft`` extra)."""
     lora_r: int = 8
+    """``finetune: lora``: the adapters' rank (>= 1)."""
     lora_alpha: int = 16
+    """``finetune: lora``: the adapters' scaling alpha (> 0)."""
     lora_dropout: float = 0.1
+    """``finetune: lora``: dropout on the adapters' input."""
     lora_target_modules: str = ""
     """Comma-separated module names (e.g. ``query,value``); empty: peft's default for the
     model type."""
@@ -196,11 +229,17 @@ class ParamSpec:
     """One dimension of the search space."""
 
     type: str
+    """``float``, ``int`` or ``categorical``."""
     low: float | None = None
+    """Lowest value of a ``float`` or ``int`` range."""
     high: float | None = None
+    """Highest value of a ``float`` or ``int`` range (included)."""
     log: bool = False
+    """Sample the range on a log scale (needs ``low`` > 0)."""
     step: float | None = None
+    """Sample only multiples of this step from ``low`` (not with ``log``)."""
     values: list[Any] | None = None
+    """The choices of a ``categorical`` parameter (the grid of ``searcher: grid``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,7 +248,9 @@ class ReseedConfig:
     and pick the winner by mean metric (0 = off)."""
 
     top_k: int = 0
+    """How many of the best configurations to re-train (0 = off)."""
     seeds: int = 3
+    """Fresh training seeds per configuration (>= 2)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,6 +262,8 @@ class PbtConfig:
     interval: int = 1
     """Epochs between perturbations."""
     quantile_fraction: float = 0.25
+    """The share of the population, worst first, that copies the best at each
+    perturbation (in (0, 0.5])."""
     resample_probability: float = 0.25
     """PBT: the chance a copied value is drawn afresh from its range instead of scaled."""
     perturbation_factors: list[float] = field(default_factory=lambda: [1.2, 0.8])
@@ -232,27 +275,38 @@ class SearchConfig:
     """What to optimise and how to look for it."""
 
     metric: str = "f1"
+    """The validation metric every trial is judged by: ``f1`` (weighted), ``accuracy``,
+    ``macro_f1``, ``pos_f1``, ``roc_auc``, ``pr_auc`` or ``loss``; the loss is minimised, the
+    others maximised."""
     searcher: str = "optuna"
+    """``optuna`` (the ``sampler`` below), ``random``, or ``grid`` (every combination of
+    the categorical values, once; ``num_samples`` is then ignored)."""
     scheduler: str = "auto"
     """``asha`` or ``median`` (stop weak trials early), ``pbt`` or ``pb2`` (a population),
     ``none``, or ``auto``: ASHA when each trial makes at least 4 evaluations, else none (the
     summary says which and why)."""
     num_samples: int = 20
+    """Trials to run, the references included (ignored by ``searcher: grid``)."""
     max_concurrent_trials: int | None = None
+    """The most trials at once (null: as many as ``resources`` allow). A population (PBT) refuses
+    a cap below ``num_samples``."""
     time_budget_s: float | None = None
+    """Stop the search after this many seconds (null = no limit)."""
     epoch_budget: float | None = None
     """Stop the whole search once the trials have trained this many epochs in all (compute
     budget; null = no limit). Trials still running then are stopped."""
     seed: int = 42
+    """Seed of the searcher and sampler."""
     sampler: str = "auto"
     """Optuna's sampler (``searcher: optuna``): ``tpe``, ``gp`` (Gaussian process, for small
     budgets of expensive trials), ``cmaes``, ``qmc``, ``random``, or ``auto`` (chosen from the
     space and the budget; the summary says which and why)."""
     n_startup_trials: int | None = None
-    """Random trials before the model-based sampler (TPE, GP, CMA-ES) proposes; the baseline
-    trial counts as one. Default: a quarter of the trials the search can run (``num_samples``, or
-fewer where ``epoch_budget`` runs out first), at least 2 and at most 10
-    (Optuna's own default, which turns a search of 10 trials or fewer into random search)."""
+    """Random trials before the model-based sampler (TPE, GP, CMA-ES) proposes; the reference
+    trials count among them. Default (null): a quarter of the trials the search can run
+    (``num_samples``, or fewer where ``epoch_budget`` runs out first), at least 2 and at most
+    10 (Optuna's own default of 10 would turn a search of 10 trials or fewer into random
+    search)."""
     baseline: bool | str = True
     """The references the tuned model is measured against: ``training`` (the base
     ``training:`` values), ``trainer`` (the base values with each searched key that the
@@ -261,13 +315,19 @@ fewer where ``epoch_budget`` runs out first), at least 2 and at most 10
     before the sampler proposes (counted in ``num_samples`` and ``epoch_budget``) and is
     scored beside the tuned model at the refit, with a paired interval of the difference."""
     grace_period: int = 1
-    """Evaluations every trial gets before a scheduler may stop it."""
+    """Evaluations every trial gets before a scheduler may stop it (with ``asha`` or ``median``:
+    below ``training.num_train_epochs``)."""
     reduction_factor: int = 2
+    """ASHA's reduction factor: at each rung it keeps 1 in this many trials."""
     average: str | None = None
     """``macro`` or ``weighted``: how roc_auc / pr_auc average over classes (multi-class)."""
     reseed: ReseedConfig = field(default_factory=lambda: ReseedConfig())
+    """Seed-robust selection of the winner (``search.reseed``)."""
     pbt: PbtConfig = field(default_factory=lambda: PbtConfig())
+    """Population Based Training's settings (``search.pbt``)."""
     space: dict[str, ParamSpec] = field(default_factory=dict)
+    """Per searched key (a ``training`` key other than ``seed`` and ``logging_steps``, or
+    ``model_name``), its range or choices (a ``search.space.<name>`` entry)."""
 
     @property
     def mode(self) -> str:
@@ -313,6 +373,7 @@ class OfatConfig:
     """
 
     grid: dict[str, list[Any]] = field(default_factory=dict)
+    """Per training key (other than ``seed`` and ``logging_steps``), the values to try."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -320,13 +381,21 @@ class ExperimentConfig:
     """The whole experiment, as loaded and validated from YAML."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    """Where the labelled texts come from and how they are split."""
     model: ModelConfig = field(default_factory=ModelConfig)
+    """The pretrained encoder."""
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    """The base training values."""
     search: SearchConfig = field(default_factory=SearchConfig)
+    """What to optimise and how to search."""
     ofat: OfatConfig = field(default_factory=OfatConfig)
+    """The one-factor-at-a-time grid (``hpo-ray ofat``)."""
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    """What each trial may use."""
     run: RunConfig = field(default_factory=RunConfig)
+    """Where outputs land and how the run behaves."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """Optional experiment tracking."""
 
     @property
     def experiment_location(self) -> str:
