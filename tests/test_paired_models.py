@@ -1,6 +1,10 @@
-"""The paired verdict on real models (tiny random-init BERT, the real Trainer, no Ray): one
-configuration trained with two seeds is not told apart although the two models disagree on
-many rows, and a trained model is told apart from its untrained initialisation."""
+"""The paired verdict on real models (tiny random-init BERT, the real Trainer, no Ray): a
+trained model is told apart from its untrained initialisation.
+
+Two seeds of one configuration are not tested here: on this corpus the tiny model's pair of
+seeds disagreed on 2% to 30% of the test rows from one run to the next, and one pair was told
+apart ("worse") because one seed learned less; the row bootstrap measures the noise of the
+rows, not of the seed, which is why reseeding's seed variance is added where it is measured."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 from conftest import FILL, NEG, POS, write_csv
 from helpers import tiny_config
 
-from hpo_ray.results.paired import compare, mcnemar
+from hpo_ray.results.paired import compare
 from hpo_ray.workflows.refit import Encoders, ModelPlan, fit_and_score
 
 
@@ -44,23 +48,6 @@ def setup(tmp_path_factory, tiny_model):
         training={"num_train_epochs": 5, "learning_rate": 3e-3, "early_stopping_patience": 0},
     )
     return cfg, Encoders(cfg)
-
-
-def test_one_configuration_under_two_seeds_is_not_distinguishable(setup):
-    cfg, encoders = setup
-    base = cfg.base_params()
-    for seed_a, seed_b in [(1, 2), (3, 4), (11, 12)]:  # disagree on 30%, 24%, 17% here
-        a, b = (
-            fit_and_score(cfg, {**base, "seed": s}, save_to=None, encoders=encoders)
-            for s in (seed_a, seed_b)
-        )
-        labels, probs_a = a.predictions["test"]
-        probs_b = b.predictions["test"][1]
-        test = mcnemar(labels, probs_a, probs_b)
-        assert test["disagreement"] >= 0.10, (seed_a, seed_b, test)
-        d = compare(labels, probs_a, probs_b, "f1", positive=1, seed=seed_a)
-        assert d.verdict == "not distinguishable", (seed_a, seed_b, d)
-        assert d.low < d.value < d.high
 
 
 def test_a_trained_model_is_better_than_its_untrained_initialisation(setup):
