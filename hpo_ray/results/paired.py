@@ -55,14 +55,6 @@ class Difference:
         return f"{self.value:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
 
 
-def probabilities(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis (class probabilities from a model's logits)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return np.asarray(exp / exp.sum(axis=-1, keepdims=True))
-
-
 def metric_on_rows(
     metric: str, labels: np.ndarray, probs: np.ndarray, rows: np.ndarray, positive: int | None
 ) -> np.ndarray:

@@ -17,7 +17,8 @@ import numpy as np
 from hpo_ray.config.task import TaskMetrics
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits (softmax over the last axis)."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return np.asarray(exp / exp.sum(axis=-1, keepdims=True))
@@ -69,7 +70,7 @@ def score(logits: Any, labels: Any, task: TaskMetrics) -> dict[str, float]:
             f1_score(labels, preds, labels=[task.positive], average="macro", zero_division=0)
         )
     if "roc_auc" in task.defined():
-        probs = _softmax(logits)
+        probs = softmax(logits)
         if len(np.unique(labels)) < 2:  # AUCs need both classes in the split
             out["roc_auc"] = out["pr_auc"] = float("nan")
         elif task.num_labels == 2:

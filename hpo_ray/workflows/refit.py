@@ -45,10 +45,11 @@ from hpo_ray.layout import (
     trial_dir,
 )
 from hpo_ray.report.trial_plots import draw_trial_plots
-from hpo_ray.results.paired import compare_all, probabilities, standard_error
+from hpo_ray.results.paired import compare_all, standard_error
 from hpo_ray.results.reseed import seed_spread, selected_trial
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.storage import delete, work_copy
+from hpo_ray.train.metrics import softmax
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
 from hpo_ray.train.schedule import describe, schedule_callback_class, values_at
 from hpo_ray.train.soup import greedy_soup, load_into
@@ -516,7 +517,7 @@ def last_predictions(trainer: Any) -> tuple[Any, Any]:
     import numpy as np
 
     logits, labels = trainer.compute_metrics.last
-    return np.asarray(labels), probabilities(logits).astype(np.float32)
+    return np.asarray(labels), softmax(np.asarray(logits)).astype(np.float32)
 
 
 def score_search_model(
