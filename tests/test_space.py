@@ -168,3 +168,43 @@ def test_n_startup_trials_sets_when_tpe_takes_over():
 def test_n_startup_trials_must_be_positive():
     with pytest.raises(ConfigError, match="search.n_startup_trials=0"):
         from_dict({"search": {"n_startup_trials": 0}})
+
+
+PARITY = {
+    "float": ParamSpec(type="float", low=0.0, high=0.3),
+    "float_log": ParamSpec(type="float", low=1e-5, high=1e-3, log=True),
+    "float_step": ParamSpec(type="float", low=0.05, high=0.3, step=0.05),
+    "int": ParamSpec(type="int", low=2, high=6),
+    "int_log": ParamSpec(type="int", low=2, high=64, log=True),
+    "int_step": ParamSpec(type="int", low=8, high=64, step=8),
+    "int_step_offset": ParamSpec(type="int", low=10, high=40, step=6),
+    "categorical": ParamSpec(type="categorical", values=[8, 16, 32]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARITY))
+def test_random_search_draws_only_what_optuna_could_propose(name):
+    # One definition, two translators: every value a Tune domain draws (random search, PBT's
+    # resampling) is one the Optuna distribution holds, and together they reach both ends.
+    spec = PARITY[name]
+    dist = optuna_space({name: spec})[name]
+    domain = tune_space({name: spec})[name]
+    drawn = domain.sample(size=2000, random_state=0)
+    for value in drawn:
+        assert holds(dist, value), (name, value)
+    if spec.type == "int" and spec.step:
+        assert set(drawn) == set(range(int(spec.low), int(spec.high) + 1, int(spec.step)))
+    elif spec.type == "int":
+        assert min(drawn) == spec.low and max(drawn) == spec.high
+    elif spec.type == "float" and spec.step:
+        assert len(set(drawn)) == round((spec.high - spec.low) / spec.step) + 1
+
+
+def holds(dist, value) -> bool:
+    """Whether Optuna's ``dist`` can propose ``value`` (from its public fields)."""
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return value in dist.choices
+    if not dist.low <= value <= dist.high:
+        return False
+    step = getattr(dist, "step", None)
+    return not step or abs((value - dist.low) / step - round((value - dist.low) / step)) < 1e-9

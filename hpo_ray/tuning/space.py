@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hpo_ray.config.schema import CONDITIONAL, ParamSpec
@@ -20,22 +21,55 @@ if TYPE_CHECKING:
     import optuna
 
 
+@dataclass(frozen=True)
+class Domain:
+    """One searched parameter as both translators read it: a list of values, or an int or
+    float range (log-scaled, or on a grid of ``step`` from ``low``). ``optuna_distribution``
+    and ``tune_domain`` are both made from it, so a random search (or PBT's resampling) draws
+    only values a model-based search could propose."""
+
+    kind: str
+    """``categorical``, ``int`` or ``float``."""
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    step: float | None = None
+    values: tuple[Any, ...] = ()
+
+    def grid(self) -> list[Any]:
+        """Every value of a stepped range, from ``low`` by ``step`` up to ``high``."""
+        assert self.step
+        count = int(round((self.high - self.low) / self.step)) + 1
+        points = [self.low + k * self.step for k in range(count)]
+        if self.kind == "int":
+            return [int(p) for p in points if p <= self.high]
+        return [round(p, 12) for p in points if p <= self.high + 1e-12]
+
+
+def domain_of(spec: ParamSpec) -> Domain:
+    """The ``Domain`` of one YAML parameter (a log scale takes no step)."""
+    if spec.type == "categorical":
+        return Domain("categorical", values=tuple(spec.values or []))
+    if spec.low is None or spec.high is None:
+        raise ValueError(f"{spec.type} parameter needs low and high")
+    step = None if spec.log or not spec.step else spec.step
+    if spec.type == "int":
+        return Domain("int", int(spec.low), int(spec.high), spec.log, int(step) if step else None)
+    return Domain("float", float(spec.low), float(spec.high), spec.log, step)
+
+
 def optuna_distribution(spec: ParamSpec) -> optuna.distributions.BaseDistribution:
     """One YAML parameter as an Optuna distribution."""
     import optuna
 
-    if spec.type == "categorical":
-        return optuna.distributions.CategoricalDistribution(list(spec.values or []))
-    if spec.low is None or spec.high is None:
-        raise ValueError(f"{spec.type} parameter needs low and high")
-    if spec.type == "int":
-        step = int(spec.step) if spec.step and not spec.log else 1
+    d = domain_of(spec)
+    if d.kind == "categorical":
+        return optuna.distributions.CategoricalDistribution(list(d.values))
+    if d.kind == "int":
         return optuna.distributions.IntDistribution(
-            int(spec.low), int(spec.high), log=spec.log, step=step
+            int(d.low), int(d.high), log=d.log, step=int(d.step or 1)
         )
-    return optuna.distributions.FloatDistribution(
-        spec.low, spec.high, log=spec.log, step=None if spec.log else spec.step
-    )
+    return optuna.distributions.FloatDistribution(d.low, d.high, log=d.log, step=d.step)
 
 
 def optuna_space(space: dict[str, ParamSpec]) -> dict[str, optuna.distributions.BaseDistribution]:
@@ -76,22 +110,20 @@ class DefineByRun:
 
 
 def tune_domain(spec: ParamSpec) -> Any:
-    """One YAML parameter as a Tune sampling domain (for random search)."""
+    """One YAML parameter as a Tune sampling domain (random search, PBT's resampling); a
+    stepped range is the list of its grid's values (Tune's ``qrandint`` and ``quniform`` round
+    to multiples of the step, not to ``low`` plus multiples of it as Optuna does)."""
     from ray import tune
 
-    if spec.type == "categorical":
-        return tune.choice(list(spec.values or []))
-    if spec.low is None or spec.high is None:
-        raise ValueError(f"{spec.type} parameter needs low and high")
-    if spec.type == "int":
-        if spec.log:
-            return tune.lograndint(int(spec.low), int(spec.high) + 1)
-        return tune.randint(int(spec.low), int(spec.high) + 1)
-    if spec.log:
-        return tune.loguniform(spec.low, spec.high)
-    if spec.step:
-        return tune.quniform(spec.low, spec.high, spec.step)
-    return tune.uniform(spec.low, spec.high)
+    d = domain_of(spec)
+    if d.kind == "categorical":
+        return tune.choice(list(d.values))
+    if d.step:
+        return tune.choice(d.grid())
+    if d.kind == "int":
+        sample = tune.lograndint if d.log else tune.randint
+        return sample(int(d.low), int(d.high) + 1)  # Tune's upper bound is exclusive
+    return tune.loguniform(d.low, d.high) if d.log else tune.uniform(d.low, d.high)
 
 
 def tune_space(space: dict[str, ParamSpec]) -> dict[str, Any]:
