@@ -45,6 +45,12 @@ def lazy_class(name: str, module: str) -> Callable[[Callable[[], type]], Callabl
     return register
 
 
+def lazy_alias(name: str, module: str, make: Callable[[], type]) -> None:
+    """Make ``module.name`` another way to reach a lazy class that moved to another module:
+    Tune's saved experiments name classes by the module they were pickled from."""
+    LAZY.setdefault(module, {})[name] = make
+
+
 def module_getattr(module: str) -> Callable[[str], Any]:
     """A module ``__getattr__`` that makes the module's lazy classes when asked for them."""
 

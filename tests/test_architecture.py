@@ -207,3 +207,82 @@ def test_every_experiment_file_name_lives_in_layout():
                     and len(node.value) < 60
                 ]
     assert not problems, "\n".join(problems)
+
+
+STRATEGY_MODULES = {
+    "hpo_ray.tuning.searchers",
+    "hpo_ray.tuning.samplers",
+    "hpo_ray.tuning.schedulers",
+    "hpo_ray.tuning.registry",
+    "hpo_ray.tuning.ray_seam",
+}
+"""Where searcher, sampler and scheduler names may be written, and (``ray_seam``) Ray's
+private names used."""
+
+STRATEGY_FIELDS = {"searcher", "sampler", "scheduler"}
+
+
+def strategy_names() -> set[str]:
+    from hpo_ray.tuning.registry import SAMPLERS, SCHEDULERS, SEARCHERS
+
+    # "none", "random" and "median" are also values of other keys (run.checkpoint,
+    # data.fold_aggregate): those are caught where they meet a strategy field, by the
+    # comparison rule below
+    return {*SEARCHERS, *SAMPLERS, *SCHEDULERS} - {"none", "random", "median"}
+
+
+def test_strategy_names_are_compared_only_in_the_strategy_modules():
+    """Behaviour follows from a strategy's class, not from testing names: a name literal (as
+    a value, a key, or in a comparison), or a comparison with a config's searcher, sampler or
+    scheduler field, is refused outside the strategy modules (docstrings, messages and the
+    config's defaults aside)."""
+    names = strategy_names()
+    problems = []
+    for name, tree in modules().items():
+        if name in STRATEGY_MODULES:
+            continue
+        in_fstrings = {
+            id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values
+        }
+        docstrings = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef))
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+        }
+        docstrings |= {  # attribute docstrings: a string statement after an assignment
+            id(b.value)
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef))
+            for b in n.body
+            if isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant)
+        }
+        defaults = {  # a config field's default value
+            id(n.value) for n in ast.walk(tree) if isinstance(n, ast.AnnAssign) and n.value
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and node.value in names
+                and id(node) not in in_fstrings | docstrings | defaults
+            ):
+                problems.append(f"{name}:{node.lineno} names {node.value!r}")
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(s, ast.Attribute) and s.attr in STRATEGY_FIELDS for s in sides):
+                    problems.append(f"{name}:{node.lineno} compares a strategy field")
+    assert not problems, "\n".join(problems)
+
+
+def test_rays_private_names_are_used_only_in_the_seam():
+    from hpo_ray.tuning.ray_seam import PRIVATE_NAMES
+
+    problems = [
+        f"{name}:{node.lineno} uses {node.attr}"
+        for name, tree in modules().items()
+        if name != "hpo_ray.tuning.ray_seam"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in PRIVATE_NAMES
+    ]
+    assert not problems, "\n".join(problems)

@@ -44,7 +44,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("num_samples", ["search", "CFG", "search.num_samples=0"], "search.num_samples=0"),
     ("metric", ["search", "CFG", "search.metric=precision"], "search.metric='precision'"),
     ("searcher", ["search", "CFG", "search.searcher=bayes"], "search.searcher='bayes'"),
-    ("scheduler", ["search", "CFG", "search.scheduler=hyperband"], "search.scheduler="),
+    ("scheduler", ["search", "CFG", "search.scheduler=bohb"], "search.scheduler="),
     ("refit_mode", ["search", "CFG", "run.refit=best"], "run.refit='best'"),
     ("sync_period", ["search", "CFG", "run.sync_period_s=0"], "run.sync_period_s=0"),
     ("sampler", ["search", "CFG", "search.sampler=bayes"], "search.sampler='bayes'"),

@@ -4,8 +4,8 @@ import pytest
 
 from hpo_ray.config.loading import apply_override, from_dict, load_config
 from hpo_ray.config.schema import ParamSpec
-from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
+from hpo_ray.tuning.searchers import check_search as validate_search
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,11 +75,6 @@ def test_classic_space_types_preserved():
         ({"search": {"num_samples": "many"}}, r"search.num_samples must be an integer, got 'many'"),
         ({"search": {"num_samples": 2.5}}, r"search.num_samples must be an integer"),
         ({"training": {"fp16": "yes"}}, r"training.fp16 must be true or false"),
-        (
-            {"search": {"scheduler": "hyperband"}},
-            r"search.scheduler='hyperband'.*asha, median, pbt, pb2, none",
-        ),
-        ({"search": {"searcher": "bayes"}}, r"search.searcher='bayes'.*optuna, random, grid"),
         ({"training": {"train_fraction": 0}}, r"training.train_fraction=0.0 must be in \(0, 1\]"),
         (
             {"ofat": {"grid": {"train_fraction": [0.5, 1.5]}}},
@@ -250,3 +245,19 @@ def test_refit_modes_and_the_old_booleans(tmp_path, written, mode):
     assert cfg.run.refit == (mode or written)
     assert cfg.run.refits == (cfg.run.refit != "none")
     assert load_config(write(tmp_path, "run: {}\n")).run.refit == "keep"
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (
+            {"search": {"scheduler": "bohb"}},
+            r"search.scheduler='bohb'.*asha, median, pbt, pb2, none",
+        ),
+        ({"search": {"searcher": "bayes"}}, r"search.searcher='bayes'.*optuna, random, grid"),
+    ],
+)
+def test_strategy_names_are_checked_when_the_search_is_planned(raw, match):
+    # The strategies own their names (tuning.registry): checked before any data is read.
+    with pytest.raises(ConfigError, match=match):
+        validate_search(from_dict(raw))

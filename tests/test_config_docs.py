@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hpo_ray.config import docs, run, schema
+from hpo_ray.tuning import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "configuration.md"
@@ -59,9 +60,9 @@ def test_allowed_values_are_named() -> None:
     text = docs.reference()
     for key, allowed in {
         "search.metric": schema.METRICS,
-        "search.sampler": schema.SAMPLERS,
-        "search.scheduler": schema.SCHEDULERS,
-        "search.searcher": schema.SEARCHERS,
+        "search.sampler": ("auto", *registry.SAMPLERS),
+        "search.scheduler": ("auto", *registry.SCHEDULERS),
+        "search.searcher": tuple(registry.SEARCHERS),
         "training.lr_scheduler_type": schema.LR_SCHEDULERS,
         "training.loss": schema.LOSSES,
         "training.finetune": schema.FINETUNE,

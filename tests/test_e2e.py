@@ -387,10 +387,10 @@ def _span(trial_dir: Path) -> tuple[float, float]:
 
 def test_cli_user_errors_exit_2_before_ray(tmp_path, capsys):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("search:\n  scheduler: hyperband\n")
+    cfg.write_text("search:\n  scheduler: bohb\n")
     assert main(["search", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "search.scheduler='hyperband'" in err
+    assert err.count("\n") == 0 and "search.scheduler='bohb'" in err
     assert (
         main(
             [

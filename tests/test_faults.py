@@ -175,11 +175,12 @@ def _alive_group(pgid: int) -> bool:
 
 
 def _searcher_study(exp: Path):
-    from ray.tune.search.optuna import OptunaSearch
+    from hpo_ray.tuning.optuna_search import optuna_searcher_class
 
-    searcher = OptunaSearch()
+    cls = optuna_searcher_class()
+    searcher = cls.__new__(cls)  # its state comes from the experiment's searcher checkpoint
     searcher.restore_from_dir(str(exp))
-    return searcher._ot_study
+    return searcher.study
 
 
 def test_resume_refuses_a_folder_without_state(tmp_path, capsys):

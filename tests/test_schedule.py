@@ -7,7 +7,6 @@ import pytest
 from helpers import tiny_config
 
 from hpo_ray.config.schema import ParamSpec
-from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 from hpo_ray.train.schedule import (
     apply_values,
@@ -19,6 +18,7 @@ from hpo_ray.train.schedule import (
     write_schedule,
 )
 from hpo_ray.tuning.population import KeepInRange
+from hpo_ray.tuning.searchers import check_search as validate_search
 
 
 def test_a_copy_continues_the_copied_schedule_and_names_whose_weights_came():

@@ -12,7 +12,6 @@ import pytest
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 
 from hpo_ray.config.loading import from_dict
-from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.baseline import (
     baseline_outside,
@@ -24,10 +23,11 @@ from hpo_ray.tuning.registry import make_scheduler, make_searcher
 from hpo_ray.tuning.samplers import (
     LARGE_BUDGET,
     choose_sampler,
-    choose_scheduler,
     make_sampler,
     startup_trials,
 )
+from hpo_ray.tuning.schedulers import choose_scheduler
+from hpo_ray.tuning.searchers import check_search as validate_search
 
 State = optuna.trial.TrialState
 LR = {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
@@ -60,7 +60,7 @@ def test_the_baseline_is_the_first_trial_and_a_cut_trial_is_pruned():
     assert second != first
     report(searcher, "cut", [0.41], done=False)  # ASHA stopped it after one epoch
     report(searcher, "full", [0.52, 0.63, 0.71], done=True)
-    trials = {t.number: t for t in searcher._ot_study.trials}  # noqa: SLF001 - Ray's study
+    trials = {t.number: t for t in searcher.study.trials}
     assert trials[0].state == State.PRUNED
     assert trials[0].intermediate_values == {1: 0.41}
     assert trials[1].state == State.COMPLETE and trials[1].value == 0.71
@@ -79,7 +79,7 @@ def test_a_failed_trial_is_fail_and_a_trial_never_suggested_is_learnt_from_its_r
     cut = {"objective": 0.4, "train_done": False, "training_iteration": 1}
     searcher.on_trial_complete("cut", {**cut, "config": {"learning_rate": 7e-4}})
     searcher.on_trial_complete("later", {**done, "config": {"learning_rate": 2e-4}})  # once
-    trials = searcher._ot_study.trials  # noqa: SLF001
+    trials = searcher.study.trials
     assert [t.state for t in trials] == [State.FAIL, State.COMPLETE, State.PRUNED]
     assert trials[1].params == {"learning_rate": 2e-4} and trials[1].value == 0.8
     assert trials[2].value is None and trials[2].intermediate_values == {1: 0.4}
@@ -120,7 +120,7 @@ def test_a_resumed_searcher_is_aligned_with_the_restored_trials():
     align(generator, trials)
     assert limiter.live_trials == {"d"} and limiter.num_unfinished_live_trials == 1
     assert generator._counter == 4  # noqa: SLF001 - 2 more to make, not 4
-    study = searcher._ot_study  # noqa: SLF001
+    study = searcher.study
     # c and d replayed (the seeded sampler draws them again), so a new suggestion is new
     assert [t.params for t in study.trials] == [a, b, c, d]
     assert [t.state for t in study.trials][:3] == [State.COMPLETE] * 3
@@ -135,7 +135,7 @@ def test_a_resumed_searcher_is_aligned_with_the_restored_trials():
     generator._counter = 2  # noqa: SLF001
     align(generator, [trial("a", 1, Trial.RUNNING, a)])
     assert limiter.live_trials == {"a"} and generator._counter == 1  # noqa: SLF001
-    assert [t.state for t in searcher._ot_study.trials] == [State.RUNNING, State.FAIL]  # noqa: SLF001
+    assert [t.state for t in searcher.study.trials] == [State.RUNNING, State.FAIL]
 
 
 def test_no_baseline_when_turned_off_or_outside_the_space():
@@ -299,7 +299,7 @@ def test_every_sampler_builds_and_proposes(name, cls):
     cfg = config(search)
     assert isinstance(make_sampler(cfg, name), cls)
     searcher = driven(cfg)
-    assert isinstance(searcher._ot_study.sampler, cls)  # noqa: SLF001
+    assert isinstance(searcher.study.sampler, cls)
     for i in range(4):  # the baseline, one random start-up trial, then the sampler's own
         proposal = searcher.suggest(str(i))
         assert 1e-5 <= proposal["learning_rate"] <= 1e-3
@@ -317,7 +317,7 @@ def test_tpe_uses_the_constant_liar_only_when_trials_run_side_by_side():
 
 def test_a_sampler_name_is_checked():
     with pytest.raises(ConfigError, match=r"search.sampler='bayes'.*auto, tpe, gp, cmaes"):
-        config({"sampler": "bayes"})
+        validate_search(config({"sampler": "bayes"}))
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,10 @@ from ray.tune.search.sample import Categorical, Float, Integer
 from hpo_ray.config.loading import from_dict
 from hpo_ray.config.schema import ParamSpec, TrainingConfig
 from hpo_ray.config.trials import trial_params
-from hpo_ray.config.validation import validate_search
 from hpo_ray.errors import ConfigError
-from hpo_ray.tuning.registry import (
-    SCHEDULER_FACTORIES,
-    SEARCHER_FACTORIES,
-    make_scheduler,
-    make_searcher,
-)
+from hpo_ray.tuning.registry import SCHEDULERS, SEARCHERS, make_scheduler, make_searcher
+from hpo_ray.tuning.schedulers import is_population
+from hpo_ray.tuning.searchers import check_search as validate_search
 from hpo_ray.tuning.space import optuna_space, tune_space
 
 SPACE = {
@@ -49,8 +45,8 @@ def test_trial_params_override_base():
     assert params["num_train_epochs"] == TrainingConfig().num_train_epochs
 
 
-@pytest.mark.parametrize("scheduler", sorted(SCHEDULER_FACTORIES))
-@pytest.mark.parametrize("searcher", sorted(SEARCHER_FACTORIES))
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
+@pytest.mark.parametrize("searcher", sorted(SEARCHERS))
 def test_every_registered_pair_builds(searcher, scheduler):
     # PB2 models numeric ranges only; the others take listed values (as the grid needs).
     spec = (
@@ -70,7 +66,7 @@ def test_every_registered_pair_builds(searcher, scheduler):
     assert alg is not None and make_scheduler(cfg) is not None
     # Optuna keeps the space inside the searcher; random and grid hand it to the Tuner. A
     # population is drawn at random even when Optuna is named (Ray's PBT takes no searcher).
-    assert ("learning_rate" in param_space) == (searcher != "optuna" or cfg.search.population)
+    assert ("learning_rate" in param_space) == (searcher != "optuna" or is_population(cfg))
 
 
 def test_optuna_needs_a_space():
@@ -129,7 +125,7 @@ def test_optuna_searcher_ignores_a_trial_its_restored_state_never_saw():
     searcher.on_trial_complete("lost", {"objective": 0.5, "training_iteration": 1})
     searcher.on_trial_result("known", {"objective": 0.7, "training_iteration": 1})
     searcher.on_trial_complete("known", {"objective": 0.7, "training_iteration": 1})
-    assert [t.value for t in searcher._ot_study.trials] == [0.7]
+    assert [t.value for t in searcher.study.trials] == [0.7]
 
 
 def _suggestions(startup: int, n: int) -> list[float]:

@@ -52,9 +52,10 @@ resources.gpu=0.5 run.name=try2`.
 
 Unknown keys, wrong types, empty ranges and unknown names stop the run before anything
 starts, with one line naming the key (exit code 2). The rules that tie keys together are in
-`hpo_ray/config/validation.py` (`hpo_ray/config/population.py` for Population Based
-Training). Relative paths are taken from the current folder and made absolute. `null` in YAML
-is Python's `None`.
+`hpo_ray/config/validation.py`; each searcher's, sampler's and scheduler's own rules are in
+its class (`hpo_ray/tuning/searchers.py`, `samplers.py`, `schedulers.py`), checked when the
+search is planned, before any data is read. Relative paths are taken from the current folder
+and made absolute. `null` in YAML is Python's `None`.
 """
 
 

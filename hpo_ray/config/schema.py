@@ -63,13 +63,7 @@ LR_SCHEDULERS = (
     "constant",
     "constant_with_warmup",
 )
-SEARCHERS = ("optuna", "random", "grid")
-SAMPLERS = ("auto", "tpe", "gp", "cmaes", "qmc", "random")
-"""Optuna's samplers behind ``search.searcher: optuna``; ``auto`` picks by space and budget."""
 FINETUNE = ("full", "lora")
-SCHEDULERS = ("auto", "asha", "median", "pbt", "pb2", "none")
-POPULATION_SCHEDULERS = ("pbt", "pb2")
-"""Schedulers that change a trial's values while it trains (Population Based Training)."""
 PBT_MUTABLE = ("learning_rate", "weight_decay", "max_grad_norm")
 """The training values PBT may change between epochs: the optimizer's and the clipping's
 settings, which a resumed optimizer takes over without restarting its schedule."""
@@ -343,25 +337,9 @@ class SearchConfig:
         return (str(self.baseline),)
 
     @property
-    def population(self) -> bool:
-        """Whether trials change their values while they train (PBT, PB2)."""
-        return self.scheduler in POPULATION_SCHEDULERS
-
-    @property
     def tune_metric(self) -> str:
         """The reported key of ``metric`` (``eval_f1``)."""
         return eval_key(self.metric)
-
-    def grid_size(self) -> int:
-        """How many trials searcher grid runs (the product of the value counts)."""
-        size = 1
-        for spec in self.space.values():
-            size *= len(spec.values or [])
-        return size
-
-    def requested_trials(self) -> int:
-        """Trials the search asks for: the grid's size, else ``num_samples``."""
-        return self.grid_size() if self.searcher == "grid" else self.num_samples
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -115,3 +115,10 @@ def same_value(a: Any, b: Any) -> bool:
         except (TypeError, ValueError):
             return False
     return bool(a == b)
+
+
+def is_point(config: dict[str, Any], point: dict[str, Any] | None) -> bool:
+    """Whether a trial's config holds exactly the values of ``point``."""
+    return point is not None and all(
+        k in config and same_value(config[k], v) for k, v in point.items()
+    )

@@ -14,7 +14,6 @@ import typing
 from typing import Any
 
 from hpo_ray.config.convert import convert_value
-from hpo_ray.config.population import validate_population
 from hpo_ray.config.run import CHECKPOINT_POLICIES, REFIT_MODES
 from hpo_ray.config.schema import (
     AVERAGES,
@@ -27,10 +26,7 @@ from hpo_ray.config.schema import (
     MODEL_NAME,
     PARAM_TYPES,
     REFERENCES,
-    SAMPLERS,
-    SCHEDULERS,
     SEARCHABLE,
-    SEARCHERS,
     ExperimentConfig,
     OfatConfig,
     ParamSpec,
@@ -113,9 +109,6 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
 
     metric = s.metric.removeprefix("eval_")
     _one_of("search.metric", metric, METRICS)
-    _one_of("search.searcher", s.searcher, SEARCHERS)
-    _one_of("search.scheduler", s.scheduler, SCHEDULERS)
-    _one_of("search.sampler", s.sampler, SAMPLERS)
     check_config(
         isinstance(s.baseline, bool) or s.baseline in REFERENCES,
         f"search.baseline={s.baseline!r} is not known; choose true (both references), false, "
@@ -221,11 +214,6 @@ def validate_soup(cfg: ExperimentConfig) -> None:
     fix = "use run.refit=keep"
     check_config(cfg.run.soup_k >= 2, f"run.soup_k={cfg.run.soup_k} must be >= 2 (a soup of one)")
     check_config(
-        not cfg.search.population,
-        f"run.refit=soup cannot follow search.scheduler={cfg.search.scheduler}: a population's "
-        f"trials copy each other's weights, so their average is no soup; {fix}",
-    )
-    check_config(
         not cfg.data.folds,
         f"run.refit=soup cannot follow data.folds={cfg.data.folds}: each fold's model trained on "
         f"part of the train split and none is kept; {fix}",
@@ -234,28 +222,6 @@ def validate_soup(cfg: ExperimentConfig) -> None:
         cfg.training.train_fraction >= 1.0 and "train_fraction" not in cfg.search.space,
         "run.refit=soup needs every trial trained on the whole train split "
         f"(training.train_fraction=1, not searched); {fix}",
-    )
-
-
-def validate_search(cfg: ExperimentConfig) -> None:
-    """Rules that hold only when the config runs a search (not an OFAT sweep): checked when
-    the search is planned, before any data is read or Ray starts."""
-    s, t = cfg.search, cfg.training
-    check_config(
-        s.scheduler in ("none", "auto") or "num_train_epochs" not in s.space,
-        f"search.space.num_train_epochs cannot be searched with search.scheduler={s.scheduler}: "
-        "the scheduler decides how long a trial trains (its learning-rate schedule spans "
-        "training.num_train_epochs); remove it from the space or set search.scheduler=none",
-    )
-    if s.population:
-        validate_population(cfg)
-        return
-    evaluations = t.num_train_epochs if not t.eval_steps else None
-    check_config(
-        s.scheduler in ("none", "auto") or evaluations is None or s.grace_period < evaluations,
-        f"search.grace_period={s.grace_period} must be below training.num_train_epochs="
-        f"{t.num_train_epochs} (the evaluations a trial makes), or the scheduler never stops "
-        "a trial; lower grace_period or set search.scheduler=none",
     )
 
 

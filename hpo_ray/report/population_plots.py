@@ -18,6 +18,7 @@ from hpo_ray.layout import TRIAL_BEST_EPOCH, TRIAL_BEST_MODEL, trial_dir
 from hpo_ray.report.plots import pyplot, save_figure
 from hpo_ray.results.trials import SearchResults, exploits
 from hpo_ray.train.schedule import describe, values_at
+from hpo_ray.tuning.schedulers import is_population
 
 
 def kept_schedule(results: SearchResults, trial_id: str) -> tuple[list[dict[str, Any]], int]:
@@ -34,7 +35,7 @@ def kept_schedule(results: SearchResults, trial_id: str) -> tuple[list[dict[str,
 def population_lines(results: SearchResults) -> list[str]:
     """The summary's account of a population search: copies made, and what trained the
     chosen model (the refit replays that)."""
-    if not results.cfg.search.population or results.finished.empty:
+    if not is_population(results.cfg) or results.finished.empty:
         return []
     best = results.best_row()
     segments, epochs = kept_schedule(results, str(best["trial_id"]))

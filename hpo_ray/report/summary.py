@@ -23,7 +23,8 @@ from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import fresh_seeds, seed_spread
 from hpo_ray.results.trials import SearchResults, plain
 from hpo_ray.tuning.baseline import baseline_outside, trainer_reference
-from hpo_ray.tuning.samplers import choose_sampler, choose_scheduler
+from hpo_ray.tuning.schedulers import scheduler_of
+from hpo_ray.tuning.searchers import searcher_of
 
 
 def search_summary(results: SearchResults) -> str:
@@ -33,7 +34,7 @@ def search_summary(results: SearchResults) -> str:
     lines = [
         f"experiment: {results.cfg.run.name}",
         *objective_statement(results.cfg),
-        f"searcher: {'random' if s.population and s.searcher == 'optuna' else s.searcher} "
+        f"searcher: {searcher_of(results.cfg).name} "
         f"(seed {s.seed}); scheduler: {scheduler_statement(results.cfg)}",
         *sampler_lines(results.cfg),
         f"trials: {len(results.frame)} of {results.requested()} requested",
@@ -73,7 +74,7 @@ def search_summary(results: SearchResults) -> str:
                 f"baseline trial (the training: values): {int(base['trial'])} "
                 f"{OBJECTIVE}={base[OBJECTIVE]:.4f}; best is {gain:+.4f} on validation"
             )
-        elif "training" in s.references and s.searcher != "grid":
+        elif "training" in s.references and searcher_of(results.cfg).runs_references:
             why = baseline_outside(results.cfg) or "it did not finish an evaluation"
             lines.append(f"baseline trial: none ({why})")
         lines += trainer_lines(results, best)
@@ -100,32 +101,15 @@ def trainer_lines(results: SearchResults, best: pd.Series) -> list[str]:
 def sampler_lines(cfg: ExperimentConfig) -> list[str]:
     """Which Optuna sampler proposed the trials and why (Optuna searches only), or how a
     population (PBT, PB2) was drawn and evolved."""
-    s = cfg.search
-    if s.population:
-        drawn = "the grid" if s.searcher == "grid" else "random draws from search.space"
-        how = (
-            "values picked by a Gaussian-process bandit (PB2)"
-            if s.scheduler == "pb2"
-            else f"values scaled by {s.pbt.perturbation_factors} or redrawn "
-            f"(p={s.pbt.resample_probability:g})"
-        )
-        return [
-            f"  population: {s.num_samples} trials from {drawn}; every {s.pbt.interval} "
-            f"epoch(s) the worst {s.pbt.quantile_fraction:.0%} copy the best's checkpoint, "
-            f"{how}; trials compared on their latest {s.tune_metric}"
-        ]
-    if s.searcher != "optuna":
-        return []
-    choice = choose_sampler(cfg)
-    return [f"  sampler: {choice.name}: {choice.reason}"]
+    return scheduler_of(cfg).strategy.describe(cfg) or searcher_of(cfg).describe(cfg)
 
 
 def scheduler_statement(cfg: ExperimentConfig) -> str:
     """The scheduler the search ran with; for ``auto``, the one it chose and why."""
-    choice = choose_scheduler(cfg)
-    if cfg.search.scheduler != "auto":
-        return choice.name
-    return f"{choice.name} (auto: {choice.reason})"
+    chosen = scheduler_of(cfg)
+    if not chosen.auto:
+        return chosen.name
+    return f"{chosen.name} (auto: {chosen.reason})"
 
 
 def objective_statement(cfg: ExperimentConfig) -> list[str]:

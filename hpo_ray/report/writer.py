@@ -60,6 +60,7 @@ from hpo_ray.results.cost import search_cost
 from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import reseed_table
 from hpo_ray.results.trials import SearchResults
+from hpo_ray.tuning.schedulers import is_population
 from hpo_ray.tuning.study import add_trial, open_study
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def write_search_report(exp_dir: Path, *, final: bool = True) -> Path:
         plot_history(results.finished, results.cfg.search.mode, out / "optimization_history.png")
         notes.append(plot_importances(study, out / "param_importances.png"))
         draw_best_trial_plots(results, exp_dir, results.cfg.run.trial_plots)
-        if results.cfg.search.population:
+        if is_population(results.cfg):
             plot_population(results, out / "population.png")
             segments, epochs = kept_schedule(results, str(results.best_row()["trial_id"]))
             if segments:

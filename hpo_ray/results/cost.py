@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from hpo_ray.results.trials import SearchResults
+from hpo_ray.tuning.searchers import searcher_of
 
 LOST_STATUSES = ("failed", "scheduler_stop")
 """Trials whose time did not produce a configuration trained to its end."""
@@ -64,7 +65,7 @@ def search_cost(results: SearchResults) -> Cost:
     wall = wall_seconds(results.history)
     spent = float(times.sum())
     s = cfg.search
-    planned = s.epoch_budget or s.requested_trials() * cfg.training.num_train_epochs
+    planned = s.epoch_budget or searcher_of(cfg).requested(cfg) * cfg.training.num_train_epochs
     epochs = pd.to_numeric(frame.get("epochs_run", pd.Series(dtype=float)), errors="coerce")
     return Cost(
         trials=len(frame),

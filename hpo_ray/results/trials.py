@@ -34,6 +34,8 @@ from hpo_ray.config.trials import (
 )
 from hpo_ray.errors import ExperimentError
 from hpo_ray.layout import REFERENCES_FILE, has_tune_state, trial_dir
+from hpo_ray.tuning.schedulers import is_population
+from hpo_ray.tuning.searchers import searcher_of
 
 METRIC_COLUMNS = ("eval_f1", "eval_accuracy", "eval_macro_f1", "eval_loss")
 OPTIONAL_COLUMNS = ("eval_pos_f1", "eval_roc_auc", "eval_pr_auc")
@@ -135,7 +137,7 @@ class SearchResults:
             for key in ("train_examples", "trainable_params", "train_seconds"):
                 row[key] = last.get(key, math.nan)
             row["time_s"] = last.get("time_total_s", math.nan)
-            if cfg.search.population:
+            if is_population(cfg):
                 row.update(population_columns(hist, last))
             row["status"] = trial_status(trial.status, last if not hist.empty else {})
             row["error"] = (
@@ -194,7 +196,7 @@ class SearchResults:
         return self.params_of(self.best_row()["trial_id"])
 
     def requested(self) -> int:
-        return self.cfg.search.requested_trials()
+        return searcher_of(self.cfg).requested(self.cfg)
 
 
 def population_columns(hist: pd.DataFrame, last: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from hpo_ray.config.schema import (
 )
 from hpo_ray.config.trials import same_value
 from hpo_ray.train.trainer import trainer_defaults
+from hpo_ray.tuning.schedulers import scheduler_of
+from hpo_ray.tuning.searchers import searcher_of
 
 
 def baseline_point(cfg: ExperimentConfig) -> dict[str, Any] | None:
@@ -61,8 +63,9 @@ def trainer_reference(cfg: ExperimentConfig) -> tuple[dict[str, Any] | None, str
     s = cfg.search
     if "trainer" not in s.references:
         return None, "not asked for (search.baseline)"
-    if s.population or s.searcher == "grid":
-        return None, f"a {'population' if s.population else 'grid'} search runs its own points"
+    population = scheduler_of(cfg).strategy.population
+    if population or not searcher_of(cfg).runs_references:
+        return None, f"{'a population' if population else 'a grid'} search runs its own points"
     values = trainer_values(cfg)
     point = searched_point(cfg, values)
     base = cfg.base_params()
@@ -112,13 +115,6 @@ def in_space(value: Any, spec: ParamSpec) -> bool:
     low = spec.low if spec.low is not None else float("-inf")
     high = spec.high if spec.high is not None else float("inf")
     return low - 1e-12 * abs(low) <= float(value) <= high + 1e-12 * abs(high)
-
-
-def is_point(config: dict[str, Any], point: dict[str, Any] | None) -> bool:
-    """Whether a trial's config holds exactly the values of ``point``."""
-    return point is not None and all(
-        k in config and same_value(config[k], v) for k, v in point.items()
-    )
 
 
 def reference_values(cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:

@@ -20,11 +20,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
-from hpo_ray.config.trials import is_baseline
+from hpo_ray.config.trials import is_baseline, is_point
 from hpo_ray.layout import TRIAL_BEST_MODEL, TUNE_CHECKPOINT_GLOB, trial_dir_name
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.storage import delete, join, subfolders
-from hpo_ray.tuning.baseline import is_point, reference_points
+from hpo_ray.tuning.baseline import reference_points
+from hpo_ray.tuning.schedulers import is_population
 
 Scored = tuple[str, float | None, bool]
 """A trial's id, its objective (None before its first evaluation) and whether it is a
@@ -61,7 +62,7 @@ def keeps_weights(cfg: ExperimentConfig) -> bool:
     schedule a refit replays, and the search's own model is saved beside the replay), and a
     trial trains one model on the train split (no k folds)."""
     kept = cfg.run.refit in ("keep", "soup")
-    return (kept or cfg.search.population) and not cfg.data.folds
+    return (kept or is_population(cfg)) and not cfg.data.folds
 
 
 def kept_weights(cfg: ExperimentConfig) -> list[Any]:
@@ -75,7 +76,7 @@ def kept_weights(cfg: ExperimentConfig) -> list[Any]:
             keep_count(cfg),
             cfg.base_params(),
             list(cfg.search.space),
-            population=cfg.search.population,
+            population=is_population(cfg),
             references=list(reference_points(cfg).values()),
         )
     ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpo_ray.lazy import lazy_class, module_getattr
+from hpo_ray.tuning.ray_seam import set_live_trials, set_trials_made
 
 
 def aligned_search(searcher: Any, max_concurrent: int | None) -> tuple[Any, list[Any]]:
@@ -59,7 +60,7 @@ def align(search_alg: Any, trials: list[Any]) -> None:
     ended = {t.trial_id: t for t in trials if t.status in (Trial.TERMINATED, Trial.ERROR)}
     running = {t.trial_id for t in trials} - set(ended)
     if isinstance(search_alg, BasicVariantGenerator):
-        search_alg._live_trials = set(running)
+        set_live_trials(search_alg, running)
         return
     limiter = search_alg.searcher if isinstance(search_alg.searcher, ConcurrencyLimiter) else None
     searcher = limiter.searcher if limiter is not None else search_alg.searcher
@@ -76,7 +77,7 @@ def align(search_alg: Any, trials: list[Any]) -> None:
         searcher.on_trial_complete(
             trial_id, result=None if failed else trial.last_result, error=failed
         )
-    search_alg._counter = len(trials)
+    set_trials_made(search_alg, len(trials))
 
 
 def made_order(trial: Any) -> int:

@@ -22,10 +22,12 @@ from hpo_ray.storage import is_uri
 from hpo_ray.train.setup import TrialSetup
 from hpo_ray.train.trainable import make_data_handles, train_trial
 from hpo_ray.tuning.keep import keeps_weights, kept_weights
+from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.loggers import result_loggers
 from hpo_ray.tuning.plan import TunePlan
 from hpo_ray.tuning.realign import aligned_search
 from hpo_ray.tuning.registry import make_stopper
+from hpo_ray.tuning.schedulers import is_population
 from hpo_ray.tuning.study import study_mirror
 from hpo_ray.tuning.tracking import mlflow_callbacks
 from hpo_ray.tuning.upload import push_work_copy
@@ -84,7 +86,7 @@ def make_trainable(
     models: dict[str, str],
     data: dict[str, Any],
     hooks: dict[str, Any] | None = None,
-    kind: str = "search",
+    kind: Kind = Kind.SEARCH,
 ) -> Any:
     """The HF trainable with its fixed setup, data (via the object store) and resources.
 
@@ -102,7 +104,7 @@ def make_trainable(
         cpus_per_trial=cfg.resources.cpu,
         checkpoint=cfg.run.checkpoint,
         keep_best=keeps_weights(cfg),
-        population=cfg.search.population and kind == "search",
+        population=is_population(cfg) and kind is Kind.SEARCH,
         searched=tuple(cfg.search.space),
         trust_remote_code=cfg.model.trust_remote_code,
         positive_label=cfg.data.positive_label,
@@ -118,12 +120,12 @@ def make_trainable(
     )
 
 
-def run_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
+def run_callbacks(cfg: ExperimentConfig, kind: Kind) -> list[Any]:
     """The Tune callbacks of a run: the SQLite study mirror (searches), the pruning of kept
     weights and checkpoints (searches and sweeps) and MLflow if set."""
     return [
-        *([study_mirror(cfg)] if kind == "search" else []),
-        *(kept_weights(cfg) if kind in ("search", "ofat") else []),
+        *([study_mirror(cfg)] if kind is Kind.SEARCH else []),
+        *(kept_weights(cfg) if kind in (Kind.SEARCH, Kind.OFAT) else []),
         *mlflow_callbacks(cfg, kind),
         *push_work_copy(cfg),  # last: after the study mirror has written
     ]
@@ -141,7 +143,7 @@ def build_tuner(
     from ray import tune
 
     keep = cfg.run.keep_checkpoints if cfg.run.checkpoint != "none" else None
-    if cfg.search.population and plan.kind == "search":
+    if is_population(cfg) and plan.kind is Kind.SEARCH:
         # A copied checkpoint must outlive its trial's next one: in generations a trial saves
         # at most one more before every trial (the copier too) has moved on.
         keep = max(keep or 0, 2)
@@ -173,7 +175,7 @@ def build_tuner(
                 *result_loggers(),
                 *(run_callbacks(cfg, plan.kind) if callbacks is None else callbacks),
             ],
-            stop=make_stopper(cfg) if plan.kind == "search" else None,
+            stop=make_stopper(cfg) if plan.kind is Kind.SEARCH else None,
             verbose=cfg.run.verbose,
         ),
     )

@@ -1,24 +1,25 @@
-"""Optuna's samplers by name, which one ``search.sampler: auto`` picks for a space and a
-budget, and which scheduler ``search.scheduler: auto`` picks for the trials' length (the
-summary prints both reasons).
+"""One class per Optuna sampler family (``search.sampler``), which one ``auto`` picks for a
+space and a budget (the summary prints why), and the start-up trials a model-based sampler
+draws at random first. ``SAMPLERS`` names them; a new sampler is a class here and an entry
+there.
 
 Example::
 
     choice = choose_sampler(cfg)   # Choice(name="tpe", reason="trials run side by side...")
-    sampler = make_sampler(cfg, choice.name)
-    choose_scheduler(cfg).name     # "none" for 2-epoch trials, "asha" for 4 or more
+    sampler = sampler_of(cfg).build(cfg)
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hpo_ray.config.schema import ExperimentConfig
-from hpo_ray.tuning.baseline import baseline_outside
-from hpo_ray.tuning.space import is_conditional
+from hpo_ray.errors import ConfigError
+from hpo_ray.lazy import module_getattr
+from hpo_ray.tuning.schedulers import AUTO, Choice, scheduler_of
+from hpo_ray.tuning.space import domain_of, is_conditional
 
 LARGE_BUDGET = 40
 """Above this many trials ``auto`` prefers TPE: a Gaussian process refits on every trial, at a
@@ -30,62 +31,6 @@ points) instead of a model: Optuna's TPE itself draws its first 10 trials at ran
 density model proposes, so a search of fewer has (almost) nothing to model, and random draws
 can all land in one region (three low learning rates that learn nothing) where Sobol points
 cover each parameter's range."""
-
-MIN_EVALUATIONS_TO_STOP = 4
-"""``scheduler: auto`` stops trials early (ASHA) only when each makes at least this many
-evaluations. With fewer, the only point a scheduler can judge a trial is near the middle of its
-learning-rate schedule, and a cut saves at most half a trial: on the quality benchmark's
-2-epoch trials ASHA cut learning rates that go on to win after their second epoch (3-class
-rotten-tomatoes: 0.596 test F1 with ASHA, 0.644 without; BENCHMARKS.md)."""
-
-
-@dataclass(frozen=True)
-class Choice:
-    """Which Optuna sampler or Tune scheduler a search uses, and why (the summary prints it)."""
-
-    name: str
-    reason: str
-
-
-def choose_scheduler(cfg: ExperimentConfig) -> Choice:
-    """``search.scheduler``, or for ``auto``: ASHA where trials are long enough for an early
-    cut to be judged on a trial's learning, else none (every trial trains all its epochs)."""
-    s = cfg.search
-    if s.scheduler != "auto":
-        return Choice(s.scheduler, "set by search.scheduler")
-    if "num_train_epochs" in s.space:
-        return Choice(
-            "none",
-            "the space searches num_train_epochs: trials of different lengths are not "
-            "comparable at the same epoch",
-        )
-    if cfg.training.eval_steps:
-        return Choice("asha", "trials evaluate every training.eval_steps steps")
-    evaluations = max_evaluations(cfg)  # training.num_train_epochs here
-    if evaluations < max(MIN_EVALUATIONS_TO_STOP, s.grace_period + 1):
-        return Choice(
-            "none",
-            f"trials of {evaluations} epoch{'s' if evaluations != 1 else ''} (ASHA from "
-            f"{MIN_EVALUATIONS_TO_STOP}): a cut would judge a trial in the middle of its "
-            "learning-rate schedule and save little; every trial trains all its epochs",
-        )
-    return Choice(
-        "asha",
-        f"trials of {evaluations} epochs: ASHA stops the weakest after "
-        f"{s.grace_period} and trains the rest on",
-    )
-
-
-def max_evaluations(cfg: ExperimentConfig) -> int:
-    """The most evaluations a trial can report (ASHA's max_t)."""
-    if cfg.training.eval_steps:
-        return 10_000
-    epochs = [cfg.training.num_train_epochs]
-    spec = cfg.search.space.get("num_train_epochs")
-    if spec is not None:
-        epochs += [int(v) for v in (spec.values or [])]
-        epochs += [int(spec.high)] if spec.high is not None else []
-    return max(epochs)
 
 
 def choose_sampler(cfg: ExperimentConfig) -> Choice:
@@ -101,7 +46,8 @@ def choose_sampler(cfg: ExperimentConfig) -> Choice:
     ahead of TPE (test F1 0.003 lower on average over three corpora, BENCHMARKS.md), so TPE
     keeps the parallel case."""
     s = cfg.search
-    if s.sampler != "auto":
+    if s.sampler != AUTO:
+        sampler_named(s.sampler)
         return Choice(s.sampler, "set by search.sampler")
     if is_conditional(s.space):
         return Choice(
@@ -143,7 +89,7 @@ def expected_trials(cfg: ExperimentConfig) -> int:
     s = cfg.search
     if s.epoch_budget is None:
         return s.num_samples
-    shortest = s.grace_period if choose_scheduler(cfg).name in ("asha", "median") else None
+    shortest = s.grace_period if scheduler_of(cfg).strategy.stops_early else None
     shortest = shortest or cfg.training.num_train_epochs
     return max(1, min(s.num_samples, math.ceil(s.epoch_budget / shortest)))
 
@@ -161,48 +107,128 @@ def parallel_trials(cfg: ExperimentConfig) -> bool:
     return cfg.search.max_concurrent_trials != 1
 
 
-def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
-    """The Optuna sampler ``name`` seeded by ``search.seed``."""
-    import optuna
+class Sampler:
+    """An Optuna sampler as ``search.sampler`` names it, seeded by ``search.seed``."""
 
-    s = cfg.search
-    if name == "tpe":
+    name: ClassVar[str]
+    model_based: ClassVar[bool] = False
+    """Whether it draws ``startup_trials`` at random before its model proposes."""
+
+    def check(self, cfg: ExperimentConfig) -> None:
+        """Refuse, in one line, a space this sampler cannot search."""
+
+    def build(self, cfg: ExperimentConfig) -> Any:
+        raise NotImplementedError
+
+    def samples(self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]]) -> int:
+        """The trials to ask Tune for (``references``: the reference trials' points)."""
+        return cfg.search.num_samples
+
+
+class Tpe(Sampler):
+    """Tree-structured Parzen estimators; the constant liar keeps parallel proposals apart."""
+
+    name = "tpe"
+    model_based = True
+
+    def build(self, cfg: ExperimentConfig) -> Any:
+        import optuna
+
         return optuna.samplers.TPESampler(
-            seed=s.seed,
+            seed=cfg.search.seed,
             n_startup_trials=startup_trials(cfg),
             multivariate=True,
-            group=is_conditional(s.space),
+            group=is_conditional(cfg.search.space),
             constant_liar=parallel_trials(cfg),
         )
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=s.seed, n_startup_trials=startup_trials(cfg))
-    if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=s.seed, n_startup_trials=startup_trials(cfg))
-    if name == "qmc":
+
+
+class Gp(Sampler):
+    """A Gaussian process with expected improvement: small budgets of expensive trials."""
+
+    name = "gp"
+    model_based = True
+
+    def build(self, cfg: ExperimentConfig) -> Any:
+        import optuna
+
+        return optuna.samplers.GPSampler(seed=cfg.search.seed, n_startup_trials=startup_trials(cfg))
+
+
+class CmaEs(Sampler):
+    """CMA-ES: an evolution strategy over the numeric parameters."""
+
+    name = "cmaes"
+    model_based = True
+
+    def build(self, cfg: ExperimentConfig) -> Any:
+        import optuna
+
+        return optuna.samplers.CmaEsSampler(
+            seed=cfg.search.seed, n_startup_trials=startup_trials(cfg)
+        )
+
+
+class Qmc(Sampler):
+    """Scrambled Sobol points: a space-filling design for a handful of trials."""
+
+    name = "qmc"
+
+    def build(self, cfg: ExperimentConfig) -> Any:
+        import optuna
+
         with warnings.catch_warnings():  # "experimental since 3.0": noise in every run
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.QMCSampler(seed=s.seed, scramble=True)
-    return optuna.samplers.RandomSampler(seed=s.seed)
+            return optuna.samplers.QMCSampler(seed=cfg.search.seed, scramble=True)
 
 
-def plan_warnings(cfg: ExperimentConfig) -> list[str]:
-    """What is legal but probably not meant, said once the run has passed every check."""
-    s = cfg.search
-    name = choose_sampler(cfg).name
-    warnings = []
-    if (
-        s.searcher == "optuna"
-        and name in ("tpe", "gp", "cmaes")
-        and s.num_samples <= startup_trials(cfg)
-        and s.epoch_budget is None
-    ):
-        warnings.append(
-            f"search.num_samples={s.num_samples} <= search.n_startup_trials="
-            f"{startup_trials(cfg)}: every trial is a random start-up trial, so this "
-            f"{name.upper()} search is a random search; lower n_startup_trials"
+class Random(Sampler):
+    """Independent uniform draws."""
+
+    name = "random"
+
+    def build(self, cfg: ExperimentConfig) -> Any:
+        import optuna
+
+        return optuna.samplers.RandomSampler(seed=cfg.search.seed)
+
+
+def grid_size(cfg: ExperimentConfig) -> int:
+    """How many combinations a finite space has (each listed value, each grid point)."""
+    size = 1
+    for spec in cfg.search.space.values():
+        d = domain_of(spec)
+        size *= (
+            len(d.values)
+            if d.kind == "categorical"
+            else len(d.grid())
+            if d.step
+            else (int(d.high) - int(d.low) + 1)
         )
-    if s.baseline and s.searcher != "grid" and baseline_outside(cfg):
-        warnings.append(
-            f"no baseline trial: {baseline_outside(cfg)} (widen the space to include it)"
+    return size
+
+
+SAMPLERS: dict[str, Sampler] = {s.name: s for s in (Tpe(), Gp(), CmaEs(), Qmc(), Random())}
+"""Every sampler ``search.sampler`` may name (besides ``auto``)."""
+
+
+def sampler_named(name: str) -> Sampler:
+    """The sampler ``name``, or a one-line error naming the choices."""
+    if name not in SAMPLERS:
+        raise ConfigError(
+            f"search.sampler={name!r} is not known; choose one of: {', '.join([AUTO, *SAMPLERS])}"
         )
-    return warnings
+    return SAMPLERS[name]
+
+
+def sampler_of(cfg: ExperimentConfig) -> Sampler:
+    """The sampler an Optuna search runs with (for ``auto``, ``choose_sampler``'s)."""
+    return sampler_named(choose_sampler(cfg).name)
+
+
+def make_sampler(cfg: ExperimentConfig, name: str) -> Any:
+    """The Optuna sampler ``name`` seeded by ``search.seed``."""
+    return sampler_named(name).build(cfg)
+
+
+__getattr__ = module_getattr(__name__)

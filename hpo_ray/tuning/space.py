@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hpo_ray.config.schema import CONDITIONAL, ParamSpec
-from hpo_ray.config.trials import OFAT_KEY, RESEED_KEY, ofat_variants
+from hpo_ray.config.trials import OFAT_KEY, RESEED_KEY, ofat_variants, same_value
 
 if TYPE_CHECKING:
     import optuna
@@ -35,6 +35,17 @@ class Domain:
     log: bool = False
     step: float | None = None
     values: tuple[Any, ...] = ()
+
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` is one this domain can give (on the grid where it has a step)."""
+        if self.kind == "categorical":
+            return any(same_value(value, v) for v in self.values)
+        if not self.low - 1e-12 <= float(value) <= self.high + 1e-12:
+            return False
+        if not self.step:
+            return True
+        k = (float(value) - self.low) / self.step
+        return abs(k - round(k)) < 1e-9
 
     def grid(self) -> list[Any]:
         """Every value of a stepped range, from ``low`` by ``step`` up to ``high``."""

@@ -9,7 +9,7 @@ the best objective. Needs the ``tracking`` extra (``pip install -e .[tracking]``
 
 Example::
 
-    callbacks = mlflow_callbacks(cfg, kind="search")   # [] when tracking is off
+    callbacks = mlflow_callbacks(cfg, Kind.SEARCH)   # [] when tracking is off
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.errors import ConfigError
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.train.objective import RunningBest
-from hpo_ray.tuning.samplers import choose_scheduler
+from hpo_ray.tuning.kinds import Kind
+from hpo_ray.tuning.searchers import tracked_settings
 
 PARENT_TAG = "mlflow.parentRunId"
 
@@ -36,7 +37,7 @@ def _client(uri: str) -> Any:
     return mlflow.MlflowClient(tracking_uri=uri)
 
 
-def mlflow_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
+def mlflow_callbacks(cfg: ExperimentConfig, kind: Kind) -> list[Any]:
     """Tune callbacks that log the experiment to MLflow (none when tracking is off)."""
     spec = cfg.tracking.mlflow
     if spec is None:
@@ -47,14 +48,15 @@ def mlflow_callbacks(cfg: ExperimentConfig, kind: str) -> list[Any]:
     name = spec.experiment or cfg.run.name
     found = client.get_experiment_by_name(name)
     experiment_id = found.experiment_id if found else client.create_experiment(name)
-    parent = client.create_run(experiment_id, run_name=cfg.run.name, tags={"hpo_ray.kind": kind})
+    parent = client.create_run(
+        experiment_id, run_name=cfg.run.name, tags={"hpo_ray.kind": kind.value}
+    )
     s = cfg.search
     settings = {
-        "kind": kind,
+        "kind": kind.value,
         "metric": s.metric,
         "mode": s.mode,
-        "searcher": s.searcher if kind == "search" else "grid",
-        "scheduler": choose_scheduler(cfg).name if kind == "search" else "none",
+        **tracked_settings(cfg, kind),
         "num_samples": s.num_samples,
         "model": cfg.model.name,
         "experiment_dir": cfg.experiment_location,  # a folder, or the object-store URI

@@ -56,6 +56,8 @@ from hpo_ray.train.soup import greedy_soup, load_into
 from hpo_ray.train.trainer import build_trainer
 from hpo_ray.tuning.baseline import reference_values, value_sources
 from hpo_ray.tuning.keep import keeps_weights
+from hpo_ray.tuning.schedulers import is_population
+from hpo_ray.tuning.searchers import check_refit
 from hpo_ray.workflows.prepare import Inputs, check_model_folder
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ def refit_best(
     the caller has them; else they are read here, once."""
     if (how or cfg.run.refit) == "soup":
         validate_soup(cfg)  # also for `hpo-ray refit --how soup` of a search made otherwise
+    check_refit(cfg, how or cfg.run.refit)  # what the search's scheduler allows
     check_model_folder(cfg, overwrite, "pick another run.name=...")
     with work_copy(cfg.trained_location) as model_copy:  # a URI's: uploaded on the way out
         out = save_model(cfg, params, baseline, how, results, inputs)
@@ -246,7 +249,7 @@ def plan_model(
 ) -> ModelPlan:
     """Where the model of ``params`` (trial ``trial_id`` of ``results``, if it came from one)
     comes from."""
-    if cfg.search.population and how != "keep" and trial_id is not None:
+    if is_population(cfg) and how != "keep" and trial_id is not None:
         replay = replay_plan(cfg, trial_id, on_validation=how == "train+validation")
         if replay is not None:
             return replay

@@ -14,6 +14,7 @@ from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
 from hpo_ray.layout import is_ofat
 from hpo_ray.storage import WorkCopy, location_of, work_copy
+from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
 from hpo_ray.workflows.prepare import check_model_folder, preflight, prepare_inputs
 from hpo_ray.workflows.search import SearchOutcome, finish
@@ -70,7 +71,9 @@ def resume_from(
         check_resources(cfg)
         tuner = tune.Tuner.restore(
             location,
-            trainable=make_trainable(cfg, models, data, kind="ofat" if is_ofat(exp) else "search"),
+            trainable=make_trainable(
+                cfg, models, data, kind=Kind.OFAT if is_ofat(exp) else Kind.SEARCH
+            ),
             resume_unfinished=True,
             resume_errored=retry_errored,
         )

@@ -28,9 +28,9 @@ from hpo_ray.report.writer import preload, refresh_html, write_report
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.storage import delete, join, work_copy
 from hpo_ray.tuning.baseline import reference_points
-from hpo_ray.tuning.plan import TunePlan, ofat_plan, search_plan
+from hpo_ray.tuning.kinds import Kind
+from hpo_ray.tuning.plan import TunePlan, ofat_plan, plan_warnings, search_plan
 from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
-from hpo_ray.tuning.samplers import plan_warnings
 from hpo_ray.workflows.prepare import (
     Inputs,
     check_data,
@@ -95,7 +95,7 @@ def run_experiment(
     # The data is read and checked before Ray starts; its tokenizing (and the transformers
     # import) then runs while Ray starts or is joined.
     split = check_data(cfg) if inputs is None else None
-    if plan.kind == "search":
+    if plan.kind is Kind.SEARCH:
         for warning in plan_warnings(cfg):
             log.warning(warning)
 
@@ -121,9 +121,9 @@ def run_experiment(
             dump_config(cfg, exp / CONFIG_FILE)
             if split is not None:
                 (exp / DATA_SPLITS).write_text(json.dumps(split.describe(), indent=2))
-            if plan.kind == "ofat":
+            if plan.kind is Kind.OFAT:
                 write_grid_file(cfg, exp)
-            elif plan.kind == "search":  # which trials are the references (report, refit)
+            elif plan.kind is Kind.SEARCH:  # which trials are the references (report, refit)
                 (exp / REFERENCES_FILE).write_text(json.dumps(reference_points(cfg), indent=2))
             copy.push()  # in the store before any trial: a resume starts from these
             trainable = make_trainable(cfg, models, data, hooks, kind=plan.kind)
