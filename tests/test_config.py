@@ -252,7 +252,7 @@ def test_refit_modes_and_the_old_booleans(tmp_path, written, mode):
     [
         (
             {"search": {"scheduler": "bohb"}},
-            r"search.scheduler='bohb'.*asha, median, pbt, pb2, none",
+            r"search.scheduler='bohb'.*asha, median, hyperband, pbt, pb2, none",
         ),
         ({"search": {"searcher": "bayes"}}, r"search.searcher='bayes'.*optuna, random, grid"),
     ],

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ray.tune.schedulers import AsyncHyperBandScheduler
+
 from hpo_ray.config.loading import from_dict
 from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.plan import search_plan
 from hpo_ray.tuning.ray_seam import PRIVATE_NAMES, broken_contract
-from hpo_ray.tuning.registry import SAMPLERS, SCHEDULERS, SEARCHERS
+from hpo_ray.tuning.registry import SAMPLERS, SCHEDULERS, SEARCHERS, make_scheduler
 from hpo_ray.tuning.searchers import searcher_of, tracked_settings
 
 LR = {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}
@@ -31,6 +33,7 @@ def test_the_seams_contract_holds_for_the_installed_ray():
 def test_every_strategy_answers_to_its_own_name():
     for registry in (SEARCHERS, SAMPLERS, SCHEDULERS):
         assert all(strategy.name == name for name, strategy in registry.items())
+    assert "hyperband" in SCHEDULERS
 
 
 def test_mlflow_logs_the_searcher_that_drew_the_population(tmp_path):
@@ -71,3 +74,11 @@ def test_a_stepped_int_is_searched_on_its_grid_by_every_searcher():
     searcher.set_search_properties("objective", "max", {})
     proposed = {searcher.suggest(f"t{i}")["per_device_train_batch_size"] for i in range(60)}
     assert proposed <= grid and len(proposed) > 3
+
+
+def test_hyperband_is_asha_over_brackets_and_spares_the_references():
+    cfg = config({"scheduler": "hyperband", "space": {"learning_rate": LR}})
+    scheduler = make_scheduler(cfg)
+    assert isinstance(scheduler, AsyncHyperBandScheduler)
+    assert len(scheduler._brackets) == 3  # noqa: SLF001 - Ray's brackets
+    assert scheduler.spared == [{"learning_rate": 5e-5}]

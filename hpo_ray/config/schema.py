@@ -276,9 +276,9 @@ class SearchConfig:
     """``optuna`` (the ``sampler`` below), ``random``, or ``grid`` (every combination of
     the categorical values, once; ``num_samples`` is then ignored)."""
     scheduler: str = "auto"
-    """``asha`` or ``median`` (stop weak trials early), ``pbt`` or ``pb2`` (a population),
-    ``none``, or ``auto``: ASHA when each trial makes at least 4 evaluations, else none (the
-    summary says which and why)."""
+    """``asha``, ``hyperband`` (ASHA over 3 brackets) or ``median`` (stop weak trials early),
+    ``pbt`` or ``pb2`` (a population), ``none``, or ``auto``: ASHA when each trial makes at
+    least 4 evaluations, else none (the summary says which and why)."""
     num_samples: int = 20
     """Trials to run, the references included (ignored by ``searcher: grid``)."""
     max_concurrent_trials: int | None = None

@@ -38,6 +38,9 @@ learning-rate schedule, and a cut saves at most half a trial: on the quality ben
 2-epoch trials ASHA cut learning rates that go on to win after their second epoch (3-class
 rotten-tomatoes: 0.596 test F1 with ASHA, 0.644 without; BENCHMARKS.md)."""
 
+HYPERBAND_BRACKETS = 3
+"""Brackets of the ``hyperband`` scheduler: each starts cutting at a later rung."""
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -118,6 +121,7 @@ class Asha(EarlyStopping):
     """Asynchronous successive halving: at each rung it keeps 1 in ``reduction_factor``."""
 
     name = "asha"
+    brackets: ClassVar[int] = 1
 
     def build(self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]]) -> Any:
         return baseline_asha_class()(
@@ -126,7 +130,18 @@ class Asha(EarlyStopping):
             max_t=max(max_evaluations(cfg), cfg.search.grace_period),
             grace_period=cfg.search.grace_period,
             reduction_factor=cfg.search.reduction_factor,
+            brackets=self.brackets,
         )
+
+
+class HyperBand(Asha):
+    """Asynchronous HyperBand: ASHA over ``HYPERBAND_BRACKETS`` brackets, each starting its
+    cuts one rung later, so a grace period too short for some trials is hedged. (Tune's
+    synchronous ``HyperBandScheduler`` pauses and resumes trials from checkpoints, which only
+    a population's trials save.)"""
+
+    name = "hyperband"
+    brackets = HYPERBAND_BRACKETS
 
 
 class Median(EarlyStopping):
@@ -311,7 +326,7 @@ class Pb2(Population):
 
 
 SCHEDULERS: dict[str, Scheduler] = {
-    s.name: s for s in (Asha(), Median(), Pbt(), Pb2(), NoScheduler())
+    s.name: s for s in (Asha(), Median(), HyperBand(), Pbt(), Pb2(), NoScheduler())
 }
 """Every scheduler ``search.scheduler`` may name (besides ``auto``)."""
 
