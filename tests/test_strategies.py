@@ -4,11 +4,14 @@ installed Ray."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import pytest
 from ray.tune.schedulers import AsyncHyperBandScheduler
 
 from hpo_ray.config.loading import from_dict
+from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.plan import search_plan
 from hpo_ray.tuning.ray_seam import PRIVATE_NAMES, broken_contract
@@ -33,7 +36,7 @@ def test_the_seams_contract_holds_for_the_installed_ray():
 def test_every_strategy_answers_to_its_own_name():
     for registry in (SEARCHERS, SAMPLERS, SCHEDULERS):
         assert all(strategy.name == name for name, strategy in registry.items())
-    assert "hyperband" in SCHEDULERS
+    assert "hyperband" in SCHEDULERS and "bruteforce" in SAMPLERS
 
 
 def test_mlflow_logs_the_searcher_that_drew_the_population(tmp_path):
@@ -82,3 +85,32 @@ def test_hyperband_is_asha_over_brackets_and_spares_the_references():
     assert isinstance(scheduler, AsyncHyperBandScheduler)
     assert len(scheduler._brackets) == 3  # noqa: SLF001 - Ray's brackets
     assert scheduler.spared == [{"learning_rate": 5e-5}]
+
+
+def test_bruteforce_proposes_every_combination_once_then_the_search_ends():
+    space = {
+        "per_device_train_batch_size": {"type": "categorical", "values": [8, 16]},
+        "num_train_epochs": {"type": "int", "low": 2, "high": 4},
+        "weight_decay": {"type": "float", "low": 0.0, "high": 0.1, "step": 0.05},
+    }
+    cfg = config(
+        {"sampler": "bruteforce", "scheduler": "none", "num_samples": 50, "space": space},
+        training={"per_device_train_batch_size": 8, "num_train_epochs": 2, "weight_decay": 0.0},
+    )
+    plan = search_plan(cfg)
+    assert plan.num_samples == 2 * 3 * 3  # the grid's size (the baseline is one of its points)
+    searcher = plan.searcher
+    searcher.set_search_properties("objective", "max", {})
+    seen = []
+    for i in range(plan.num_samples):
+        params = searcher.suggest(f"t{i}")
+        seen.append(tuple(params[k] for k in space))
+        searcher.on_trial_complete(f"t{i}", {"objective": 0.5, "train_done": True})
+    combos = set(itertools.product([8, 16], [2, 3, 4], [0.0, 0.05, 0.1]))
+    assert len(seen) == len(set(seen)) and set(seen) == combos  # each once, the last told too
+
+
+def test_bruteforce_refuses_a_continuous_range():
+    cfg = config({"sampler": "bruteforce", "space": {"learning_rate": LR}})
+    with pytest.raises(ConfigError, match="search.space.learning_rate: sampler bruteforce needs"):
+        search_plan(cfg)

@@ -293,8 +293,10 @@ class SearchConfig:
     """Seed of the searcher and sampler."""
     sampler: str = "auto"
     """Optuna's sampler (``searcher: optuna``): ``tpe``, ``gp`` (Gaussian process, for small
-    budgets of expensive trials), ``cmaes``, ``qmc``, ``random``, or ``auto`` (chosen from the
-    space and the budget; the summary says which and why)."""
+    budgets of expensive trials), ``cmaes``, ``qmc``, ``random``, ``bruteforce`` (every
+    combination of a finite space once, in random order: listed values, int or stepped
+    ranges), or ``auto`` (chosen from the space and the budget; the summary says which and
+    why)."""
     n_startup_trials: int | None = None
     """Random trials before the model-based sampler (TPE, GP, CMA-ES) proposes; the reference
     trials count among them. Default (null): a quarter of the trials the search can run

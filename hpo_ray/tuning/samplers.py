@@ -16,8 +16,8 @@ import warnings
 from typing import Any, ClassVar
 
 from hpo_ray.config.schema import ExperimentConfig
-from hpo_ray.errors import ConfigError
-from hpo_ray.lazy import module_getattr
+from hpo_ray.errors import ConfigError, check_config
+from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.tuning.schedulers import AUTO, Choice, scheduler_of
 from hpo_ray.tuning.space import domain_of, is_conditional
 
@@ -193,6 +193,54 @@ class Random(Sampler):
         return optuna.samplers.RandomSampler(seed=cfg.search.seed)
 
 
+class BruteForce(Sampler):
+    """Every combination of a finite space (listed values, int ranges, stepped float
+    ranges), each once, in random order; the search ends at ``num_samples`` or when the
+    combinations run out, whichever comes first (``grid_size``)."""
+
+    name = "bruteforce"
+
+    def check(self, cfg: ExperimentConfig) -> None:
+        for name, spec in cfg.search.space.items():
+            d = domain_of(spec)
+            check_config(
+                d.kind != "float" or bool(d.step),
+                f"search.space.{name}: sampler bruteforce needs a finite space; give it a step "
+                "(or listed values), or use another search.sampler",
+            )
+
+    def samples(self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]]) -> int:
+        # each combination once, and the references that are not one of them
+        domains = {name: domain_of(spec) for name, spec in cfg.search.space.items()}
+        off_grid = [
+            point
+            for point in references.values()
+            if not all(domains[k].holds(v) for k, v in point.items())
+        ]
+        return min(cfg.search.num_samples, grid_size(cfg) + len(off_grid))
+
+    def build(self, cfg: ExperimentConfig) -> Any:
+        import optuna
+
+        with warnings.catch_warnings():  # "experimental since 3.1": noise in every run
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return brute_force_class()(seed=cfg.search.seed)
+
+
+@lazy_class("TuneBruteForce", __name__)
+def brute_force_class() -> type:
+    """Optuna's ``BruteForceSampler`` that leaves ending the search to Tune: Optuna's stops
+    its study when every combination has run, which it may do only inside
+    ``study.optimize`` (Tune asks and tells), and Tune's ``num_samples`` ends it anyway."""
+    import optuna
+
+    class TuneBruteForce(optuna.samplers.BruteForceSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            pass
+
+    return TuneBruteForce
+
+
 def grid_size(cfg: ExperimentConfig) -> int:
     """How many combinations a finite space has (each listed value, each grid point)."""
     size = 1
@@ -208,7 +256,9 @@ def grid_size(cfg: ExperimentConfig) -> int:
     return size
 
 
-SAMPLERS: dict[str, Sampler] = {s.name: s for s in (Tpe(), Gp(), CmaEs(), Qmc(), Random())}
+SAMPLERS: dict[str, Sampler] = {
+    s.name: s for s in (Tpe(), Gp(), CmaEs(), Qmc(), Random(), BruteForce())
+}
 """Every sampler ``search.sampler`` may name (besides ``auto``)."""
 
 
