@@ -106,6 +106,12 @@ def test_asha_search_artifacts(asha_run):
     # 6 trials are too few for parameter importances: said, not drawn
     assert "param importances: left out: " in summary
     assert not (out / "param_importances.png").exists()
+    # The summary and the page give the same cost, the saved model's size included (the
+    # summary once said "model 0.0 MB": its cost was read before the refit saved the model).
+    disk = re.search(r"disk: experiment ([\d.]+ MB), model ([\d.]+ MB)", summary)
+    assert disk is not None and disk.group(2) != "0.0 MB"
+    page = (out / "report.html").read_text()
+    assert f"{disk.group(1)} / {disk.group(2)}" in page
 
 
 def test_the_references_run_first_and_the_summary_answers_with_intervals(asha_run):

@@ -10,8 +10,9 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
@@ -86,19 +87,66 @@ def preload() -> None:
     import optuna.storages  # noqa: F401
 
 
+@dataclass(frozen=True)
+class Report:
+    """A drawn report (CSVs, plots, the study mirror) and what its summary.txt and
+    report.html say above the cost: ``write_text`` composes both from these values and the
+    cost read when it is called, so the summary and the page never disagree."""
+
+    exp_dir: Path
+    folder: Path
+    """``hpo_artifacts/`` or ``ofat_artifacts/``."""
+    cfg: ExperimentConfig
+    body: str
+    """The summary above the cost lines (the trials, the references, reseeding, ...)."""
+    results: SearchResults | None
+    best: float | None
+    """The best trial's objective (None for an OFAT sweep or no finished trial)."""
+    page: dict[str, Any] = field(default_factory=dict)
+    """More arguments of ``write_html`` (an OFAT sweep's table and kind)."""
+
+
 def write_report(exp_dir: str | Path, *, final: bool = True) -> Path:
     """Write the report of a search or an OFAT sweep; returns its folder.
 
     ``final`` adds the refit model's scores (pass False when a refit is about to replace them).
     """
+    return build_report(exp_dir, final=final).folder
+
+
+def build_report(exp_dir: str | Path, *, final: bool = True) -> Report:
+    """Draw the report of a search or an OFAT sweep and write its text (``write_text``);
+    after a refit, ``write_text(report, final=True)`` writes the text again, whole."""
     exp_dir = Path(exp_dir).resolve()
-    if is_ofat(exp_dir):
-        return write_ofat_report(exp_dir)
-    return write_search_report(exp_dir, final=final)
+    report = draw_ofat_report(exp_dir) if is_ofat(exp_dir) else draw_search_report(exp_dir)
+    write_text(report, final=final)
+    return report
 
 
-def write_search_report(exp_dir: Path, *, final: bool = True) -> Path:
-    """hpo_trials.csv, best_params.yaml, summary.txt, plots and the SQLite study."""
+def write_text(report: Report, *, final: bool) -> str:
+    """summary.txt and report.html from ``report`` and the cost as the folders are now (the
+    saved model's size included); ``final`` adds the refit model's scores. Returns the text."""
+    cost = search_cost(report.results) if report.results is not None else None
+    text = report.body + ("\n".join(cost.lines()) + "\n" if cost is not None else "")
+    text += final_scores(report.cfg, report.best, report.results) if final else ""
+    path = report.folder / SUMMARY
+    tmp = path.with_suffix(".txt.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    write_html(
+        report.exp_dir,
+        report.cfg,
+        report.folder,
+        text,
+        results=report.results,
+        cost=cost,
+        **report.page,
+    )
+    return text
+
+
+def draw_search_report(exp_dir: Path) -> Report:
+    """hpo_trials.csv, best_params.yaml, plots and the SQLite study of a search."""
     results = SearchResults.load(exp_dir)
     out = exp_dir / SEARCH_ARTIFACTS
     out.mkdir(parents=True, exist_ok=True)
@@ -126,19 +174,14 @@ def write_search_report(exp_dir: Path, *, final: bool = True) -> Path:
             metric = results.cfg.search.metric
             plot_learning_curves(curves, metric, out / "learning_curves.png")
         best = float(results.best_row()[OBJECTIVE])
-    text = search_summary(results) + "".join(n for n in notes if n)
-    text += "".join(f"{line}\n" for line in population_lines(results))
-    text += write_reseed_report(results.cfg, out) + write_comparison(results, out)
-    cost = search_cost(results)
-    text += "\n".join(cost.lines()) + "\n"
-    text += final_scores(results.cfg, best, results) if final else ""
-    (out / SUMMARY).write_text(text)
-    write_html(exp_dir, results.cfg, out, text, results=results, cost=cost)
-    return out
+    body = search_summary(results) + "".join(n for n in notes if n)
+    body += "".join(f"{line}\n" for line in population_lines(results))
+    body += write_reseed_report(results.cfg, out) + write_comparison(results, out)
+    return Report(exp_dir, out, results.cfg, body, results, best)
 
 
-def write_ofat_report(exp_dir: Path) -> Path:
-    """ofat_results.csv, per-parameter grayscale plots, the overview, summary, best params."""
+def draw_ofat_report(exp_dir: Path) -> Report:
+    """ofat_results.csv, per-parameter grayscale plots, the overview, best params."""
     results = OfatResults.load(exp_dir)
     out = exp_dir / OFAT_ARTIFACTS
     out.mkdir(parents=True, exist_ok=True)
@@ -151,47 +194,8 @@ def write_ofat_report(exp_dir: Path) -> Path:
     if results.trials is not None and not results.trials.finished.empty:
         write_yaml(results.trials.best_params(), out / BEST_PARAMS)
         draw_best_trial_plots(results.trials, exp_dir, results.cfg.run.trial_plots)
-    text = ofat_summary(results)
-    cost = search_cost(results.trials) if results.trials is not None else None
-    text += "\n".join(cost.lines()) + "\n" if cost is not None else ""
-    (out / SUMMARY).write_text(text)
-    write_html(
-        exp_dir,
-        results.cfg,
-        out,
-        text,
-        results=results.trials,
-        table=ofat_table(results.table),
-        cost=cost,
-        kind="one factor at a time",
-    )
-    return out
-
-
-def refresh_html(exp_dir: Path, results: SearchResults | None = None) -> Path:
-    """Render ``report.html`` again from the folder (after the refit added its scores to the
-    summary); ``results``: the search's trial table when the caller has it loaded."""
-    exp_dir = Path(exp_dir).resolve()
-    if is_ofat(exp_dir):
-        ofat = OfatResults.load(exp_dir)
-        out = exp_dir / OFAT_ARTIFACTS
-        cost = search_cost(ofat.trials) if ofat.trials is not None else None
-        return write_html(
-            exp_dir,
-            ofat.cfg,
-            out,
-            (out / SUMMARY).read_text(),
-            results=ofat.trials,
-            table=ofat_table(ofat.table),
-            cost=cost,
-            kind="one factor at a time",
-        )
-    results = SearchResults.load(exp_dir) if results is None else results
-    out = exp_dir / SEARCH_ARTIFACTS
-    summary = (out / SUMMARY).read_text()
-    return write_html(
-        exp_dir, results.cfg, out, summary, results=results, cost=search_cost(results)
-    )
+    page = {"table": ofat_table(results.table), "kind": "one factor at a time"}
+    return Report(exp_dir, out, results.cfg, ofat_summary(results), results.trials, None, page)
 
 
 LEARNING_CURVE_TRIALS = 5

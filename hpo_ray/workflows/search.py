@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from hpo_ray.config.loading import dump_config
-from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
+from hpo_ray.config.schema import ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
 from hpo_ray.layout import CONFIG_FILE, DATA_SPLITS, GRID_FILE, REFERENCES_FILE, SUMMARY, is_ofat
-from hpo_ray.report.summary import final_scores
-from hpo_ray.report.writer import preload, refresh_html, write_report
-from hpo_ray.results.trials import SearchResults
+from hpo_ray.report.writer import Report, build_report, preload, write_text
 from hpo_ray.storage import delete, join, work_copy
 from hpo_ray.tuning.baseline import reference_points
 from hpo_ray.tuning.kinds import Kind
@@ -132,8 +130,8 @@ def run_experiment(
             if needs_reseed(cfg):
                 run_reseed(cfg)  # it trains on Ray: before Ray stops
             # The report is drawn while Ray stops (it reads the folder only).
-            report = pool.submit(write_report, exp, final=not cfg.run.refits)
-        return finish(cfg, overwrite=overwrite, artifacts=report.result(), inputs=(models, data))
+            report = pool.submit(build_report, exp, final=not cfg.run.refits)
+        return finish(cfg, overwrite=overwrite, report=report.result(), inputs=(models, data))
 
 
 def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
@@ -155,24 +153,22 @@ def finish(
     cfg: ExperimentConfig,
     *,
     overwrite: bool = False,
-    artifacts: Path | None = None,
+    report: Report | None = None,
     inputs: Inputs | None = None,
 ) -> SearchOutcome:
-    """Report from the experiment folder (unless ``artifacts``: it is written), then save the
-    model if configured (from ``inputs``, the run's tokenized data, when given)."""
-    if artifacts is None:
+    """Report from the experiment folder (unless ``report``: it is drawn), then save the
+    model if configured (from ``inputs``, the run's tokenized data, when given) and write the
+    report's text again, whole, with the model's scores and size."""
+    if report is None:
         if needs_reseed(cfg):
             run_reseed(cfg)
-        artifacts = write_report(cfg.experiment_dir, final=not cfg.run.refits)
-    summary = artifacts / SUMMARY
+        report = build_report(cfg.experiment_dir, final=not cfg.run.refits)
     if not cfg.run.refits:
-        return outcome(cfg, artifacts, None)
-    results = None if is_ofat(cfg.experiment_dir) else SearchResults.load(cfg.experiment_dir)
+        return outcome(cfg, report.folder, None)
+    results = report.results if not is_ofat(cfg.experiment_dir) else None
     trained = refit_best(cfg, overwrite=overwrite, results=results, inputs=inputs)
-    best = float(results.best_row()[OBJECTIVE]) if results is not None else None
-    summary.write_text(summary.read_text() + final_scores(cfg, best, results))
-    refresh_html(cfg.experiment_dir, results)  # the table loaded once for all three
-    return outcome(cfg, artifacts, trained)
+    write_text(report, final=True)
+    return outcome(cfg, report.folder, trained)
 
 
 def outcome(cfg: ExperimentConfig, artifacts: Path, trained: Path | None) -> SearchOutcome:
