@@ -116,8 +116,9 @@ def load_data(tmp: Path):  # noqa: ANN201 - returns (prepared data, tokenizer, m
 def trainer_for(lr: float, tmp: Path, data, tok, path: str, **args):  # noqa: ANN001, ANN201
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
+    from hpo_ray.config.task import TaskMetrics
+    from hpo_ray.train.metrics import make_compute_metrics
     from hpo_ray.train.models import load_model
-    from hpo_ray.train.trainer import compute_metrics
 
     targs = TrainingArguments(
         output_dir=str(tmp / "hf"),
@@ -137,7 +138,7 @@ def trainer_for(lr: float, tmp: Path, data, tok, path: str, **args):  # noqa: AN
         eval_dataset=data.validation,
         processing_class=tok,
         data_collator=DataCollatorWithPadding(tok, pad_to_multiple_of=8),
-        compute_metrics=compute_metrics,
+        compute_metrics=make_compute_metrics(TaskMetrics(2, positive=1, average=None)),
     )
 
 

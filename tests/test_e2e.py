@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from faults import FailOn
 from helpers import tiny_config, tokenized_entries
 from sklearn.metrics import f1_score
 
@@ -349,7 +350,7 @@ def test_median_scheduler_and_a_failing_trial(tmp_path, corpus_csv, tiny_model, 
         },
         run={"refit": False},
     )
-    outcome = run_search(cfg, fail_on={"per_device_train_batch_size": 4})
+    outcome = run_search(cfg, trainer_callbacks=[FailOn(per_device_train_batch_size=4)])
     results = SearchResults.load(outcome.experiment_dir)
     frame = results.frame
     assert len(frame) == 4

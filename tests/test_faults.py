@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from faults import PoisonWeights
 from helpers import driver_env, start_search, tiny_config
 
 from hpo_ray.cli import main
@@ -38,7 +39,7 @@ def test_a_diverging_trial_fails_alone_and_is_not_retried(
         ofat={"grid": {"learning_rate": [3e-3, 5e-3]}},
         run={"refit": False, "max_failures": 2},
     )
-    outcome = run_ofat(cfg, nan_on={"learning_rate": 5e-3})
+    outcome = run_ofat(cfg, trainer_callbacks=[PoisonWeights(learning_rate=5e-3)])
     table = pd.read_csv(outcome.artifacts_dir / "ofat_results.csv")
     bad = table[table["value"] == 5e-3].iloc[0]
     assert bad["status"] == "failed" and "diverged" in bad["error"]

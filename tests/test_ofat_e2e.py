@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from faults import FailOn
 from helpers import tiny_config
 from PIL import Image
 
@@ -33,7 +34,7 @@ def sweep(tmp_path_factory, corpus_csv, tiny_model, ray_local):
         run={"name": "sweep", "refit": False},
     )
     # 5 (param, value) pairs; lr 1e-3 and linear are the base: 4 trainings. 3e-4 is made to fail.
-    outcome = run_ofat(cfg, fail_on={"learning_rate": 3e-4})
+    outcome = run_ofat(cfg, trainer_callbacks=[FailOn(learning_rate=3e-4)])
     return cfg, outcome
 
 

@@ -151,8 +151,3 @@ def split_corpus(
         part.to_parquet(tmp, index=False)
         tmp.replace(paths[name])
     return paths
-
-
-def prepare_demo_dataset(out: Path, *, overwrite: bool = False) -> Path:
-    """Write the demo corpus (movie-review snippets) to ``out``."""
-    return prepare_corpus(DEMO, out, overwrite=overwrite)

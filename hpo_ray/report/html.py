@@ -6,7 +6,7 @@ without JavaScript (the sort is a bonus). Rendered with Jinja2, autoescaped.
 
 Example::
 
-    write_html(exp_dir, results=SearchResults.load(exp_dir), summary=text)
+    write_html(exp_dir, cfg, exp_dir / "hpo_artifacts", text, results=results, cost=cost)
 """
 
 from __future__ import annotations

@@ -19,9 +19,6 @@ import pandas as pd
 from hpo_ray.results.trials import SearchResults
 from hpo_ray.tuning.searchers import searcher_of
 
-LOST_STATUSES = ("failed", "scheduler_stop")
-"""Trials whose time did not produce a configuration trained to its end."""
-
 
 @dataclass(frozen=True)
 class Cost:

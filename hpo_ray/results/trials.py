@@ -39,7 +39,7 @@ from hpo_ray.tuning.searchers import searcher_of
 
 METRIC_COLUMNS = ("eval_f1", "eval_accuracy", "eval_macro_f1", "eval_loss")
 OPTIONAL_COLUMNS = ("eval_pos_f1", "eval_roc_auc", "eval_pr_auc")
-"""Reported only where the task defines them (see ``hpo_ray.metrics``)."""
+"""Reported only where the task defines them (see ``hpo_ray.train.metrics``)."""
 
 
 def trial_status(tune_status: str, last: dict[str, Any]) -> str:

@@ -39,11 +39,10 @@ class TrialSetup:
     experiment_dir: str = ""
     """The experiment folder, where a trial's own-failure marker is kept when it is a path
     every node sees (a local or NFS folder)."""
-    fail_on: dict[str, Any] | None = None
-    """Test hook: a trial whose params match every item here raises (simulates a crash)."""
-    nan_on: dict[str, Any] | None = None
-    """Test hook: a trial whose params match every item here gets NaN weights after its first
-    optimizer step (simulates a diverging run)."""
+    callbacks: tuple[Any, ...] = ()
+    """More ``transformers.TrainerCallback`` instances, added to every trial's (and fold's)
+    Trainer after hpo_ray's own: where a caller observes or changes training (the tests
+    inject their faults here)."""
 
     def task(self) -> TaskMetrics:
         """The ``TaskMetrics`` every trainer of this experiment reports."""

@@ -217,22 +217,6 @@ def _node_id() -> str:
     return str(ray.get_runtime_context().get_node_id())
 
 
-def _nan_callback_class() -> type:
-    from transformers import TrainerCallback
-
-    class PoisonWeights(TrainerCallback):
-        """Test hook: NaN into the first weight matrix after the first optimizer step."""
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if state.global_step == 1:
-                import torch
-
-                with torch.no_grad():
-                    next(kwargs["model"].parameters()).fill_(float("nan"))
-
-    return PoisonWeights
-
-
 def _failure_markers(setup: TrialSetup, own_dir: str) -> list[str]:
     """The trial's own folder, and its folder in the experiment when this node can see it
     (Tune syncs the former to the latter only on the next report, which a failure never makes).
@@ -244,10 +228,6 @@ def _failure_markers(setup: TrialSetup, own_dir: str) -> list[str]:
     if setup.experiment_dir and os.path.isdir(shared) and not os.path.samefile(shared, own_dir):
         markers.append(os.path.join(shared, OWN_FAILURE))
     return markers
-
-
-def _matches(params: dict[str, Any], hook: dict[str, Any] | None) -> bool:
-    return bool(hook) and all(params.get(k) == v for k, v in (hook or {}).items())
 
 
 def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> None:
@@ -262,8 +242,6 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     torch.set_num_threads(max(1, int(setup.cpus_per_trial)))
     params = trial_params(setup.base_params, trial_overrides(config))
-    if _matches(params, setup.fail_on):
-        raise RuntimeError(f"injected failure for params {setup.fail_on}")
     own_dir = tune.get_context().get_trial_dir()
     markers = _failure_markers(setup, own_dir)
     for marker in markers:
@@ -274,9 +252,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
     model_path = setup.models[params["model_name"]]
     prepared = fetch_data(data, params["model_name"])
     writer = SummaryWriter(log_dir=own_dir)
-    guards: list[Any] = [_guard_callback_class()()]
-    if _matches(params, setup.nan_on):
-        guards.append(_nan_callback_class()())
+    guards: list[Any] = [_guard_callback_class()(), *setup.callbacks]
     reporter = _report_callback_class()(
         setup.checkpoint,
         setup.metric,

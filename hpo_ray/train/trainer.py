@@ -67,11 +67,6 @@ def pick_device() -> str:
     return "cpu"
 
 
-def compute_metrics(eval_pred: Any) -> dict[str, float]:
-    """Metrics of a binary task whose positive class is the second (for simple callers)."""
-    return make_compute_metrics(TaskMetrics(2, positive=1, average=None))(eval_pred)
-
-
 def training_arguments(
     params: dict[str, Any],
     output_dir: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
@@ -85,14 +85,15 @@ def make_trainable(
     cfg: ExperimentConfig,
     models: dict[str, str],
     data: dict[str, Any],
-    hooks: dict[str, Any] | None = None,
+    trainer_callbacks: Sequence[Any] = (),
     kind: Kind = Kind.SEARCH,
 ) -> Any:
     """The HF trainable with its fixed setup, data (via the object store) and resources.
 
     ``models`` and ``data`` map each candidate encoder to its path and tokenized data;
-    ``hooks`` are the fault-injection switches of ``TrialSetup`` (tests); ``kind`` is the
-    plan's (a population scheduler only changes a search's trials)."""
+    ``trainer_callbacks`` are more ``TrainerCallback`` instances every trial adds (see
+    ``TrialSetup.callbacks``); ``kind`` is the plan's (a population scheduler only changes a
+    search's trials)."""
     from ray import tune
 
     setup = TrialSetup(
@@ -112,7 +113,7 @@ def make_trainable(
         fold_aggregate=cfg.data.fold_aggregate,
         # The own-failure marker's shared copy: only where every node sees the folder.
         experiment_dir="" if is_uri(cfg.experiment_location) else str(cfg.experiment_dir),
-        **(hooks or {}),
+        callbacks=tuple(trainer_callbacks),
     )
     return tune.with_resources(
         tune.with_parameters(train_trial, setup=setup, data=make_data_handles(data)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,17 +61,25 @@ class SearchOutcome:
         return join(self.location or str(self.experiment_dir), self.artifacts_dir.name)
 
 
-def run_search(cfg: ExperimentConfig, *, overwrite: bool = False, **hooks: Any) -> SearchOutcome:
+def run_search(
+    cfg: ExperimentConfig, *, overwrite: bool = False, trainer_callbacks: Sequence[Any] = ()
+) -> SearchOutcome:
     """The main job: search, write the report, refit the best configuration.
 
-    ``hooks`` are fault-injection switches for tests (see ``TrialSetup``).
+    ``trainer_callbacks``: more ``transformers.TrainerCallback`` instances every trial's
+    Trainer adds after hpo_ray's own (to observe or change training; the tests inject faults
+    with them).
     """
-    return run_experiment(cfg, search_plan, overwrite=overwrite, hooks=hooks)
+    return run_experiment(
+        cfg, search_plan, overwrite=overwrite, trainer_callbacks=trainer_callbacks
+    )
 
 
-def run_ofat(cfg: ExperimentConfig, *, overwrite: bool = False, **hooks: Any) -> SearchOutcome:
+def run_ofat(
+    cfg: ExperimentConfig, *, overwrite: bool = False, trainer_callbacks: Sequence[Any] = ()
+) -> SearchOutcome:
     """The OFAT sweep: every single-axis variant in parallel, then its report (and refit)."""
-    return run_experiment(cfg, ofat_plan, overwrite=overwrite, hooks=hooks)
+    return run_experiment(cfg, ofat_plan, overwrite=overwrite, trainer_callbacks=trainer_callbacks)
 
 
 def run_experiment(
@@ -79,7 +87,7 @@ def run_experiment(
     make_plan: Callable[[ExperimentConfig], TunePlan],
     *,
     overwrite: bool = False,
-    hooks: dict[str, Any] | None = None,
+    trainer_callbacks: Sequence[Any] = (),
     callbacks: list[Any] | None = None,
     inputs: Inputs | None = None,
 ) -> SearchOutcome:
@@ -124,7 +132,7 @@ def run_experiment(
             elif plan.kind is Kind.SEARCH:  # which trials are the references (report, refit)
                 (exp / REFERENCES_FILE).write_text(json.dumps(reference_points(cfg), indent=2))
             copy.push()  # in the store before any trial: a resume starts from these
-            trainable = make_trainable(cfg, models, data, hooks, kind=plan.kind)
+            trainable = make_trainable(cfg, models, data, trainer_callbacks, kind=plan.kind)
             build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
             copy.pull()  # an object store's trials, for the reseed, the report and the refit
             if needs_reseed(cfg):
