@@ -9,27 +9,22 @@ Example::
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
-from hpo_ray.layout import TRIAL_BEST_EPOCH, TRIAL_BEST_MODEL, trial_dir
+from hpo_ray.layout import TRIAL_BEST_MODEL, trial_dir
 from hpo_ray.report.plots import pyplot, save_figure
 from hpo_ray.results.trials import SearchResults, exploits
 from hpo_ray.train.schedule import describe, values_at
+from hpo_ray.train.trial_files import KeptInfo
 from hpo_ray.tuning.schedulers import is_population
 
 
 def kept_schedule(results: SearchResults, trial_id: str) -> tuple[list[dict[str, Any]], int]:
     """The schedule of trial ``trial_id``'s kept weights and the epochs they trained ([] and 0
     where it kept none)."""
-    info_file = trial_dir(results.cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL
-    info_file = info_file / TRIAL_BEST_EPOCH
-    if not info_file.is_file():
-        return [], 0
-    info = json.loads(info_file.read_text())
-    return list(info.get("schedule") or []), max(1, math.ceil(float(info["epoch"]) - 1e-9))
+    info = KeptInfo.read(trial_dir(results.cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL)
+    return ([], 0) if info is None else (info.schedule, info.epochs())
 
 
 def population_lines(results: SearchResults) -> list[str]:

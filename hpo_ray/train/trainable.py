@@ -8,7 +8,6 @@ keyed by its content fingerprint.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -20,14 +19,14 @@ from typing import Any
 from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, eval_key
 from hpo_ray.config.trials import trial_overrides, trial_params
 from hpo_ray.data.dataset import train_subset
-from hpo_ray.layout import OWN_FAILURE, TRIAL_BEST_EPOCH, TRIAL_BEST_MODEL, trial_dir
+from hpo_ray.layout import OWN_FAILURE, TRIAL_BEST_MODEL, trial_dir
 from hpo_ray.train.kfold import train_folds
 from hpo_ray.train.models import load_tokenizer_from_path
 from hpo_ray.train.objective import RunningBest
 from hpo_ray.train.schedule import follow_schedule, mutable_values, write_schedule
 from hpo_ray.train.setup import DataHandle, TrialSetup
 from hpo_ray.train.trainer import build_trainer
-from hpo_ray.train.trial_files import save_best_weights, write_trial_artifacts
+from hpo_ray.train.trial_files import KeptInfo, save_best_weights, write_trial_artifacts
 
 _DATA_CACHE: dict[str, Any] = {}
 
@@ -158,9 +157,13 @@ def _report_callback_class() -> type:
             before = self.best.value
             best = self.best.update(result[self.metric])
             if self.keep_best and best != before:
-                info = {"epoch": state.epoch, "step": state.global_step, self.metric: best}
-                if self.schedule:
-                    info["schedule"] = self.schedule
+                info = KeptInfo(
+                    float(state.epoch or 0.0),
+                    int(state.global_step),
+                    self.metric,
+                    best,
+                    list(self.schedule or []),
+                )
                 save_best_weights(kwargs["model"], str(self.keep_dir), info)
             result.update(
                 {OBJECTIVE: best, TRAIN_DONE: done},
@@ -330,13 +333,9 @@ def kept_best(markers: list[str]) -> float | None:
     """The best score of the trial's kept weights (in its own folder or the experiment's),
     or None where it kept none yet."""
     for marker in markers:
-        info = os.path.join(os.path.dirname(marker), TRIAL_BEST_MODEL, TRIAL_BEST_EPOCH)
-        if os.path.isfile(info):
-            with open(info) as f:
-                record = json.load(f)
-            scores = [v for k, v in record.items() if k.startswith("eval_")]
-            if scores:
-                return float(scores[0])
+        info = KeptInfo.read(os.path.join(os.path.dirname(marker), TRIAL_BEST_MODEL))
+        if info is not None and info.metric:
+            return info.score
     return None
 
 

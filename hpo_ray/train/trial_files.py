@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,47 @@ def write_trial_artifacts(
         os.replace(tmp, folder / TRIAL_PREDICTIONS)
 
 
-def save_best_weights(model: Any, folder: str | Path, info: dict[str, Any]) -> Path:
+@dataclass(frozen=True)
+class KeptInfo:
+    """What ``best_model.json`` says of a trial's kept weights: when they were kept, their
+    score, and (a population) the schedule that trained them. The one reader and writer of
+    that file."""
+
+    epoch: float
+    step: int
+    metric: str
+    """The reported key the score is of (``eval_f1``)."""
+    score: float
+    schedule: list[dict[str, Any]] = field(default_factory=list)
+
+    def epochs(self) -> int:
+        """The whole epochs the kept weights trained (a partial epoch counts as one)."""
+        return max(1, math.ceil(self.epoch - 1e-9))
+
+    def write(self, folder: str | Path) -> None:
+        record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, self.metric: self.score}
+        if self.schedule:
+            record["schedule"] = self.schedule
+        (Path(folder) / TRIAL_BEST_EPOCH).write_text(json.dumps(record, indent=2, default=float))
+
+    @classmethod
+    def read(cls, folder: str | Path) -> KeptInfo | None:
+        """The info beside the kept weights in ``folder`` (a ``best_model/``), or None."""
+        path = Path(folder) / TRIAL_BEST_EPOCH
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text())
+        metric = next((k for k in record if k.startswith("eval_")), "")
+        return cls(
+            epoch=float(record["epoch"]),
+            step=int(record.get("step", 0)),
+            metric=metric,
+            score=float(record[metric]) if metric else math.nan,
+            schedule=list(record.get("schedule") or []),
+        )
+
+
+def save_best_weights(model: Any, folder: str | Path, info: KeptInfo) -> Path:
     """Replace the trial's kept weights in ``folder`` with ``model``'s (LoRA merged into a copy,
     so training goes on unchanged); ``info`` (epoch, step, score) is saved beside them.
 
@@ -67,7 +109,7 @@ def save_best_weights(model: Any, folder: str | Path, info: dict[str, Any]) -> P
     if callable(getattr(model, "merge_and_unload", None)):
         plain = for_inference(copy.deepcopy(model))
     plain.save_pretrained(str(tmp))
-    (tmp / TRIAL_BEST_EPOCH).write_text(json.dumps(info, indent=2, default=float))
+    info.write(tmp)
     if final.exists():
         final.rename(old)
     tmp.rename(final)

@@ -38,7 +38,6 @@ from hpo_ray.layout import (
     MODEL_PREDICTIONS,
     MODEL_TRIAL_ARTIFACTS,
     SEARCH_MODEL,
-    TRIAL_BEST_EPOCH,
     TRIAL_BEST_MODEL,
     TRIAL_FILES,
     has_tune_state,
@@ -54,6 +53,7 @@ from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resol
 from hpo_ray.train.schedule import describe, schedule_callback_class, values_at
 from hpo_ray.train.soup import greedy_soup, load_into
 from hpo_ray.train.trainer import build_trainer
+from hpo_ray.train.trial_files import KeptInfo
 from hpo_ray.tuning.baseline import reference_values, value_sources
 from hpo_ray.tuning.keep import keeps_weights
 from hpo_ray.tuning.schedulers import is_population
@@ -276,11 +276,11 @@ def plan_model(
         return retrain(
             f"trial {trial_id} kept no weights (run.refit was not keep during the search)"
         )
-    info = json.loads((folder / TRIAL_BEST_EPOCH).read_text())
+    info = KeptInfo.read(folder)
+    epoch = f" at epoch {info.epoch:g}" if info is not None else ""
     return ModelPlan(
         kept=folder,
-        made_by=f"kept: trial {trial_id}'s weights at epoch {float(info['epoch']):g}, "
-        "no retraining",
+        made_by=f"kept: trial {trial_id}'s weights{epoch}, no retraining",
     )
 
 
@@ -326,11 +326,10 @@ def replay_plan(cfg: ExperimentConfig, trial_id: str, on_validation: bool) -> Mo
     by (copies from other trials included) up to the epoch they were kept at; None where the
     trial kept no weights."""
     folder = trial_dir(cfg.experiment_dir, trial_id) / TRIAL_BEST_MODEL
-    if not (folder / TRIAL_BEST_EPOCH).is_file():
+    info = KeptInfo.read(folder)
+    if info is None:
         return None
-    info = json.loads((folder / TRIAL_BEST_EPOCH).read_text())
-    schedule = info.get("schedule") or []
-    epochs = max(1, math.ceil(float(info["epoch"]) - 1e-9))
+    schedule, epochs = info.schedule, info.epochs()
     splits = "train and validation splits" if on_validation else "train split"
     return ModelPlan(
         on_validation=on_validation,
