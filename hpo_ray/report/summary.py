@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
+from hpo_ray.config.schema import METRICS, OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import BASE, ofat_variants
 from hpo_ray.layout import BASELINE_METRICS, DATA_SPLITS, MODEL_METRICS
 from hpo_ray.results.compare import AXES
@@ -204,7 +204,7 @@ def final_scores(
         return ""
     metrics = json.loads(path.read_text())
     splits = [s for s in ("validation", "test") if s in metrics]
-    names = [m for m in ("accuracy", "f1", "macro_f1", "pos_f1", "roc_auc", "pr_auc", "loss")]
+    names = METRICS
     lines = [f"refit model {cfg.trained_path}:"]
     if "made_by" in metrics:
         lines.append(f"  made by: {metrics['made_by']}")
