@@ -25,22 +25,17 @@ Example::
 
 from __future__ import annotations
 
-import math
 import pickle
 from typing import Any
 
 from hpo_ray.config.schema import TRAIN_DONE
+from hpo_ray.config.trials import same_value
 from hpo_ray.lazy import lazy_class, module_getattr
 
 
 def same_params(suggested: dict[str, Any], config: dict[str, Any]) -> bool:
-    """Whether a trial's ``config`` holds the ``suggested`` values (floats to 1e-9)."""
-    return all(
-        math.isclose(v, config[k], rel_tol=1e-9)
-        if isinstance(v, float) and isinstance(config.get(k), float)
-        else config.get(k) == v
-        for k, v in suggested.items()
-    )
+    """Whether a trial's ``config`` holds the ``suggested`` values (``same_value``'s rule)."""
+    return all(k in config and same_value(config[k], v) for k, v in suggested.items())
 
 
 @lazy_class("OptunaTuneSearch", __name__)
