@@ -14,7 +14,7 @@ from hpo_ray.cli import main
 from hpo_ray.config.loading import dump_config
 from hpo_ray.layout import CONFIG_FILE, GRID_FILE
 from hpo_ray.layout import OFAT_ARTIFACTS as ARTIFACTS
-from hpo_ray.report.writer import write_ofat_report
+from hpo_ray.report.writer import write_report
 from hpo_ray.workflows.search import run_ofat
 
 pytestmark = pytest.mark.e2e
@@ -112,7 +112,7 @@ def test_cli_report_regenerates_and_marks_unrun_values(sweep, capsys):
     # everything that did finish is still reported.
     cfg.ofat.grid["learning_rate"].append(1e-2)
     dump_config(cfg, outcome.experiment_dir / CONFIG_FILE)
-    write_ofat_report(outcome.experiment_dir)
+    write_report(outcome.experiment_dir)  # an OFAT folder: the OFAT report
     table = pd.read_csv(outcome.artifacts_dir / "ofat_results.csv")
     assert len(table) == 6
     assert table.iloc[3]["status"] == "not_run" and table.iloc[3]["value"] == "0.01"
