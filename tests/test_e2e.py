@@ -111,7 +111,7 @@ def test_asha_search_artifacts(asha_run):
     # summary once said "model 0.0 MB": its cost was read before the refit saved the model).
     disk = re.search(r"disk: experiment ([\d.]+ MB), model ([\d.]+ MB)", summary)
     assert disk is not None and disk.group(2) != "0.0 MB"
-    page = (out / "report.html").read_text()
+    page = (outcome.experiment_dir / "report.html").read_text()
     assert f"{disk.group(1)} / {disk.group(2)}" in page
 
 
