@@ -26,7 +26,7 @@ from hpo_ray.tuning.samplers import (
     make_sampler,
     startup_trials,
 )
-from hpo_ray.tuning.schedulers import choose_scheduler
+from hpo_ray.tuning.schedulers import scheduler_of
 from hpo_ray.tuning.searchers import check_search as validate_search
 
 State = optuna.trial.TrialState
@@ -270,7 +270,7 @@ def test_auto_picks_the_sampler_by_space_and_budget(search, name, why):
 def test_auto_picks_the_scheduler_by_the_trials_length(search, training, name, why):
     cfg = config({"space": {"learning_rate": LR}, **search}, training)
     assert cfg.search.scheduler == search.get("scheduler", "auto")
-    choice = choose_scheduler(cfg)
+    choice = scheduler_of(cfg)
     assert choice.name == name and why in choice.reason
     scheduler = make_scheduler(cfg)
     if name == "none":
@@ -349,7 +349,7 @@ def test_epochs_may_be_searched_without_a_scheduler(scheduler):
     space = {"num_train_epochs": {"type": "int", "low": 1, "high": 4}}
     cfg = config({"scheduler": scheduler, "space": space}, {"num_train_epochs": 4})
     validate_search(cfg)
-    assert choose_scheduler(cfg).name == "none"
+    assert scheduler_of(cfg).name == "none"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from hpo_ray.config.schema import ExperimentConfig
@@ -107,7 +108,7 @@ def parallel_trials(cfg: ExperimentConfig) -> bool:
     return cfg.search.max_concurrent_trials != 1
 
 
-class Sampler:
+class Sampler(ABC):
     """An Optuna sampler as ``search.sampler`` names it, seeded by ``search.seed``."""
 
     name: ClassVar[str]
@@ -116,9 +117,11 @@ class Sampler:
 
     def check(self, cfg: ExperimentConfig) -> None:
         """Refuse, in one line, a space this sampler cannot search."""
+        return None  # by default nothing is refused
 
+    @abstractmethod
     def build(self, cfg: ExperimentConfig) -> Any:
-        raise NotImplementedError
+        """The Optuna sampler."""
 
     def samples(self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]]) -> int:
         """The trials to ask Tune for (``references``: the reference trials' points)."""

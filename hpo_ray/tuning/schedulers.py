@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -50,7 +51,7 @@ class Choice:
     reason: str
 
 
-class Scheduler:
+class Scheduler(ABC):
     """A Tune scheduler as ``search.scheduler`` names it."""
 
     name: ClassVar[str]
@@ -58,12 +59,14 @@ class Scheduler:
     """Whether it stops weak trials before their last epoch (the references are spared)."""
     population: ClassVar[bool] = False
     """Whether trials change their values while they train and copy each other's weights."""
+    decides_length: ClassVar[bool] = True
+    """Whether it decides how long a trial trains (then num_train_epochs cannot be searched)."""
 
     def check(self, cfg: ExperimentConfig) -> None:
         """Refuse, in one line, a config this scheduler cannot run (at planning time)."""
         s = cfg.search
         check_config(
-            "num_train_epochs" not in s.space,
+            not self.decides_length or "num_train_epochs" not in s.space,
             f"search.space.num_train_epochs cannot be searched with search.scheduler="
             f"{s.scheduler}: the scheduler decides how long a trial trains (its learning-rate "
             "schedule spans training.num_train_epochs); remove it from the space or set "
@@ -72,11 +75,12 @@ class Scheduler:
 
     def check_refit(self, cfg: ExperimentConfig, how: str) -> None:
         """Refuse a refit this scheduler's trials cannot give (``run.refit``, ``--how``)."""
+        return None  # by default nothing is refused
 
+    @abstractmethod
     def build(self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]]) -> Any:
         """The Tune scheduler; ``references`` are the reference trials' points by name
         (``tuning.baseline.reference_points``): a scheduler never stops or replaces them."""
-        raise NotImplementedError
 
     def searcher_name(self, name: str) -> str:
         """The searcher that really draws the trials when ``search.searcher`` is ``name``."""
@@ -91,9 +95,7 @@ class NoScheduler(Scheduler):
     """Every trial trains all its epochs (Tune's FIFO order)."""
 
     name = "none"
-
-    def check(self, cfg: ExperimentConfig) -> None:
-        pass  # the space may search num_train_epochs: nothing compares trials mid-way
+    decides_length = False  # the space may search num_train_epochs
 
     def build(self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]]) -> Any:
         from ray.tune.schedulers import FIFOScheduler
@@ -274,8 +276,9 @@ class Population(Scheduler):
             f"{self.explores(cfg)}; trials compared on their latest {s.tune_metric}"
         ]
 
+    @abstractmethod
     def explores(self, cfg: ExperimentConfig) -> str:
-        raise NotImplementedError
+        """How copied values change (the summary's words)."""
 
 
 class Pbt(Population):
@@ -378,12 +381,6 @@ def scheduler_of(cfg: ExperimentConfig) -> Chosen:
         f"trials of {evaluations} epochs: ASHA stops the weakest after "
         f"{s.grace_period} and trains the rest on",
     )
-
-
-def choose_scheduler(cfg: ExperimentConfig) -> Choice:
-    """The chosen scheduler's name and why (the summary's and the trackers' words)."""
-    chosen = scheduler_of(cfg)
-    return Choice(chosen.name, chosen.reason)
 
 
 def is_population(cfg: ExperimentConfig) -> bool:

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
@@ -25,7 +26,7 @@ from hpo_ray.tuning.schedulers import NoScheduler, scheduler_of
 from hpo_ray.tuning.space import DefineByRun, is_conditional, optuna_space, tune_space
 
 
-class Searcher:
+class Searcher(ABC):
     """A Tune search algorithm as ``search.searcher`` names it."""
 
     name: ClassVar[str]
@@ -36,14 +37,15 @@ class Searcher:
 
     def check(self, cfg: ExperimentConfig) -> None:
         """Refuse, in one line, a space this searcher cannot search (at planning time)."""
+        return None  # by default nothing is refused
 
+    @abstractmethod
     def build(
         self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]]
     ) -> tuple[Any, dict[str, Any]]:
         """The search algorithm and the ``param_space`` to give the Tuner; ``references`` are
         the reference trials' points by name (``tuning.baseline.reference_points``), run
         first where the searcher takes them."""
-        raise NotImplementedError
 
     def samples(
         self, cfg: ExperimentConfig, references: dict[str, dict[str, Any]] | None = None
