@@ -97,21 +97,29 @@ already-initialised Ray is reused).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+SCRIPTS = Path(__file__).resolve().parent
+if str(SCRIPTS) not in sys.path:  # loaded from elsewhere (the tests import it)
+    sys.path.insert(0, str(SCRIPTS))
+from benchlib import (  # noqa: E402 - shared by the benchmark scripts
+    DEMO_CSV,
+    experiment_raw,
+    local_ray,
+    worker_hpo_ray_file,
+    write_yaml,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 METHODS = (
     "default",
     "ofat",
@@ -182,8 +190,9 @@ OFAT_CANDIDATES: list[tuple[str, float]] = [
 def base_config(args: argparse.Namespace, work: Path) -> Path:
     """The YAML every run starts from (runs differ by dotted overrides only)."""
     n = args.max_rows
-    raw: dict[str, Any] = {
-        "data": {
+    raw = experiment_raw(
+        work,
+        data={
             "path": str(Path(args.data).resolve()),
             "text_column": "text",
             **CORPUS_LABELS[args.corpus],
@@ -191,16 +200,15 @@ def base_config(args: argparse.Namespace, work: Path) -> Path:
             "validation_size": args.val_rows / n,
             "test_size": args.test_rows / n,
             "max_length": args.max_length,
-            "cache_dir": str(work / "cache"),
         },
-        "model": {"name": args.model},
-        "training": {
+        model=args.model,
+        training={
             "learning_rate": args.base_lr,
             "num_train_epochs": args.epochs,
             "per_device_train_batch_size": args.batch,
             "early_stopping_patience": 0,  # the budget is the only brake on compute
         },
-        "search": {
+        search={
             "metric": "f1",
             "num_samples": args.num_samples or trial_cap(args.budget, args.concurrent),
             "max_concurrent_trials": args.concurrent,
@@ -210,22 +218,18 @@ def base_config(args: argparse.Namespace, work: Path) -> Path:
             "reduction_factor": 2,
             "space": SPACE,
         },
-        "resources": {"cpu": 1, "gpu": 0},
-        "run": {
-            "storage": str(work / "ray_results"),
-            "trained_dir": str(work / "trained"),
+        resources={"gpu": 0},
+        run={
             "checkpoint": "none",  # nothing is resumed; saves ~1 s and ~90 MB per report
             "refit": True,
             "refit_baseline": False,  # the "default" method is the baseline, trained once
-            "dashboard": False,
             "verbose": 0,
         },
-    }
-    path = work / "bench_quality.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    )
+    path = write_yaml(raw, work / "bench_quality.yaml", sort_keys=False)
     pbt = copy.deepcopy(raw)  # the same, but only what PBT may change is searched
     pbt["search"]["space"] = {k: v for k, v in SPACE.items() if k in PBT_SPACE}
-    pbt_yaml(path).write_text(yaml.safe_dump(pbt, sort_keys=False))
+    write_yaml(pbt, pbt_yaml(path), sort_keys=False)
     return path
 
 
@@ -305,42 +309,9 @@ def run_config(base_yaml: Path, method: str, seed: int, budget: float) -> Any:
 # Running
 
 
-@contextlib.contextmanager
-def local_ray(temp_dir: Path) -> Iterator[None]:
-    """One local Ray for every run; an already-initialised Ray (tests) is reused, not stopped."""
-    import ray
-
-    if ray.is_initialized():
-        yield
-        return
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        _temp_dir=str(temp_dir),
-        log_to_driver=False,
-    )
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-def worker_package_file() -> str:
-    """Where a Ray worker imports hpo_ray from (a check that workers use the same library)."""
-    import ray
-
-    @ray.remote(num_cpus=0)
-    def where() -> str:
-        import hpo_ray
-
-        return str(hpo_ray.__file__)
-
-    return str(ray.get(where.remote()))
-
-
 def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str, Any]:
     """Run one method x seed and return its record (scores, compute, wall, curve)."""
+    from hpo_ray.layout import MODEL_METRICS
     from hpo_ray.workflows.refit import refit_best
     from hpo_ray.workflows.search import run_ofat, run_search
 
@@ -353,7 +324,7 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
         trained = (run_ofat if method == "ofat" else run_search)(cfg).trained_dir
     wall = time.perf_counter() - t0
     assert trained is not None  # run.refit is true
-    metrics = json.loads((Path(trained) / "metrics.json").read_text())
+    metrics = json.loads((Path(trained) / MODEL_METRICS).read_text())
     record: dict[str, Any] = {"method": method, "seed": seed}
     if "search_model" in metrics:  # PBT: its model is the search's own; the replay beside it
         own = metrics["search_model"]
@@ -400,9 +371,11 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
 def scored_models(trained: Path, metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Validation and test F1 of every model a soup refit scored on the same rows: the soup,
     its ingredients' best and uniform average, and each reference (``baseline_metrics.json``)."""
+    from hpo_ray.layout import BASELINE_METRICS
+
     soup = metrics["soup"]
     found = {"soup": metrics, "best_single": soup["best_single"], "uniform": soup["uniform_soup"]}
-    references = trained / "baseline_metrics.json"
+    references = trained / BASELINE_METRICS
     if references.is_file():
         found.update(json.loads(references.read_text()))
     out = {
@@ -628,16 +601,16 @@ def main(argv: Sequence[str] | None = None) -> Any:
     if args.data is None:
         from hpo_ray.data.corpus import DEMO, prepare_corpus
 
-        default = REPO / "datasets/dataset.csv"
-        target = default if args.corpus == DEMO else work / f"{args.corpus}.csv"
+        target = DEMO_CSV if args.corpus == DEMO else work / f"{args.corpus}.csv"
         args.data = str(prepare_corpus(args.corpus, target))
     settings: dict[str, Any] = dict(vars(args))
     settings["space"] = SPACE
     rows: list[dict[str, Any]] = []
     try:
         base_yaml = base_config(args, work)
-        with local_ray(ray_tmp):
-            settings["worker_hpo_ray"] = worker_package_file()
+        # One local Ray for every run; an already-initialised one (the tests') is reused.
+        with local_ray(num_cpus=2, temp_dir=ray_tmp, log_to_driver=False):
+            settings["worker_hpo_ray"] = worker_hpo_ray_file()
             print(f"Ray workers import hpo_ray from {settings['worker_hpo_ray']}", flush=True)
             for seed in args.seeds:
                 for method in args.methods:

@@ -25,97 +25,80 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 SCRIPTS = Path(__file__).resolve().parent
-REPO = SCRIPTS.parent
-
-
-def tiny_model(work: Path, csv: Path) -> Path:
-    import pandas as pd
-
+if str(SCRIPTS) not in sys.path:  # loaded from elsewhere
     sys.path.insert(0, str(SCRIPTS))
-    from tiny_models import save_tiny_model
-
-    texts = pd.read_csv(csv)["text"].astype(str).tolist()
-    return save_tiny_model(work / "model", texts, vocab_size=1000, kind="bert", layers=2)
+from benchlib import (  # noqa: E402 - shared by the benchmark scripts
+    DEMO_CSV,
+    REPO,
+    child_env,
+    event_files,
+    experiment_raw,
+    run_child,
+    scalar_events,
+    tiny_bert,
+    trial_folders,
+    write_yaml,
+)
 
 
 def write_config(work: Path, csv: Path, model: Path) -> Path:
-    import yaml
-
-    raw = {
-        "data": {
-            "path": str(csv),
-            "max_rows": 400,
-            "validation_size": 0.2,
-            "max_length": 64,
-            "cache_dir": str(work / "cache"),
-        },
-        "model": {"name": str(model)},
-        "training": {
+    """The run's config (400 rows, 2 one-epoch trials, a loss event every step) as YAML."""
+    raw = experiment_raw(
+        work,
+        data={"path": str(csv), "max_rows": 400, "validation_size": 0.2, "max_length": 64},
+        model=str(model),
+        training={
             "num_train_epochs": 1,
             "per_device_train_batch_size": 16,
             "early_stopping_patience": 0,
             "logging_steps": 1,
         },
-        "search": {
+        search={
             "searcher": "random",
             "scheduler": "none",
             "num_samples": 2,
             "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True}},
         },
-        "resources": {"cpu": 1},
-        "run": {
-            "storage": str(work / "ray_results"),
-            "trained_dir": str(work / "trained"),
-            "verbose": 0,
-            "dashboard": False,
-        },
-    }
-    path = work / "start.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+        run={"verbose": 0},
+    )
+    return write_yaml(raw, work / "start.yaml")
 
 
 def event_times(exp: Path) -> tuple[float, float]:
     """(first ``train/loss`` event, last event of any tag) over every trial's TensorBoard file."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     firsts, lasts = [], []
-    for events in exp.glob("trial_*/events.out.tfevents.*"):
-        acc = EventAccumulator(str(events))
-        acc.Reload()
-        tags = acc.Tags()["scalars"]
-        if "train/loss" in tags:
-            firsts.append(min(e.wall_time for e in acc.Scalars("train/loss")))
-        lasts += [max(e.wall_time for e in acc.Scalars(tag)) for tag in tags]
+    for trial in trial_folders(exp):
+        for path in event_files(trial):
+            scalars = scalar_events(path)
+            if "train/loss" in scalars:
+                firsts.append(min(e.wall_time for e in scalars["train/loss"]))
+            lasts += [max(e.wall_time for e in events) for events in scalars.values() if events]
     return min(firsts), max(lasts)
 
 
-def one_run(code: Path, config: Path, name: str, env: dict[str, str], address: str | None):
+def one_run(
+    code: Path, config: Path, name: str, env: dict[str, str], address: str | None
+) -> tuple[float, float]:
+    """One ``hpo-ray search`` of ``code``'s hpo_ray: its start and end (Unix time)."""
     args = [sys.executable, "-m", "hpo_ray.cli", "search", str(config), f"run.name={name}"]
     args += ["--no-refit"] + (["--address", address] if address else [])  # after: older CLIs
-    start = time.time()
-    done = subprocess.run(args, cwd=code, env=env, capture_output=True, text=True)
-    end = time.time()
-    if done.returncode != 0:
-        raise SystemExit(f"run {name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return start, end
+    log = config.with_name(f"{name}.log")
+    done = run_child(args, env=env, log=log, what=f"run {name}", sample_tree=False, cwd=code)
+    return done.started_unix, done.started_unix + done.wall_s
 
 
 def measure(code: Path, work: Path, runs: int, address: str | None) -> dict[str, Any]:
-    csv = REPO / "datasets" / "dataset.csv"
-    config = write_config(work, csv, tiny_model(work, csv))
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    env.pop("RAY_ADDRESS", None)
+    csv = DEMO_CSV
+    config = write_config(work, csv, tiny_bert(csv, work / "model"))
+    env = child_env(drop=("RAY_ADDRESS",), offline=False, PYTHONPATH=str(code))
     if address:
         subprocess.run(
             ["ray", "start", "--head", "--num-cpus", "2", "--include-dashboard", "false"],
@@ -133,7 +116,7 @@ def measure(code: Path, work: Path, runs: int, address: str | None) -> dict[str,
             start, end = one_run(code, config, name, {**env, "RAY_TMPDIR": str(ray_tmp)}, address)
             exp = work / "ray_results" / name
             first_step, last_event = event_times(exp)
-            trial_made = min(p.stat().st_mtime for p in exp.glob("trial_*/params.json"))
+            trial_made = min((t / "params.json").stat().st_mtime for t in trial_folders(exp))
             row: dict[str, Any] = {
                 "wall_s": end - start,
                 "to_first_step_s": first_step - start,

@@ -23,13 +23,18 @@ per search at 16 epochs, alone on this 2-core machine: about 4 minutes.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+SCRIPTS = Path(__file__).resolve().parent
+if str(SCRIPTS) not in sys.path:  # loaded from elsewhere (the tests import it)
+    sys.path.insert(0, str(SCRIPTS))
+from benchlib import load_script  # noqa: E402 - shared by the benchmark scripts
 
 CORPORA = ("movie-snippets", "tweets", "rotten-tomatoes")
 PAIRS = (
@@ -42,15 +47,6 @@ PAIRS = (
     ("trainer", "training"),
 )
 """(model, reference): the difference is the model's test F1 minus the reference's."""
-
-
-def bench_quality() -> Any:
-    path = Path(__file__).with_name("bench_quality.py")
-    spec = importlib.util.spec_from_file_location("bench_quality", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def runs_of(out: Path, corpus: str) -> list[dict[str, Any]]:
@@ -140,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out = Path(args.out).resolve()
     started = time.perf_counter()
     if not args.pool_only:
-        quality = bench_quality()
+        quality = load_script("bench_quality")
         for corpus in args.corpora:
             seeds = [str(s) for s in args.seeds]
             quality.main(

@@ -37,7 +37,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = Path(__file__).resolve().parent
+if str(SCRIPTS) not in sys.path:  # loaded from elsewhere
+    sys.path.insert(0, str(SCRIPTS))
+from benchlib import (  # noqa: E402 - shared by the benchmark scripts
+    DEMO_CSV,
+    build_config,
+    corpus_texts,
+    event_files,
+    experiment_raw,
+    local_ray,
+    scalar_events,
+    trial_folders,
+    worker_hpo_ray_file,
+)
+
 BASE_LR = 1e-4
 OTHER_LRS = [3e-5, 2e-4, 4e-4]
 
@@ -51,13 +65,11 @@ def log(msg: str) -> None:
 
 
 def build_model(folder: Path, csv: Path, vocab: int, tiny: bool) -> dict[str, Any]:
-    import pandas as pd
     from tiny_models import train_wordpiece
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     folder.mkdir(parents=True, exist_ok=True)
-    texts = pd.read_csv(csv)["text"].astype(str).tolist()
-    fast = train_wordpiece(texts, vocab, "distilbert")
+    fast = train_wordpiece(corpus_texts(csv), vocab, "distilbert")
     fast.save_pretrained(folder)
     tok_vocab = len(fast)
     if tiny:
@@ -189,16 +201,10 @@ class GpuSampler(threading.Thread):
 
 def read_events(trial_dir: Path) -> dict[str, Any]:
     """HF's final train metrics and their wall time from the trial's TensorBoard events."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    files = sorted(trial_dir.rglob("events.out.tfevents*"))
+    files = event_files(trial_dir)
     out: dict[str, Any] = {"event_files": len(files)}
     for f in files:
-        acc = EventAccumulator(str(f), size_guidance={"scalars": 0})
-        acc.Reload()
-        tags = acc.Tags().get("scalars", [])
-        for tag in tags:
-            events = acc.Scalars(tag)
+        for tag, events in scalar_events(f).items():
             if not events:
                 continue
             key = tag.replace("/", "_")
@@ -217,7 +223,7 @@ def read_events(trial_dir: Path) -> dict[str, Any]:
 
 def read_trials(exp: Path) -> list[dict[str, Any]]:
     trials = []
-    for d in sorted(exp.glob("trial_*")):
+    for d in trial_folders(exp):
         rec: dict[str, Any] = {"trial": d.name}
         rj = d / "result.json"
         if rj.is_file():
@@ -263,19 +269,21 @@ def overlap_s(spans: list[tuple[float, float]]) -> float:
 # One run
 
 
-def make_config(args: argparse.Namespace, model: Path, name: str, n: int, cpu: float, gpu: float):
-    from hpo_ray.config.loading import from_dict, resolve_paths
-
+def make_config(
+    args: argparse.Namespace, model: Path, name: str, n: int, cpu: float, gpu: float
+) -> Any:
+    """The validated config of one run: an OFAT grid of ``n`` learning rates, outputs in
+    ``--work``."""
     grid = [BASE_LR] + OTHER_LRS[: max(0, n - 1)]
-    raw = {
-        "data": {
-            "path": str(REPO / "datasets/dataset.csv"),
+    raw = experiment_raw(
+        args.work,
+        data={
+            "path": str(DEMO_CSV),
             "max_rows": args.max_rows or None,
             "max_length": args.max_length,
-            "cache_dir": str(args.work / "cache"),
         },
-        "model": {"name": str(model)},
-        "training": {
+        model=str(model),
+        training={
             "learning_rate": BASE_LR,
             "num_train_epochs": args.epochs,
             "per_device_train_batch_size": args.batch,
@@ -285,19 +293,12 @@ def make_config(args: argparse.Namespace, model: Path, name: str, n: int, cpu: f
             "logging_steps": 20,
             "fp16": True,
         },
-        "search": {"metric": "f1", "scheduler": "none"},
-        "ofat": {"grid": {"learning_rate": grid}},
-        "resources": {"cpu": cpu, "gpu": gpu},
-        "run": {
-            "name": name,
-            "storage": str(args.work / "ray_results"),
-            "trained_dir": str(args.work / "trained"),
-            "checkpoint": "none",
-            "refit": False,
-            "verbose": 1,
-        },
-    }
-    return resolve_paths(from_dict(raw))
+        search={"metric": "f1", "scheduler": "none"},
+        ofat={"grid": {"learning_rate": grid}},
+        resources={"cpu": cpu, "gpu": gpu},
+        run={"name": name, "checkpoint": "none", "refit": False, "verbose": 1},
+    )
+    return build_config(raw)
 
 
 def one_run(args, model: Path, name: str, n: int, cpu: float, gpu: float, sampler) -> dict:
@@ -367,7 +368,9 @@ def one_run(args, model: Path, name: str, n: int, cpu: float, gpu: float, sample
             out["gpu_during_training"] = sampler.window(
                 min(s for s, _ in spans), max(e for _, e in spans)
             )
-    art = cfg.experiment_dir / "ofat_artifacts" / "ofat_results.csv"
+    from hpo_ray.layout import OFAT_ARTIFACTS, OFAT_CSV
+
+    art = cfg.experiment_dir / OFAT_ARTIFACTS / OFAT_CSV
     if art.is_file() and args.out:
         shutil.copy(art, Path(args.out) / f"ofat_{name}.csv")
     return out
@@ -495,7 +498,7 @@ def main() -> int:
 
     t = time.time()
     model = args.work / "model"
-    report["model"] = build_model(model, REPO / "datasets/dataset.csv", args.vocab, args.smoke)
+    report["model"] = build_model(model, DEMO_CSV, args.vocab, args.smoke)
     report["model"]["build_s"] = round(time.time() - t, 2)
     log(f"model: {report['model']}")
 
@@ -507,35 +510,28 @@ def main() -> int:
     import ray
 
     t = time.time()
-    ray.init(
-        address="local",
+    with local_ray(
         num_cpus=args.num_cpus,
         num_gpus=args.num_gpus,
-        include_dashboard=False,
         object_store_memory=2 * 10**9,
         log_to_driver=True,
-    )
-    report["ray_init_s"] = round(time.time() - t, 2)
-    import hpo_ray
+    ):
+        report["ray_init_s"] = round(time.time() - t, 2)
+        import hpo_ray
 
-    report["hpo_ray_driver"] = hpo_ray.__file__
-    report["hpo_ray_worker"] = ray.get(
-        ray.remote(num_cpus=0)(lambda: __import__("hpo_ray").__file__).remote()
-    )
-    stamp = Path(hpo_ray.__file__).parents[1] / "HPO_RAY_COMMIT"
-    report["hpo_ray_commit"] = stamp.read_text().strip() if stamp.is_file() else "working tree"
-    log(f"hpo_ray: {report['hpo_ray_driver']} (workers: {report['hpo_ray_worker']})")
-    report["ray_resources"] = ray.cluster_resources()
-    log(f"ray up: {report['ray_resources']}")
-    try:
+        report["hpo_ray_driver"] = hpo_ray.__file__
+        report["hpo_ray_worker"] = worker_hpo_ray_file()
+        stamp = Path(hpo_ray.__file__).parents[1] / "HPO_RAY_COMMIT"
+        report["hpo_ray_commit"] = stamp.read_text().strip() if stamp.is_file() else "working tree"
+        log(f"hpo_ray: {report['hpo_ray_driver']} (workers: {report['hpo_ray_worker']})")
+        report["ray_resources"] = ray.cluster_resources()
+        log(f"ray up: {report['ray_resources']}")
         report["a_1x1"] = one_run(args, model, "pack_a_1x1", 1, args.cpu_a, args.gpu_a, sampler)
         log(f"a: {json.dumps({k: v for k, v in report['a_1x1'].items() if k != 'trials'})}")
         report["b_4x025"] = one_run(
             args, model, "pack_b_4x025", args.n_b, args.cpu_b, args.gpu_b, sampler
         )
         log(f"b: {json.dumps({k: v for k, v in report['b_4x025'].items() if k != 'trials'})}")
-    finally:
-        ray.shutdown()
 
     a, b = report["a_1x1"], report["b_4x025"]
     summary: dict[str, Any] = {}
