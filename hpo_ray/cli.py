@@ -24,7 +24,7 @@ from hpo_ray.config.run import REFIT_MODES
 from hpo_ray.data.corpus import CORPORA, CORPUS_LABELS, DEMO, prepare_corpus, split_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY
-from hpo_ray.storage import WorkCopy, join, location_of, work_copy
+from hpo_ray.storage import WorkCopy, held_lock, join, location_of, work_copy
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -90,7 +90,8 @@ def _refit(args: argparse.Namespace) -> int:
 def experiment_copy(experiment: str) -> Iterator[WorkCopy]:
     """The experiment folder to read and write: the folder itself, or an object store's
     experiment pulled into a work copy (what changes is uploaded at the end)."""
-    with work_copy(location_of(experiment)) as copy:
+    location = location_of(experiment)
+    with held_lock(location), work_copy(location) as copy:  # no search writes it meanwhile
         copy.pull()
         yield copy
 
@@ -212,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        print("hpo-ray: stopped by Ctrl-C; files written so far are whole", file=sys.stderr)
+        return 130
     except UserError as exc:
         if args.debug:
             traceback.print_exc()

@@ -28,3 +28,10 @@ class ExperimentError(UserError):
 class ModelLoadError(UserError):
     """A model or tokenizer named in the config cannot be loaded (missing folder, no network
     for a hub name, no weights in the folder)."""
+
+
+class Interrupted(UserError):
+    """The user stopped the command (Ctrl-C): what finished is kept, the message says how to
+    go on."""
+
+    exit_code = 130

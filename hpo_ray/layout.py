@@ -29,6 +29,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+OWNER_MARK = ".hpo_ray"
+"""Marks an experiment or model folder hpo_ray made: ``--overwrite`` removes no other."""
+LOCK_SUFFIX = ".hpo_ray.lock"
+"""``<run.storage>/<run.name>.hpo_ray.lock``: held by the command working on an experiment."""
 CONFIG_FILE = "hpo_config.yaml"
 EXPERIMENT_STATE_GLOB = "experiment_state-*.json"
 GRID_FILE = "ofat_grid.json"

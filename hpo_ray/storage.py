@@ -22,20 +22,80 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import logging
 import os
 import posixpath
 import shutil
+import socket
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from hpo_ray.errors import ConfigError
-from hpo_ray.layout import TUNE_CHECKPOINT_GLOB
+from hpo_ray.layout import (
+    CONFIG_FILE,
+    EXPERIMENT_STATE_GLOB,
+    LOCK_SUFFIX,
+    MODEL_LABELS,
+    MODEL_METRICS,
+    OWNER_MARK,
+    TUNE_CHECKPOINT_GLOB,
+)
+
+log = logging.getLogger(__name__)
 
 WORK_ROOT_ENV = "HPO_RAY_WORK_DIR"
 """Where work copies are made (default: the system's temporary folder)."""
+
+
+@contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """A fresh temporary file beside ``path`` for the ``with`` block to write; on success it
+    replaces ``path`` in one step (``os.replace``), so a crash or a second Ctrl-C never leaves a
+    half-written file, and a symlink at ``path`` is replaced, never written through. The file
+    gets the user's normal permissions (umask)."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_file(path: str | Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (``replacing``)."""
+    with replacing(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            tmp.write_text(data, encoding="utf-8")
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def normal_permissions(folder: Path) -> None:
+    """Give ``folder`` and all it holds the user's normal permissions (made through a private
+    temporary folder, it would be readable by its owner only)."""
+    mask = current_umask()
+    for root, _, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~mask)
+        for name in files:
+            target = os.path.join(root, name)
+            if not os.path.islink(target):
+                os.chmod(target, 0o666 & ~mask)
 
 
 def is_uri(location: str | Path) -> bool:
@@ -147,12 +207,67 @@ def subfolders(location: str | Path, pattern: str) -> list[str]:
     ]
 
 
+EXPERIMENT_KIND = "experiment"
+MODEL_KIND = "model"
+_SIGNS = {
+    EXPERIMENT_KIND: (CONFIG_FILE, EXPERIMENT_STATE_GLOB),
+    MODEL_KIND: (MODEL_LABELS, MODEL_METRICS),
+}
+"""What a folder of each kind made before the marker existed holds (every pattern matched)."""
+
+
+def mark_owned(folder: Path, kind: str) -> None:
+    """Mark ``folder`` as one hpo_ray made (``kind``: experiment or model): only a marked
+    folder is ever removed by ``--overwrite``."""
+    write_file(folder / OWNER_MARK, f"{kind} folder made by hpo_ray; --overwrite may remove it\n")
+
+
+def top_names(location: str | Path) -> list[str]:
+    """The names directly inside ``location`` (folder or URI); empty where it is absent."""
+    if not is_uri(location):
+        folder = Path(location)
+        return [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    from pyarrow import fs as pafs
+
+    fs, path = filesystem(location)
+    try:
+        found = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
+    except Exception as exc:
+        raise ConfigError(f"{location!r}: cannot list it ({one_line(exc)})") from None
+    return [info.base_name for info in found]
+
+
+def owned(location: str | Path, kind: str) -> bool:
+    """Whether hpo_ray made the folder ``location``: it holds the marker, or (made before the
+    marker) the files every folder of ``kind`` holds."""
+    names = top_names(location)
+    if OWNER_MARK in names:
+        return True
+    return all(any(fnmatch.fnmatch(n, pattern) for n in names) for pattern in _SIGNS[kind])
+
+
+def work_root() -> Path:
+    """The folder work copies are made in: private to this user (mode 0700, owned by them, not
+    a symlink), under ``HPO_RAY_WORK_DIR`` or the system's temporary folder."""
+    base = Path(os.environ.get(WORK_ROOT_ENV) or tempfile.gettempdir())
+    root = base / f"hpo_ray-work-{os.getuid()}"
+    with suppress(FileExistsError):
+        root.mkdir(mode=0o700, parents=True)
+    info = os.lstat(root)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise ConfigError(
+            f"work folder {root} is not a private folder of this user; remove it, or set "
+            f"{WORK_ROOT_ENV} to a folder of your own"
+        )
+    return root
+
+
 def work_folder(location: str | Path) -> Path:
     """The local folder that stands for ``location`` while a command runs: the folder itself,
     or, for a URI, a work copy under the temporary folder (``HPO_RAY_WORK_DIR``)."""
     if not is_uri(location):
         return Path(location)
-    root = Path(os.environ.get(WORK_ROOT_ENV) or tempfile.gettempdir()) / "hpo_ray-work"
+    root = work_root()
     digest = hashlib.sha1(str(location).rstrip("/").encode()).hexdigest()[:16]
     return root / digest
 
@@ -195,6 +310,11 @@ class WorkCopy:
             if info.type != pafs.FileType.File:
                 continue
             rel = posixpath.relpath(info.path, base)
+            if rel.startswith("../") or rel == ".." or posixpath.isabs(rel) or "\\" in rel:
+                raise ConfigError(
+                    f"{self.location}: object key {info.path!r} would land outside the work "
+                    "copy; remove that object from the store"
+                )
             if any(fnmatch.fnmatch(part, pattern) for part in rel.split("/") for pattern in skip):
                 continue
             target = self.local / rel
@@ -238,6 +358,23 @@ class WorkCopy:
             sent.append(rel)
         return sent
 
+    def prune(self) -> list[str]:
+        """Delete the store's files this copy does not hold (after ``push``: what an older
+        version left), Tune's checkpoints aside; returns their relative paths."""
+        if not self.remote:
+            return []
+        from pyarrow import fs as pafs
+
+        fs, base = filesystem(self.location)
+        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=True))
+        gone = []
+        for info in infos:
+            rel = posixpath.relpath(info.path, base)
+            if info.type == pafs.FileType.File and not (self.local / rel).is_file():
+                fs.delete_file(info.path)
+                gone.append(rel)
+        return gone
+
     def discard(self) -> None:
         """Remove the local copy (a URI's only; a local folder is the results themselves)."""
         if self.remote:
@@ -266,5 +403,79 @@ def work_copy(location: str | Path) -> Iterator[WorkCopy]:
     finally:
         try:
             copy.push()
-        finally:
-            copy.discard()
+        except Exception:
+            if copy.remote:  # nothing is lost: the local copy stays where it is
+                log.error(
+                    "could not upload to %s; the local copy is kept in %s", location, copy.local
+                )
+            raise
+        copy.discard()
+
+
+@contextmanager
+def held_lock(location: str | Path, make_parent: bool = False) -> Iterator[Path | None]:
+    """Hold the lock of the experiment at ``location`` for the ``with`` block: a file
+    ``<location>.hpo_ray.lock`` beside the folder, made by exclusive create and holding this
+    process's pid and host. A lock another live process holds is refused in one line; one
+    whose process is gone (on this host) is taken over with a warning. An object store's
+    experiment has no lock, nor one whose parent folder is not there unless ``make_parent``
+    (yields None)."""
+    folder = Path(location)
+    path = folder.with_name(folder.name + LOCK_SUFFIX)
+    if make_parent and not is_uri(location):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if is_uri(location) or not path.parent.is_dir():
+        yield None
+        return
+    host, me = socket.gethostname(), os.getpid()
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(path)
+            if holder is None and _age(path) < 10.0:  # being written by who just made it
+                holder = (0, "another process")
+            if holder is not None and (holder[1] != host or holder[0] == 0 or _alive(holder[0])):
+                raise ConfigError(
+                    f"{folder} is in use by process {holder[0]} on {holder[1]} (lock {path}); "
+                    "wait for it to end or pick another run.name=..."
+                ) from None
+            log.warning("taking over the lock %s of a process that is gone", path)
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{me} {host}\n")
+        break
+    else:
+        raise ConfigError(f"cannot take the lock {path}; remove it if no hpo-ray command runs")
+    try:
+        yield path
+    finally:
+        if _lock_holder(path) == (me, host):
+            path.unlink(missing_ok=True)
+
+
+def _lock_holder(path: Path) -> tuple[int, str] | None:
+    """The pid and host a lock file names (None where it cannot be read)."""
+    try:
+        pid, host = path.read_text().split()[:2]
+        return int(pid), host
+    except (OSError, ValueError):
+        return None
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -77,7 +77,7 @@ def fold_reports(
             str(tmp / "scratch"),
             str(trial),
             callbacks=[],
-            report=reports.append,
+            report=lambda report: reports.append(report.as_result()),
         )
     finally:
         torch.set_num_threads(threads)

@@ -64,6 +64,6 @@ def test_a_trained_model_is_better_than_its_untrained_initialisation(setup):
     labels, probs = trained.predictions["test"]
     d = compare(labels, probs, untrained.predictions["test"][1], "f1", positive=1)
     assert d.verdict == "better", d
-    assert trained.metrics["test"]["test_f1"] == pytest.approx(
-        float(d.value) + untrained.metrics["test"]["test_f1"], abs=1e-6
+    assert trained.scores.score("test", "f1") == pytest.approx(
+        float(d.value) + untrained.scores.score("test", "f1"), abs=1e-6
     )

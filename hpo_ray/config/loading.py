@@ -28,7 +28,7 @@ from hpo_ray.config.schema import HUB_PREFIX, MODEL_NAME, PKG_PREFIX, Experiment
 from hpo_ray.config.validation import validate
 from hpo_ray.errors import ConfigError, ExperimentError
 from hpo_ray.layout import CONFIG_FILE
-from hpo_ray.storage import is_uri, location_of, work_folder
+from hpo_ray.storage import is_uri, location_of, work_folder, write_file
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -61,7 +61,7 @@ def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
 
 def dump_config(cfg: ExperimentConfig, path: Path) -> None:
     """Write the resolved config, so ``report``/``resume``/``refit`` can reload it."""
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_file(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def load_experiment_config(exp_dir: str | Path) -> ExperimentConfig:

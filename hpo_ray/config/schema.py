@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpo_ray.config.formats import OBJECTIVE, TRAIN_DONE, eval_key  # noqa: F401 - re-exported
 from hpo_ray.config.run import ResourcesConfig, RunConfig, TrackingConfig
 from hpo_ray.storage import join, work_folder
 
@@ -31,10 +32,6 @@ CONDITIONAL = {
 """Training values that only matter when another one has a given value: a search samples them
 only then, and an OFAT variant of one also sets its parent."""
 
-OBJECTIVE = "objective"
-"""Name of the reported value every trial is judged by: its best ``eval_<metric>`` so far."""
-TRAIN_DONE = "train_done"
-"""Reported true with a trial's last evaluation, when its training ran to its end."""
 PKG_PREFIX = "pkg:"
 """``model.name: pkg:<module>`` names a model shipped inside an installed Python package."""
 
@@ -43,11 +40,6 @@ METRICS = ("accuracy", "f1", "macro_f1", "pos_f1", "roc_auc", "pr_auc", "loss")
 ALWAYS_METRICS = ("accuracy", "f1", "macro_f1", "loss")
 AVERAGES = ("macro", "weighted")
 LOSSES = ("ce", "weighted_ce", "focal")
-
-
-def eval_key(metric: str) -> str:
-    """The key the Trainer reports ``metric`` under after an evaluation."""
-    return f"eval_{metric}"
 
 
 def mode_of(metric: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpo_ray.config.formats import same_float
 from hpo_ray.config.schema import CONDITIONAL
 
 OFAT_KEY = "ofat"
@@ -108,10 +109,11 @@ def variant_name(param: str, value: Any) -> str:
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equality that treats floats equal up to rounding (1e-5 written two ways)."""
+    """Equality that treats floats equal up to rounding (1e-5 written two ways): the float rule
+    of ``formats.same_float``."""
     if isinstance(a, float) or isinstance(b, float):
         try:
-            return abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)), 1.0)
+            return same_float(float(a), float(b))
         except (TypeError, ValueError):
             return False
     return bool(a == b)

@@ -24,6 +24,7 @@ from hpo_ray.layout import CONFIG_FILE, REPORT_HTML, STUDY_FILE
 from hpo_ray.report.summary import ANSWER_COLUMNS, Answer, answer, objective_statement
 from hpo_ray.results.cost import Cost, megabytes
 from hpo_ray.results.trials import SearchResults, plain
+from hpo_ray.storage import write_file
 
 TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"
 """The page, a Jinja2 template shipped with the package."""
@@ -120,9 +121,7 @@ def write_html(
         mb=megabytes,
     )
     path = exp_dir / REPORT_HTML
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    write_file(path, html)
     return path
 
 

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpo_ray.config.formats import EPOCH, STEP, TRAIN_EXAMPLES, TRAIN_SECONDS
 from hpo_ray.config.schema import MODEL_NAME, OBJECTIVE, ParamSpec
 from hpo_ray.config.trials import same_value
 from hpo_ray.results.compare import model_label
+from hpo_ray.storage import replacing
 
 
 def pyplot() -> Any:
@@ -25,7 +27,8 @@ def pyplot() -> Any:
 def save_figure(plt: Any, fig: Any, path: Path) -> None:
     """Lay out, write and close a figure (closing keeps a long report's memory flat)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
 
 
@@ -250,7 +253,7 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     frame = pd.DataFrame(log_history)
     train = frame.dropna(subset=["loss"]) if "loss" in frame else frame.iloc[0:0]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(train.get("step", []), train.get("loss", []), color="black", marker=".")
+    ax.plot(train.get(STEP, []), train.get("loss", []), color="black", marker=".")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss")
     ax.set_title("training loss per logging step")
@@ -258,12 +261,12 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     save_figure(plt, fig, per_step)
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    if not train.empty and "epoch" in train:
-        by_epoch = train.groupby(np.ceil(train["epoch"]))["loss"].mean()
+    if not train.empty and EPOCH in train:
+        by_epoch = train.groupby(np.ceil(train[EPOCH]))["loss"].mean()
         ax.plot(by_epoch.index, by_epoch.values, "o-", color="black", label="training (mean)")
     if "eval_loss" in frame:
         evals = frame.dropna(subset=["eval_loss"])
-        ax.plot(evals["epoch"], evals["eval_loss"], "s--", color="0.45", label="validation")
+        ax.plot(evals[EPOCH], evals["eval_loss"], "s--", color="0.45", label="validation")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("loss per epoch")
@@ -286,10 +289,10 @@ def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
         for (group, rows), (line, marker) in zip(
             table.groupby("group", sort=False), _cycle(), strict=False
         ):
-            rows = rows.sort_values("train_examples")
+            rows = rows.sort_values(TRAIN_EXAMPLES)
             for ax, col in zip(axes, ["eval_accuracy", metric], strict=True):
                 ax.plot(
-                    rows["train_examples"],
+                    rows[TRAIN_EXAMPLES],
                     rows[col],
                     linestyle=line,
                     marker=marker,
@@ -341,14 +344,14 @@ def plot_tradeoff(table: pd.DataFrame, metric: str, path: Path) -> None:
             table.groupby("group", sort=False), _cycle(), strict=False
         ):
             ax.scatter(
-                rows["train_seconds"],
+                rows[TRAIN_SECONDS],
                 rows[metric],
                 marker=marker,
                 color="black",
                 facecolors="white" if marker != "x" else "black",
                 label=str(group),
             )
-            points = zip(rows["train_seconds"], rows[metric], rows["train_fraction"], strict=True)
+            points = zip(rows[TRAIN_SECONDS], rows[metric], rows["train_fraction"], strict=True)
             for t, m, f in points:
                 ax.annotate(
                     f"{f:.0%}", (t, m), textcoords="offset points", xytext=(4, 4), fontsize=8
@@ -373,10 +376,10 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, path: Path) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, group in curves.groupby("label", sort=False):
-        group = group.sort_values("epoch")
+        group = group.sort_values(EPOCH)
         dashed = bool(group["baseline"].iloc[0])
         ax.plot(
-            group["epoch"],
+            group[EPOCH],
             group["value"],
             marker="o",
             linestyle="--" if dashed else "-",

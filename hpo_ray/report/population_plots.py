@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hpo_ray.config.formats import COPIED_FROM, EPOCH, FLOAT_TOL
 from hpo_ray.layout import TRIAL_BEST_MODEL, trial_dir
 from hpo_ray.report.plots import pyplot, save_figure
 from hpo_ray.results.trials import SearchResults, exploits
@@ -50,25 +51,25 @@ def plot_population(results: SearchResults, path: Path) -> None:
     for trial_id, hist in results.history.items():
         if hist.empty or key not in hist:
             continue
-        own = hist.sort_values("epoch", kind="stable")
-        ax.plot(own["epoch"], own[key], marker=".", linewidth=1, label=f"trial {numbers[trial_id]}")
+        own = hist.sort_values(EPOCH, kind="stable")
+        ax.plot(own[EPOCH], own[key], marker=".", linewidth=1, label=f"trial {numbers[trial_id]}")
     copies = exploits(results)
     for _, copy in copies.iterrows():
-        donor = results.history.get(copy["copied_from"])
+        donor = results.history.get(copy[COPIED_FROM])
         taker = results.history[copy["trial_id"]]
-        after = taker[(taker["epoch"] > copy["epoch"] + 1e-9)].head(1)
+        after = taker[(taker[EPOCH] > copy[EPOCH] + FLOAT_TOL)].head(1)
         if donor is None or donor.empty or after.empty:
             continue
-        at = donor[(donor["epoch"] - copy["epoch"]).abs() < 1e-6].head(1)
+        at = donor[(donor[EPOCH] - copy[EPOCH]).abs() <= FLOAT_TOL].head(1)
         if at.empty:
             continue
         ax.plot(
-            [copy["epoch"], after["epoch"].iloc[0]],
+            [copy[EPOCH], after[EPOCH].iloc[0]],
             [at[key].iloc[0], after[key].iloc[0]],
             linestyle=":",
             color="0.3",
         )
-        ax.scatter(after["epoch"], after[key], marker="x", color="black", zorder=3)
+        ax.scatter(after[EPOCH], after[key], marker="x", color="black", zorder=3)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{key} (latest)")
     ax.set_title(f"population: {len(copies)} copies (x: first evaluation after a copy)")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from hpo_ray.config.formats import ModelScores
 from hpo_ray.config.schema import METRICS, OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import BASE, ofat_variants
 from hpo_ray.layout import BASELINE_METRICS, DATA_SPLITS, MODEL_METRICS
@@ -175,18 +176,18 @@ def data_lines(cfg: ExperimentConfig) -> list[str]:
     return lines
 
 
-def replay_lines(cfg: ExperimentConfig, metrics: dict[str, Any]) -> list[str]:
+def replay_lines(cfg: ExperimentConfig, metrics: ModelScores) -> list[str]:
     """How close a population's replay came to the search's own model (saved beside it in
     ``search_model/``), on validation and test."""
-    own = metrics.get("search_model")
-    if not own:
+    found = metrics.extra.get("search_model")
+    if not found:
         return []
+    own = ModelScores.from_dict(found)
     name = cfg.search.metric
     parts = []
     for split in ("validation", "test"):
-        key = split_key(split, name)
-        if split in metrics and split in own and key in metrics[split] and key in own[split]:
-            replay, search = float(metrics[split][key]), float(own[split][key])
+        replay, search = metrics.score(split, name), own.score(split, name)
+        if replay is not None and search is not None:
             parts.append(f"{split} {replay:.4f} vs {search:.4f} ({replay - search:+.4f})")
     return [f"  replay against the search's own model (search_model/), {name}: " + "; ".join(parts)]
 
@@ -199,18 +200,16 @@ def final_scores(
     """The refit model's validation and test scores side by side (empty before a refit), so the
     optimism of picking the best of many trials on the validation split is visible; then the
     baseline against the tuned model (``baseline_against_tuned``)."""
-    path = cfg.trained_path / MODEL_METRICS
-    if not path.is_file():
+    metrics = ModelScores.read(cfg.trained_path / MODEL_METRICS)
+    if metrics is None:
         return ""
-    metrics = json.loads(path.read_text())
-    splits = [s for s in ("validation", "test") if s in metrics]
-    names = METRICS
+    splits = metrics.splits
     lines = [f"refit model {cfg.trained_path}:"]
-    if "made_by" in metrics:
-        lines.append(f"  made by: {metrics['made_by']}")
+    if metrics.made_by:
+        lines.append(f"  made by: {metrics.made_by}")
     lines.append("  metric      " + "".join(f"{s:>12}" for s in splits))
-    for name in names:
-        values = [metrics[s].get(split_key(s, name)) for s in splits]
+    for name in METRICS:
+        values = [metrics.score(s, name) for s in splits]
         if all(v is None for v in values):
             continue
         cells = "".join(f"{v:>12.4f}" if v is not None else f"{'-':>12}" for v in values)
@@ -218,17 +217,12 @@ def final_scores(
     if search_best is not None:
         lines.append(f"  search's best validation {OBJECTIVE}: {search_best:.4f}")
     lines += replay_lines(cfg, metrics)
-    if "test" not in metrics:
+    if metrics.test is None:
         lines.append(
             "  (no test split: set data.test_size or data.test_path to see how optimistic "
             "validation is)"
         )
     return "\n".join(lines) + "\n" + baseline_against_tuned(cfg, results)
-
-
-def split_key(split: str, metric: str) -> str:
-    """The key of ``metric`` in the Trainer's scores of ``split`` (``eval_f1``, ``test_f1``)."""
-    return f"{'test' if split == 'test' else 'eval'}_{metric}"
 
 
 ANSWER_COLUMNS = ("search val", "refit val", "test", "val-test drop", "seed sd")
@@ -254,13 +248,14 @@ class Answer:
     notes: list[str]
 
 
-def references_scored(cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:
+def references_scored(cfg: ExperimentConfig) -> dict[str, ModelScores]:
     """Each reference's scores from the model folder, by name (a folder written before there
     were two references holds the baseline's record alone)."""
     found = read_json(cfg.trained_path / BASELINE_METRICS)
     if found is None:
         return {}
-    return {"training": found} if "params" in found else found
+    records = {"training": found} if "params" in found else found
+    return {who: ModelScores.from_dict(record) for who, record in records.items()}
 
 
 def answer(cfg: ExperimentConfig, results: SearchResults | None = None) -> Answer | None:
@@ -268,26 +263,27 @@ def answer(cfg: ExperimentConfig, results: SearchResults | None = None) -> Answe
     metric searched, on validation (the search's own number and the refit's) and on the test
     split the search never saw, with the paired interval of each difference, and the seed
     spread where reseeding measured it. None before a refit that scored a reference."""
-    tuned = read_json(cfg.trained_path / MODEL_METRICS)
+    tuned = ModelScores.read(cfg.trained_path / MODEL_METRICS)
     references = references_scored(cfg)
     if tuned is None or not references:
         return None
     metric = cfg.search.metric
     spread = seed_spread(cfg)
     sign = 1.0 if cfg.search.mode == "max" else -1.0
-    others: dict[str, dict[str, Any]] = dict(references)
-    soup = tuned.get("soup")
+    others: dict[str, ModelScores] = dict(references)
+    soup = tuned.soup
     if soup:  # the soup against its ingredients: the best of them, and all of them averaged
-        others.update(best_single=soup["best_single"], uniform_soup=soup["uniform_soup"])
+        for who in ("best_single", "uniform_soup"):
+            others[who] = ModelScores.from_dict(soup[who])
         spread = {("best_single" if k == "tuned" else k): v for k, v in spread.items()}
     rows: dict[str, list[float | None]] = {}
     for who, scored in {**others, "tuned": tuned}.items():
         search_val = None if who == "tuned" and soup else search_value(results, who)
-        test = scored.get("test", {}).get(split_key("test", metric))
+        test = scored.score("test", metric)
         drop = None if search_val is None or test is None else sign * (search_val - test)
         rows[label_of(who, soup)] = [
             search_val,
-            scored.get("validation", {}).get(split_key("validation", metric)),
+            scored.score("validation", metric),
             test,
             drop,
             spread.get(who),
@@ -317,15 +313,15 @@ def search_value(results: SearchResults | None, who: str) -> float | None:
 
 
 def claim(
-    cfg: ExperimentConfig, who: str, reference: dict[str, Any], tuned: dict[str, Any]
+    cfg: ExperimentConfig, who: str, reference: ModelScores, tuned: ModelScores
 ) -> tuple[str, str]:
     """One sentence: whether the tuned model is better than, not distinguishable from, or
     worse than reference ``who``, decided by the 95% interval of the difference on the test
     split (validation without one), with both parts of the interval named."""
     label = REFERENCE_LABELS.get(who, who)
-    if reference.get("same_as_tuned"):
+    if reference.extra.get("same_as_tuned"):
         return f"the search chose the values of the {label}: the tuned model is that model", ""
-    comparisons = tuned.get("comparisons", {}).get(who, {})
+    comparisons = tuned.comparisons.get(who, {})
     split = "test" if "test" in comparisons else "validation"
     entry = comparisons.get(split)
     where = "test split (never seen by the search)" if split == "test" else "validation split"
@@ -361,14 +357,13 @@ def interval(d: dict[str, Any]) -> str:
 
 
 def point_claim(
-    cfg: ExperimentConfig, label: str, reference: dict[str, Any], tuned: dict[str, Any]
+    cfg: ExperimentConfig, label: str, reference: ModelScores, tuned: ModelScores
 ) -> str:
     """The difference alone, for a model folder written before the intervals: it says no more
     than how far apart the two scores are."""
     metric = cfg.search.metric
-    split = "test" if "test" in tuned else "validation"
-    ours = tuned.get(split, {}).get(split_key(split, metric))
-    theirs = reference.get(split, {}).get(split_key(split, metric))
+    split = tuned.splits[-1]
+    ours, theirs = tuned.score(split, metric), reference.score(split, metric)
     if ours is None or theirs is None:
         return ""
     gain = ours - theirs if cfg.search.mode == "max" else theirs - ours
@@ -378,9 +373,9 @@ def point_claim(
     )
 
 
-def values_note(who: str, reference: dict[str, Any]) -> str:
+def values_note(who: str, reference: ModelScores) -> str:
     """Which values reference ``who`` trained with and where each came from."""
-    values = reference.get("values")
+    values = reference.extra.get("values")
     if not values:
         return ""
     parts = []
@@ -396,7 +391,7 @@ def curse_notes(
     cfg: ExperimentConfig,
     rows: dict[str, list[float | None]],
     results: SearchResults | None,
-    tuned: dict[str, Any],
+    tuned: ModelScores,
 ) -> list[str]:
     """The winner's curse, shown: how much each model lost from the search's validation score
     to the test split (the winner was picked on validation, so it loses more), and how many
@@ -410,16 +405,16 @@ def curse_notes(
             f"winner's curse: from the search's validation score to test the {winner} model, "
             f"picked on validation, drops {drops[winner]:+.4f}" + (f" ({others})" if others else "")
         )
-    if tuned.get("soup"):
+    if tuned.soup:
         notes.append("the soup's validation score is optimistic: its ingredients were chosen there")
-    se = tuned.get("validation_se", {}).get(cfg.search.metric)
+    se = tuned.validation_se.get(cfg.search.metric)
     if se is not None and results is not None and not results.finished.empty:
         best = float(results.best_row()[OBJECTIVE])
         close = int((results.finished[OBJECTIVE].sub(best).abs() <= se).sum())
         n = next(
             (
                 c["validation"][cfg.search.metric]["n"]
-                for c in (tuned.get("comparisons") or {}).values()
+                for c in tuned.comparisons.values()
                 if "validation" in c
             ),
             None,

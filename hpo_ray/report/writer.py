@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
+from hpo_ray.config.formats import EPOCH
 from hpo_ray.config.schema import OBJECTIVE, ExperimentConfig
 from hpo_ray.layout import (
     BEST_PARAMS,
@@ -61,6 +62,7 @@ from hpo_ray.results.cost import search_cost
 from hpo_ray.results.ofat import OfatResults
 from hpo_ray.results.reseed import reseed_table
 from hpo_ray.results.trials import SearchResults
+from hpo_ray.storage import replacing, write_file
 from hpo_ray.tuning.schedulers import is_population
 from hpo_ray.tuning.study import add_trial, open_study
 
@@ -129,10 +131,7 @@ def write_text(report: Report, *, final: bool) -> str:
     cost = search_cost(report.results) if report.results is not None else None
     text = report.body + ("\n".join(cost.lines()) + "\n" if cost is not None else "")
     text += final_scores(report.cfg, report.best, report.results) if final else ""
-    path = report.folder / SUMMARY
-    tmp = path.with_suffix(".txt.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_file(report.folder / SUMMARY, text)
     write_html(
         report.exp_dir,
         report.cfg,
@@ -213,13 +212,13 @@ def learning_curves(results: SearchResults) -> pd.DataFrame:
     parts = []
     for trial_id in picked:
         hist = results.history.get(trial_id)
-        if hist is None or hist.empty or key not in hist or "epoch" not in hist:
+        if hist is None or hist.empty or key not in hist or EPOCH not in hist:
             continue
         is_base = base is not None and trial_id == base["trial_id"]
         label = f"trial {numbers[trial_id]}" + (" (baseline)" if is_base else "")
         parts.append(
             pd.DataFrame(
-                {"label": label, "epoch": hist["epoch"], "value": hist[key], "baseline": is_base}
+                {"label": label, EPOCH: hist[EPOCH], "value": hist[key], "baseline": is_base}
             )
         )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -269,11 +268,10 @@ def sync_study(results: SearchResults, db_path: Path) -> optuna.Study:
 
 
 def write_yaml(data: dict, path: Path) -> None:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    write_file(path, yaml.safe_dump(data, sort_keys=False))
 
 
 def atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a CSV so that a crash mid-write never leaves a truncated file behind."""
-    tmp = path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        frame.to_csv(tmp, index=False)

@@ -12,7 +12,7 @@ A search whose space varies ``train_fraction``, ``finetune`` or ``model_name`` (
 Example::
 
     table = comparison_table(SearchResults.load("ray_results/compare_demo"))
-    table[["finetune", "train_fraction", "eval_accuracy", "trainable_params"]]
+    table[["finetune", "train_fraction", "eval_accuracy", TRAINABLE_PARAMS]]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from hpo_ray.config.formats import TRAIN_EXAMPLES, TRAIN_SECONDS, TRAINABLE_PARAMS
 from hpo_ray.config.schema import MODEL_NAME, OBJECTIVE, PKG_PREFIX
 from hpo_ray.results.trials import SearchResults
 
@@ -59,9 +60,9 @@ def comparison_table(results: SearchResults) -> pd.DataFrame | None:
     table["group"] = [_group(row, axes) for row in table.to_dict("records")]
     for col in dict.fromkeys(["eval_accuracy", "eval_f1", metric, OBJECTIVE]):
         table[col] = done[col].to_numpy() if col in done else float("nan")
-    for col in ("train_examples", "trainable_params", "train_seconds", "time_s", "epochs_run"):
+    for col in (TRAIN_EXAMPLES, TRAINABLE_PARAMS, TRAIN_SECONDS, "time_s", "epochs_run"):
         table[col] = done[col].to_numpy() if col in done else float("nan")
-    table["f1_per_million_params"] = table["eval_f1"] / (table["trainable_params"] / 1e6)
+    table["f1_per_million_params"] = table["eval_f1"] / (table[TRAINABLE_PARAMS] / 1e6)
     others = [p for p in cfg.search.space if p not in AXES]
     for p in others:
         table[p] = done[p].to_numpy()

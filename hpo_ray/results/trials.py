@@ -21,6 +21,16 @@ from typing import Any
 
 import pandas as pd
 
+from hpo_ray.config.formats import (
+    COPIED_FROM,
+    EPOCH,
+    FLOAT_TOL,
+    LINEAGE,
+    SCHEDULE,
+    TRAIN_EXAMPLES,
+    TRAIN_SECONDS,
+    TRAINABLE_PARAMS,
+)
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, ExperimentConfig
 from hpo_ray.config.trials import (
@@ -115,7 +125,7 @@ class SearchResults:
                 overrides[trial.trial_id].get("num_train_epochs", cfg.training.num_train_epochs)
             )
             last["_planned_more"] = (
-                not cfg.training.eval_steps and float(last.get("epoch", 0) or 0) < planned - 1e-6
+                not cfg.training.eval_steps and float(last.get(EPOCH, 0) or 0) < planned - FLOAT_TOL
             )
             best = _best_row(hist, cfg.search.mode)
             row: dict[str, Any] = {"trial": number, "trial_id": trial.trial_id}
@@ -131,10 +141,10 @@ class SearchResults:
             row[OBJECTIVE] = best.get(OBJECTIVE, math.nan)
             for col in METRIC_COLUMNS + OPTIONAL_COLUMNS:
                 row[col] = best.get(col, math.nan)
-            row["best_epoch"] = best.get("epoch", math.nan)
-            row["epochs_run"] = last.get("epoch", math.nan)
+            row["best_epoch"] = best.get(EPOCH, math.nan)
+            row["epochs_run"] = last.get(EPOCH, math.nan)
             row["evaluations"] = len(hist)
-            for key in ("train_examples", "trainable_params", "train_seconds"):
+            for key in (TRAIN_EXAMPLES, TRAINABLE_PARAMS, TRAIN_SECONDS):
                 row[key] = last.get(key, math.nan)
             row["time_s"] = last.get("time_total_s", math.nan)
             if is_population(cfg):
@@ -203,11 +213,11 @@ def population_columns(hist: pd.DataFrame, last: dict[str, Any]) -> dict[str, An
     """A population trial's copies: how many times it took another's checkpoint, the lineage
     of its latest weights (``trial@epoch`` for each trial that trained them, from the epoch it
     started) and their schedule (the values from each epoch they changed)."""
-    copies = hist["copied_from"].fillna("").astype(bool).sum() if "copied_from" in hist else 0
+    copies = hist[COPIED_FROM].fillna("").astype(bool).sum() if COPIED_FROM in hist else 0
     return {
         "copies": int(copies),
-        "lineage": str(last.get("lineage") or ""),
-        "schedule": str(last.get("schedule") or ""),
+        LINEAGE: str(last.get(LINEAGE) or ""),
+        SCHEDULE: str(last.get(SCHEDULE) or ""),
     }
 
 
@@ -216,14 +226,12 @@ def exploits(results: SearchResults) -> pd.DataFrame:
     on from ``epoch`` (the epoch of its first evaluation after the copy is ``epoch + 1``)."""
     rows = []
     for trial_id, hist in results.history.items():
-        if hist.empty or "copied_from" not in hist:
+        if hist.empty or COPIED_FROM not in hist:
             continue
-        for _, r in hist[hist["copied_from"].fillna("").astype(bool)].iterrows():
-            start = str(r.get("lineage", "")).split()[-1].rsplit("@", 1)[-1]
-            rows.append(
-                {"trial_id": trial_id, "copied_from": r["copied_from"], "epoch": float(start)}
-            )
-    return pd.DataFrame(rows, columns=["trial_id", "copied_from", "epoch"])
+        for _, r in hist[hist[COPIED_FROM].fillna("").astype(bool)].iterrows():
+            start = str(r.get(LINEAGE, "")).split()[-1].rsplit("@", 1)[-1]
+            rows.append({"trial_id": trial_id, COPIED_FROM: r[COPIED_FROM], EPOCH: float(start)})
+    return pd.DataFrame(rows, columns=["trial_id", COPIED_FROM, EPOCH])
 
 
 def _tag_number(trial: Any) -> int:

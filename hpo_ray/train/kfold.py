@@ -13,7 +13,8 @@ The fold indices come from ``hpo_ray.data.folds``.
 
 Example::
 
-    train_folds(params, setup, model_path, prepared, scratch, trial_dir, guards, tune.report)
+    send = lambda report: tune.report(report.as_result())
+    train_folds(params, setup, model_path, prepared, scratch, trial_dir, guards, send)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, eval_key
+from hpo_ray.config.formats import FOLDS, TrialReport, eval_key, numeric_scores
 from hpo_ray.data.dataset import PreparedData, train_subset
 from hpo_ray.train.models import load_tokenizer_from_path
 from hpo_ray.train.objective import RunningBest
@@ -59,7 +60,7 @@ def train_folds(
     scratch: str,
     trial_dir: str,
     callbacks: list[Any],
-    report: Callable[[dict[str, Any]], None],
+    report: Callable[[TrialReport], None],
 ) -> None:
     """Train every fold epoch by epoch and ``report`` the aggregate after each epoch."""
     from torch.utils.tensorboard import SummaryWriter
@@ -104,11 +105,7 @@ def train_folds(
                 )
                 trainer.train(resume_from_checkpoint=epoch > 1)
                 evals = [h for h in trainer.state.log_history if metric in h]
-                latest[i] = {
-                    key: float(v)
-                    for key, v in evals[-1].items()
-                    if key.startswith("eval_") and isinstance(v, (int, float))
-                }
+                latest[i] = numeric_scores(evals[-1])
                 stopper = next(
                     (
                         c
@@ -121,18 +118,21 @@ def train_folds(
                     stopper.early_stopping_patience_counter >= stopper.early_stopping_patience
                 )
                 done[i] = trainer.state.global_step >= trainer.state.max_steps or patience_out
-            result: dict[str, Any] = {}
+            scores: dict[str, float] = {}
             for key in latest[0]:
                 values = [fold.get(key, float("nan")) for fold in latest]
-                result[key] = float(aggregate(values))
-                result.update({f"fold{i}_{key}": v for i, v in enumerate(values)})
+                scores[key] = float(aggregate(values))
+                scores.update({f"fold{i}_{key}": v for i, v in enumerate(values)})
             finished = all(done) or epoch == epochs
-            result.update(
-                {OBJECTIVE: best.update(result[metric]), TRAIN_DONE: finished},
-                epoch=float(epoch),
-                folds=k,
+            report(
+                TrialReport(
+                    scores,
+                    objective=best.update(scores[metric]),
+                    train_done=finished,
+                    epoch=float(epoch),
+                    facts={FOLDS: k},
+                )
             )
-            report(result)
             if finished:
                 return
     finally:

@@ -20,7 +20,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hpo_ray.config.formats import COPIED_FROM, FLOAT_TOL, LINEAGE, SCHEDULE
 from hpo_ray.config.schema import PBT_MUTABLE
+from hpo_ray.storage import write_file
 
 SCHEDULE_FILE = "hpo_schedule.json"
 """A checkpoint's (and a kept model's) schedule: ``{"segments": [...], "epoch": E}``."""
@@ -43,7 +45,7 @@ def read_schedule(folder: str | Path | None) -> list[Segment]:
 
 def write_schedule(folder: str | Path, segments: list[Segment], epoch: float) -> None:
     record = {"segments": segments, "epoch": epoch}
-    (Path(folder) / SCHEDULE_FILE).write_text(json.dumps(record, indent=1))
+    write_file(Path(folder) / SCHEDULE_FILE, json.dumps(record, indent=1))
 
 
 def continue_schedule(
@@ -51,7 +53,7 @@ def continue_schedule(
 ) -> tuple[list[Segment], str | None]:
     """``segments`` (of weights trained to ``epoch``) continued by ``trial_id`` with
     ``values``; also the trial whose weights were copied, when they were another's."""
-    kept = [s for s in segments if float(s["from_epoch"]) < epoch - 1e-9]
+    kept = [s for s in segments if float(s["from_epoch"]) < epoch - FLOAT_TOL]
     copied = kept[-1]["trial_id"] if kept and kept[-1]["trial_id"] != trial_id else None
     if kept and copied is None and kept[-1]["values"] == values:
         return kept, None  # the trial goes on as it was (resumed after a pause)
@@ -62,7 +64,7 @@ def values_at(segments: list[Segment], epoch: int) -> dict[str, Any]:
     """The values in force while epoch ``epoch`` (0-based) trained."""
     current: dict[str, Any] = {}
     for segment in segments:
-        if float(segment["from_epoch"]) <= epoch + 1e-9:
+        if float(segment["from_epoch"]) <= epoch + FLOAT_TOL:
             current = segment["values"]
     return dict(current)
 
@@ -152,9 +154,9 @@ def follow_schedule(
     trial_id = tune.get_context().get_trial_id()
     segments, copied = continue_schedule(read_schedule(folder), trial_id, epoch, values)
     reporter.schedule = segments
-    reporter.extra["lineage"] = " ".join(
+    reporter.extra[LINEAGE] = " ".join(
         f"{s['trial_id']}@{float(s['from_epoch']):g}" for s in segments
     )
-    reporter.extra["copied_from"] = copied or ""
-    reporter.extra["schedule"] = compact(segments)
+    reporter.extra[COPIED_FROM] = copied or ""
+    reporter.extra[SCHEDULE] = compact(segments)
     trainer.add_callback(schedule_callback_class()(segments, resumed=folder is not None))

@@ -16,7 +16,17 @@ import tempfile
 import time
 from typing import Any
 
-from hpo_ray.config.schema import OBJECTIVE, TRAIN_DONE, eval_key
+from hpo_ray.config.formats import (
+    COPIED_FROM,
+    DATA_FINGERPRINT,
+    DEVICE,
+    NODE_ID,
+    SECONDS_PER_STEP,
+    TRAIN_EXAMPLES,
+    TrialReport,
+    eval_key,
+    numeric_scores,
+)
 from hpo_ray.config.trials import trial_overrides, trial_params
 from hpo_ray.data.dataset import train_subset
 from hpo_ray.layout import OWN_FAILURE, TRIAL_BEST_MODEL, trial_dir
@@ -133,7 +143,7 @@ def _report_callback_class() -> type:
 
         def write_artifacts(self, state: Any, result: dict[str, Any]) -> None:
             steps = max(1, int(state.global_step) - self.steps_at_start)
-            metrics = {**result, "seconds_per_step": (time.perf_counter() - self.started) / steps}
+            metrics = {**result, SECONDS_PER_STEP: (time.perf_counter() - self.started) / steps}
             last = getattr(self.computer, "last", None)
             if self.artifacts_dir:
                 write_trial_artifacts(
@@ -150,12 +160,9 @@ def _report_callback_class() -> type:
             from ray import tune
 
             done = state.global_step >= state.max_steps or bool(control.should_training_stop)
-            metrics = kwargs.get("metrics") or {}
-            result: dict[str, Any] = {
-                k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))
-            }
+            scores = numeric_scores(kwargs.get("metrics") or {})
             before = self.best.value
-            best = self.best.update(result[self.metric])
+            best = self.best.update(scores[self.metric])
             if self.keep_best and best != before:
                 info = KeptInfo(
                     float(state.epoch or 0.0),
@@ -165,20 +172,25 @@ def _report_callback_class() -> type:
                     list(self.schedule or []),
                 )
                 save_best_weights(kwargs["model"], str(self.keep_dir), info)
-            result.update(
-                {OBJECTIVE: best, TRAIN_DONE: done},
+            report = TrialReport(
+                scores,
+                objective=best,
+                train_done=done,
                 epoch=float(state.epoch or 0.0),
                 step=int(state.global_step),
                 node_id=self.node_id,
                 train_seconds=time.perf_counter() - self.started,
-                **self.extra,
-            )
-            if self.extra.get("copied_from"):
-                self.extra["copied_from"] = ""  # a copy is reported with its first evaluation
-            if done:
-                result["trainable_params"] = sum(
+                trainable_params=sum(
                     p.numel() for p in kwargs["model"].parameters() if p.requires_grad
                 )
+                if done
+                else None,
+                facts=dict(self.extra),
+            )
+            if self.extra.get(COPIED_FROM):
+                self.extra[COPIED_FROM] = ""  # a copy is reported with its first evaluation
+            result = report.as_result()
+            if done:
                 self.write_artifacts(state, result)
             if self.full_checkpoints:
                 self.pending = result  # reported with the checkpoint the Trainer saves next
@@ -282,7 +294,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
                     scratch,
                     own_dir,
                     guards,
-                    lambda result: tune.report({**result, "node_id": node}),
+                    lambda report: tune.report({**report.as_result(), NODE_ID: node}),
                 )
             except (TrialDiverged, torch.OutOfMemoryError) as exc:
                 _mark_own_failure(markers, exc)
@@ -291,7 +303,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
                 writer.close()
             return
         train = train_subset(prepared.train, params["train_fraction"], prepared.seed)
-        reporter.extra = {"train_examples": len(train), "data_fingerprint": prepared.fingerprint}
+        reporter.extra = {TRAIN_EXAMPLES: len(train), DATA_FINGERPRINT: prepared.fingerprint}
         trainer = build_trainer(
             params,
             model_path,
@@ -309,7 +321,7 @@ def train_trial(config: dict[str, Any], setup: TrialSetup, data: DataHandle) -> 
             quiet=True,
         )
         reporter.computer = trainer.compute_metrics
-        reporter.extra["device"] = str(trainer.args.device)  # cuda:0, mps or cpu
+        reporter.extra[DEVICE] = str(trainer.args.device)  # cuda:0, mps or cpu
         checkpoint = tune.get_checkpoint()
         values = mutable_values(params, setup.searched)  # what a population may change
         try:

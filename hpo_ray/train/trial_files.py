@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo_ray.config.formats import whole_epochs
 from hpo_ray.layout import (
     TRIAL_BEST_EPOCH,
     TRIAL_BEST_MODEL,
@@ -32,6 +33,7 @@ from hpo_ray.layout import (
     TRIAL_METRICS,
     TRIAL_PREDICTIONS,
 )
+from hpo_ray.storage import write_file
 from hpo_ray.train.models import for_inference
 
 
@@ -45,8 +47,8 @@ def write_trial_artifacts(
     """Write the trial's numbers (cheap: no plotting in the worker)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / TRIAL_METRICS).write_text(json.dumps(metrics, indent=2, default=float))
-    (folder / TRIAL_LOG).write_text(json.dumps(log_history, indent=1, default=float))
+    write_file(folder / TRIAL_METRICS, json.dumps(metrics, indent=2, default=float))
+    write_file(folder / TRIAL_LOG, json.dumps(log_history, indent=1, default=float))
     if predictions is not None:
         logits, labels = predictions
         tmp = folder / f".tmp-{TRIAL_PREDICTIONS}"
@@ -69,13 +71,13 @@ class KeptInfo:
 
     def epochs(self) -> int:
         """The whole epochs the kept weights trained (a partial epoch counts as one)."""
-        return max(1, math.ceil(self.epoch - 1e-9))
+        return whole_epochs(self.epoch)
 
     def write(self, folder: str | Path) -> None:
         record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, self.metric: self.score}
         if self.schedule:
             record["schedule"] = self.schedule
-        (Path(folder) / TRIAL_BEST_EPOCH).write_text(json.dumps(record, indent=2, default=float))
+        write_file(Path(folder) / TRIAL_BEST_EPOCH, json.dumps(record, indent=2, default=float))
 
     @classmethod
     def read(cls, folder: str | Path) -> KeptInfo | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from hpo_ray.config.formats import slack
 from hpo_ray.config.schema import (
     CONDITIONAL,
     MODEL_NAME,
@@ -114,7 +115,7 @@ def in_space(value: Any, spec: ParamSpec) -> bool:
         return any(same_value(value, v) for v in spec.values or [])
     low = spec.low if spec.low is not None else float("-inf")
     high = spec.high if spec.high is not None else float("inf")
-    return low - 1e-12 * abs(low) <= float(value) <= high + 1e-12 * abs(high)
+    return low - slack(low) <= float(value) <= high + slack(high)
 
 
 def reference_values(cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpo_ray.config.formats import EPOCH, FLOAT_TOL
 from hpo_ray.config.schema import ExperimentConfig
 from hpo_ray.lazy import lazy_alias, lazy_class, module_getattr
 from hpo_ray.tuning.baseline import reference_points
@@ -71,11 +72,11 @@ def epoch_budget_class() -> type:
             self.epochs: dict[str, float] = {}
 
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-            self.epochs[trial_id] = float(result.get("epoch", 0.0) or 0.0)
+            self.epochs[trial_id] = float(result.get(EPOCH, 0.0) or 0.0)
             return False
 
         def stop_all(self) -> bool:
-            return sum(self.epochs.values()) >= self.budget - 1e-9
+            return sum(self.epochs.values()) >= self.budget - FLOAT_TOL
 
     return EpochBudget
 

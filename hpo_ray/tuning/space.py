@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hpo_ray.config.formats import FLOAT_TOL, slack
 from hpo_ray.config.schema import CONDITIONAL, ParamSpec
 from hpo_ray.config.trials import OFAT_KEY, RESEED_KEY, ofat_variants, same_value
 
@@ -40,12 +41,12 @@ class Domain:
         """Whether ``value`` is one this domain can give (on the grid where it has a step)."""
         if self.kind == "categorical":
             return any(same_value(value, v) for v in self.values)
-        if not self.low - 1e-12 <= float(value) <= self.high + 1e-12:
+        if not self.low - slack(self.low) <= float(value) <= self.high + slack(self.high):
             return False
         if not self.step:
             return True
         k = (float(value) - self.low) / self.step
-        return abs(k - round(k)) < 1e-9
+        return abs(k - round(k)) <= FLOAT_TOL
 
     def grid(self) -> list[Any]:
         """Every value of a stepped range, from ``low`` by ``step`` up to ``high``."""
@@ -54,7 +55,7 @@ class Domain:
         points = [self.low + k * self.step for k in range(count)]
         if self.kind == "int":
             return [int(p) for p in points if p <= self.high]
-        return [round(p, 12) for p in points if p <= self.high + 1e-12]
+        return [round(p, 12) for p in points if p <= self.high + slack(self.high)]
 
 
 def domain_of(spec: ParamSpec) -> Domain:

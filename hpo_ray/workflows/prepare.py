@@ -16,7 +16,15 @@ from hpo_ray.config.task import check_metric, task_metrics
 from hpo_ray.data.dataset import PreparedData, SplitData, split_data, tokenize_splits
 from hpo_ray.data.sources import check_sources
 from hpo_ray.errors import ConfigError
-from hpo_ray.storage import check_location, holds_files, is_uri
+from hpo_ray.layout import MODEL_LABELS, MODEL_METRICS, OWNER_MARK
+from hpo_ray.storage import (
+    EXPERIMENT_KIND,
+    MODEL_KIND,
+    check_location,
+    holds_files,
+    is_uri,
+    owned,
+)
 from hpo_ray.train.models import (
     candidate,
     load_tokenizer,
@@ -27,24 +35,76 @@ from hpo_ray.train.models import (
 
 
 def check_outputs(cfg: ExperimentConfig, overwrite: bool) -> None:
-    """Refuse to clobber earlier results unless asked; runs before any expensive work."""
+    """Refuse to clobber earlier results unless asked, and to remove what hpo_ray did not
+    make even when asked; runs before any expensive work."""
     check_folders(cfg)
+    check_overlaps(cfg)
     exp = cfg.experiment_location
-    if holds_files(exp) and not overwrite:
-        raise ConfigError(
-            f"experiment folder {exp} already holds results; use `hpo-ray "
-            f"report {exp}`, pick another run.name=..., or pass --overwrite"
-        )
+    if holds_files(exp):
+        if not owned(exp, EXPERIMENT_KIND):
+            raise ConfigError(
+                f"{exp} holds files hpo_ray did not write (no {OWNER_MARK} marker, no "
+                "experiment state); pick another run.name=... or run.storage=..."
+            )
+        if not overwrite:
+            raise ConfigError(
+                f"experiment folder {exp} already holds results; use `hpo-ray "
+                f"report {exp}`, pick another run.name=..., or pass --overwrite"
+            )
     if cfg.run.refits:
         check_model_folder(cfg, overwrite, "pick another run.name=..., set run.refit=none")
 
 
 def check_model_folder(cfg: ExperimentConfig, overwrite: bool, fix: str) -> None:
-    """Refuse to refit into a non-empty ``trained/<name>`` unless ``overwrite``; ``fix`` says
-    what else the user can do."""
+    """Refuse to refit into a non-empty ``trained/<name>`` unless ``overwrite`` (and never
+    into one hpo_ray did not make); ``fix`` says what else the user can do."""
     out = cfg.trained_location
-    if holds_files(out) and not overwrite:
+    if not holds_files(out):
+        return
+    if not owned(out, MODEL_KIND):
+        raise ConfigError(
+            f"model folder {out} holds files hpo_ray did not write (no {OWNER_MARK} marker, "
+            f"no {MODEL_LABELS} and {MODEL_METRICS}); {fix} or run.trained_dir=..."
+        )
+    if not overwrite:
         raise ConfigError(f"model folder {out} is not empty; {fix}, or pass --overwrite")
+
+
+def check_overlaps(cfg: ExperimentConfig) -> None:
+    """Refuse places that lie inside one another: the experiment folder, the model folder
+    (both removed by ``--overwrite``), the data files and a local encoder."""
+    folders = {
+        "the experiment folder (run.storage/run.name)": cfg.experiment_location,
+        "the model folder (run.trained_dir/run.name)": cfg.trained_location,
+    }
+    local = {k: Path(v).resolve() for k, v in folders.items() if not is_uri(v)}
+    (exp_key, exp), (model_key, model) = list(folders.items())
+    if exp_key in local and model_key in local:
+        a, b = local[exp_key], local[model_key]
+        if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+            raise ConfigError(
+                f"{exp_key} {a} and {model_key} {b} overlap; point run.storage and "
+                "run.trained_dir at separate folders"
+            )
+    inputs = {
+        "data.path": cfg.data.path,
+        "data.train_path": cfg.data.train_path,
+        "data.validation_path": cfg.data.validation_path,
+        "data.test_path": cfg.data.test_path,
+    }
+    for name in model_candidates(cfg):
+        if Path(name).exists():
+            inputs[f"model.name={name}"] = name
+    for key, value in inputs.items():
+        if not value or is_uri(str(value)) or ":" in str(value).split("/")[0]:
+            continue
+        path = Path(value).resolve()
+        for where, folder in local.items():
+            if path == folder or path.is_relative_to(folder):
+                raise ConfigError(
+                    f"{key}={value!r} lies inside {where} {folder}, which a rerun or refit "
+                    "replaces; move it out or name another run.name=..."
+                )
 
 
 Inputs = tuple[dict[str, str], dict[str, PreparedData]]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from hpo_ray.config.formats import FLOAT_TOL, ModelScores, whole_epochs
 from hpo_ray.config.schema import MODEL_NAME, ExperimentConfig, eval_key
 from hpo_ray.config.task import task_metrics
 from hpo_ray.config.trials import same_value
@@ -47,7 +48,7 @@ from hpo_ray.report.trial_plots import draw_trial_plots
 from hpo_ray.results.paired import compare_all, standard_error
 from hpo_ray.results.reseed import seed_spread, selected_trial
 from hpo_ray.results.trials import SearchResults
-from hpo_ray.storage import delete, work_copy
+from hpo_ray.storage import MODEL_KIND, mark_owned, normal_permissions, work_copy, write_file
 from hpo_ray.train.metrics import softmax
 from hpo_ray.train.models import candidate, for_inference, load_tokenizer, resolve_model
 from hpo_ray.train.schedule import describe, schedule_callback_class, values_at
@@ -90,8 +91,8 @@ def refit_best(
     check_model_folder(cfg, overwrite, "pick another run.name=...")
     with work_copy(cfg.trained_location) as model_copy:  # a URI's: uploaded on the way out
         out = save_model(cfg, params, baseline, how, results, inputs)
-        if model_copy.remote:
-            delete(cfg.trained_location)  # an older model's files go (--overwrite allowed it)
+        model_copy.push()
+        model_copy.prune()  # an older model's files go once the new one is up
     return out
 
 
@@ -121,12 +122,12 @@ def save_model(
         encoders = Encoders(cfg, inputs)
         made = plan_model(cfg, how, results, trial_id, params)
         tuned = fit_and_score(cfg, params, made, save_to=staging, encoders=encoders)
-        metrics, label_names = tuned.metrics, tuned.label_names
+        metrics, label_names = tuned.scores, tuned.label_names
         predictions = {"tuned": tuned.predictions, **tuned.extra}
-        if baseline and "test" in metrics:  # the references are compared on the test split
+        if baseline and metrics.test is not None:  # references are compared on the test split
             records = {}
             for name, values in reference_values(cfg).items():
-                same = "soup" not in metrics and all(
+                same = not metrics.soup and all(
                     same_value(params.get(k), v) for k, v in values.items()
                 )
                 scored = (
@@ -137,24 +138,41 @@ def save_model(
                     "params": values,
                     "values": value_sources(cfg, name),
                     "same_as_tuned": same,
-                    **scored.metrics,
+                    **scored.scores.as_dict(),
                 }
-            (staging / BASELINE_METRICS).write_text(json.dumps(records, indent=2))
-        metrics.update(uncertainty(cfg, predictions, label_names))
-        (staging / MODEL_LABELS).write_text(json.dumps(label_names, indent=2))
-        (staging / BEST_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
-        (staging / MODEL_METRICS).write_text(json.dumps(metrics, indent=2))
+            write_file(staging / BASELINE_METRICS, json.dumps(records, indent=2))
+        metrics.validation_se, metrics.comparisons = uncertainty(cfg, predictions, label_names)
+        write_file(staging / MODEL_LABELS, json.dumps(label_names, indent=2))
+        write_file(staging / BEST_PARAMS, yaml.safe_dump(params, sort_keys=False))
+        metrics.write(staging / MODEL_METRICS)
         save_predictions(staging / MODEL_PREDICTIONS, predictions)
         if results is not None:
             copy_trial_artifacts(results, params, staging / MODEL_TRIAL_ARTIFACTS)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.replace(out)
+        mark_owned(staging, MODEL_KIND)
+        normal_permissions(staging)  # mkdtemp made it private
+        swap_in(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    log.info("saved the model to %s (%s): %s", cfg.trained_location, metrics["made_by"], metrics)
+    log.info("saved the model to %s (%s): %s", cfg.trained_location, metrics.made_by, metrics)
     return out
+
+
+def swap_in(new: Path, out: Path) -> None:
+    """Put folder ``new`` at ``out``: the old one is moved aside first, put back if the move
+    fails, and removed only once ``new`` is in place."""
+    aside = None
+    if out.exists():
+        aside = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.replace(aside)
+    try:
+        new.replace(out)
+    except BaseException:
+        if aside is not None:
+            aside.replace(out)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def score_reference(
@@ -177,21 +195,20 @@ def score_reference(
 
 def uncertainty(
     cfg: ExperimentConfig, predictions: dict[str, Predictions], label_names: list[str]
-) -> dict[str, Any]:
+) -> tuple[dict[str, float], dict[str, Any]]:
     """How sure the saved model's scores are: the bootstrap standard error of its validation
     score (``validation_se``: trials closer than it to the best are tied within noise) and,
     per reference, the paired intervals of the difference (``comparisons``)."""
     positive = task_metrics(label_names, cfg.data.positive_label, cfg.search.average).positive
     metric, seed = cfg.search.metric, cfg.search.seed
-    out: dict[str, Any] = {}
+    se: dict[str, float] = {}
     tuned = predictions["tuned"]
     if "validation" in tuned:
         labels, probs = tuned["validation"]
-        out["validation_se"] = {
-            metric: standard_error(labels, probs, metric, positive=positive, seed=seed)
-        }
+        se[metric] = standard_error(labels, probs, metric, positive=positive, seed=seed)
+    comparisons: dict[str, Any] = {}
     if len(predictions) > 1:
-        out["comparisons"] = compare_all(
+        comparisons = compare_all(
             predictions,
             metric,
             mode=cfg.search.mode,
@@ -199,7 +216,7 @@ def uncertainty(
             seed=seed,
             seed_sds=seed_spread(cfg),
         )
-    return out
+    return se, comparisons
 
 
 def save_predictions(path: Path, predictions: dict[str, Predictions]) -> None:
@@ -352,7 +369,7 @@ def best_epoch(results: SearchResults | None, trial_id: str | None) -> int | Non
         return None
     frame = results.frame
     epoch = float(frame.loc[frame["trial_id"] == trial_id, "best_epoch"].iloc[0])
-    return max(1, math.ceil(epoch - 1e-9)) if epoch == epoch else None
+    return whole_epochs(epoch) if epoch == epoch else None
 
 
 Encoder = tuple[str, Any, PreparedData]
@@ -431,26 +448,26 @@ def fit_and_score(
         if made.kept is None:
             log.info("training on %d examples with %s", len(train), params)
             trainer.train()
-        metrics: dict[str, Any] = {"made_by": made.made_by}
+        metrics = ModelScores(made_by=made.made_by)
         extra: dict[str, Predictions] = {}
         if made.soup is not None:
-            metrics["soup"], extra = cook_soup(cfg, trainer, made.soup, data)
-            metrics["made_by"] = metrics["soup"]["made_by"]
+            metrics.soup, extra = cook_soup(cfg, trainer, made.soup, data)
+            metrics.made_by = metrics.soup["made_by"]
         predictions: Predictions = {}
         if not made.on_validation:
-            metrics["validation"] = trainer.evaluate(data.validation)
+            metrics.validation = trainer.evaluate(data.validation)
             predictions["validation"] = last_predictions(trainer)
         if data.test is not None:
-            metrics["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+            metrics.test = trainer.evaluate(data.test, metric_key_prefix="test")
             predictions["test"] = last_predictions(trainer)
         if save_to is not None:
             for_inference(trainer.model).save_pretrained(str(save_to))
             tokenizer.save_pretrained(str(save_to))
             if made.kept is None:  # how it trained: loss and learning rate per step
                 log_history = json.dumps(trainer.state.log_history, indent=1, default=float)
-                (save_to / MODEL_LOG).write_text(log_history)
+                write_file(save_to / MODEL_LOG, log_history)
         if made.search_model is not None:
-            metrics["search_model"] = score_search_model(
+            metrics.extra["search_model"] = score_search_model(
                 cfg, params, made.search_model, trainer, data, save_to
             )
     return Scored(metrics, data.label_names, predictions, extra)
@@ -465,7 +482,7 @@ class Scored:
     """A model's scores (``metrics.json``'s content), its class names and its per-row
     predictions on the splits it was scored on."""
 
-    metrics: dict[str, Any]
+    scores: ModelScores
     label_names: list[str]
     predictions: Predictions
     extra: dict[str, Predictions] = field(default_factory=dict)
@@ -488,7 +505,8 @@ def cook_soup(
     for name, state in (("best_single", None), ("uniform_soup", uniform)):
         if state is not None:
             load_into(trainer, state)
-        scores[name], extra[name] = evaluate_splits(trainer, data)
+        scored, extra[name] = evaluate_splits(trainer, data)
+        scores[name] = scored.as_dict()
     load_into(trainer, greedy)
     record = {
         "made_by": f"greedy soup of trial{'s' if len(soup.greedy) > 1 else ''} "
@@ -503,12 +521,12 @@ def cook_soup(
     return record, extra
 
 
-def evaluate_splits(trainer: Any, data: PreparedData) -> tuple[dict[str, Any], Predictions]:
+def evaluate_splits(trainer: Any, data: PreparedData) -> tuple[ModelScores, Predictions]:
     """The trainer's model scored on validation and test (where there is one)."""
-    scores: dict[str, Any] = {"validation": trainer.evaluate(data.validation)}
+    scores = ModelScores(validation=trainer.evaluate(data.validation))
     predictions: Predictions = {"validation": last_predictions(trainer)}
     if data.test is not None:
-        scores["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+        scores.test = trainer.evaluate(data.test, metric_key_prefix="test")
         predictions["test"] = last_predictions(trainer)
     return scores, predictions
 
@@ -537,13 +555,11 @@ def score_search_model(
     model = AutoModelForSequenceClassification.from_pretrained(str(kept))
     trainer.model = model.to(trainer.args.device)
     trainer.model_wrapped = trainer.model
-    scores: dict[str, Any] = {"validation": trainer.evaluate(data.validation)}
-    if data.test is not None:
-        scores["test"] = trainer.evaluate(data.test, metric_key_prefix="test")
+    scores, _ = evaluate_splits(trainer, data)
     if save_to is not None:
         model.save_pretrained(str(save_to / SEARCH_MODEL))
         trainer.processing_class.save_pretrained(str(save_to / SEARCH_MODEL))
-    return scores
+    return scores.as_dict()
 
 
 def stop_after_class() -> type:
@@ -556,7 +572,7 @@ def stop_after_class() -> type:
             self.epochs = epochs
 
         def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if self.epochs is not None and float(state.epoch or 0.0) >= self.epochs - 1e-6:
+            if self.epochs is not None and float(state.epoch or 0.0) >= self.epochs - FLOAT_TOL:
                 control.should_training_stop = True
 
     return StopAfter

@@ -13,11 +13,11 @@ from pathlib import Path
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
 from hpo_ray.layout import is_ofat
-from hpo_ray.storage import WorkCopy, location_of, work_copy
+from hpo_ray.storage import WorkCopy, held_lock, location_of, work_copy
 from hpo_ray.tuning.kinds import Kind
-from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
+from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session, stoppable
 from hpo_ray.workflows.prepare import check_model_folder, preflight, prepare_inputs
-from hpo_ray.workflows.search import SearchOutcome, finish
+from hpo_ray.workflows.search import SearchOutcome, finish, stopped
 
 
 def resume_experiment(
@@ -35,7 +35,7 @@ def resume_experiment(
     searcher (Optuna's study, or the grid's position) comes back from the experiment folder.
     """
     location = location_of(exp_dir)
-    with work_copy(location) as copy:
+    with held_lock(location), work_copy(location) as copy:
         copy.pull()  # an object store's: the config, the study mirror, the trials' files
         return resume_from(location, copy, retry_errored, overwrite, address, refit)
 
@@ -77,6 +77,9 @@ def resume_from(
             resume_unfinished=True,
             resume_errored=retry_errored,
         )
-        tuner.fit()
+        with stoppable() as stop:
+            tuner.fit()
         copy.pull()  # the trials as they ended
+        if stop.requested:
+            raise stopped(cfg)
         return finish(cfg, overwrite=overwrite, inputs=(models, data))

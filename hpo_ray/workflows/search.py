@@ -22,13 +22,28 @@ from typing import Any
 from hpo_ray.config.loading import dump_config
 from hpo_ray.config.schema import ExperimentConfig
 from hpo_ray.config.trials import ofat_rows, ofat_variants
+from hpo_ray.errors import Interrupted
 from hpo_ray.layout import CONFIG_FILE, DATA_SPLITS, GRID_FILE, REFERENCES_FILE, SUMMARY, is_ofat
 from hpo_ray.report.writer import Report, build_report, preload, write_text
-from hpo_ray.storage import delete, join, work_copy
+from hpo_ray.storage import (
+    EXPERIMENT_KIND,
+    delete,
+    held_lock,
+    join,
+    mark_owned,
+    work_copy,
+    write_file,
+)
 from hpo_ray.tuning.baseline import reference_points
 from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, plan_warnings, search_plan
-from hpo_ray.tuning.runner import build_tuner, check_resources, make_trainable, ray_session
+from hpo_ray.tuning.runner import (
+    build_tuner,
+    check_resources,
+    make_trainable,
+    ray_session,
+    stoppable,
+)
 from hpo_ray.workflows.prepare import (
     Inputs,
     check_data,
@@ -98,6 +113,21 @@ def run_experiment(
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
     preflight(cfg)
+    # The lock: a second search of this name is refused.
+    with held_lock(cfg.experiment_location, make_parent=True):
+        check_outputs(cfg, overwrite)  # again: another search may have begun meanwhile
+        return locked_experiment(cfg, plan, overwrite, trainer_callbacks, callbacks, inputs)
+
+
+def locked_experiment(
+    cfg: ExperimentConfig,
+    plan: TunePlan,
+    overwrite: bool,
+    trainer_callbacks: Sequence[Any],
+    callbacks: list[Any] | None,
+    inputs: Inputs | None,
+) -> SearchOutcome:
+    """``run_experiment`` once its checks passed and it holds the experiment's lock."""
     # The data is read and checked before Ray starts; its tokenizing (and the transformers
     # import) then runs while Ray starts or is joined.
     split = check_data(cfg) if inputs is None else None
@@ -124,22 +154,36 @@ def run_experiment(
             if overwrite:  # (an object store's work copy is fresh already)
                 delete(cfg.experiment_location)
             exp.mkdir(parents=True, exist_ok=True)
+            mark_owned(exp, EXPERIMENT_KIND)
             dump_config(cfg, exp / CONFIG_FILE)
             if split is not None:
-                (exp / DATA_SPLITS).write_text(json.dumps(split.describe(), indent=2))
+                write_file(exp / DATA_SPLITS, json.dumps(split.describe(), indent=2))
             if plan.kind is Kind.OFAT:
                 write_grid_file(cfg, exp)
             elif plan.kind is Kind.SEARCH:  # which trials are the references (report, refit)
-                (exp / REFERENCES_FILE).write_text(json.dumps(reference_points(cfg), indent=2))
+                write_file(exp / REFERENCES_FILE, json.dumps(reference_points(cfg), indent=2))
             copy.push()  # in the store before any trial: a resume starts from these
             trainable = make_trainable(cfg, models, data, trainer_callbacks, kind=plan.kind)
-            build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
+            with stoppable() as stop:
+                build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
             copy.pull()  # an object store's trials, for the reseed, the report and the refit
+            if stop.requested:
+                raise stopped(cfg)
             if needs_reseed(cfg):
                 run_reseed(cfg)  # it trains on Ray: before Ray stops
             # The report is drawn while Ray stops (it reads the folder only).
             report = pool.submit(build_report, exp, final=not cfg.run.refits)
         return finish(cfg, overwrite=overwrite, report=report.result(), inputs=(models, data))
+
+
+def stopped(cfg: ExperimentConfig) -> Interrupted:
+    """What Ctrl-C during the trials says: the search is saved, no reseed or refit ran, and
+    the command that goes on with it."""
+    return Interrupted(
+        f"stopped by Ctrl-C: the finished trials and Tune's state are saved in "
+        f"{cfg.experiment_location} (no reseed, report or refit ran); go on with "
+        f"`hpo-ray resume {cfg.experiment_location}`"
+    )
 
 
 def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
@@ -150,7 +194,7 @@ def write_grid_file(cfg: ExperimentConfig, exp_dir: Path) -> None:
         "variants": ofat_variants(base, cfg.ofat.grid),
         "rows": ofat_rows(base, cfg.ofat.grid),
     }
-    (exp_dir / GRID_FILE).write_text(json.dumps(plan, indent=2))
+    write_file(exp_dir / GRID_FILE, json.dumps(plan, indent=2))
 
 
 def needs_reseed(cfg: ExperimentConfig) -> bool:
