@@ -25,6 +25,7 @@ from hpo_ray.layout import TRIAL_BEST_MODEL, TUNE_CHECKPOINT_GLOB, trial_dir_nam
 from hpo_ray.lazy import lazy_class, module_getattr
 from hpo_ray.storage import delete, join, subfolders
 from hpo_ray.tuning.baseline import reference_points
+from hpo_ray.tuning.interrupt import stop_requested
 from hpo_ray.tuning.schedulers import is_population
 
 Scored = tuple[str, float | None, bool]
@@ -115,6 +116,8 @@ def kept_weights_class() -> type:
             self.prune(trials, ending=trial.trial_id)
 
         def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+            if stop_requested():  # stopped, not finished: the resume needs their checkpoints
+                return
             self.settled.clear()  # a stopped trial may have written once more: look again
             self.ended = True
             self.prune(trials)

@@ -14,8 +14,9 @@ from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
 from hpo_ray.layout import is_ofat
 from hpo_ray.storage import WorkCopy, held_lock, location_of, work_copy
+from hpo_ray.tuning.interrupt import stoppable
 from hpo_ray.tuning.kinds import Kind
-from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session, stoppable
+from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
 from hpo_ray.workflows.prepare import check_model_folder, preflight, prepare_inputs
 from hpo_ray.workflows.search import SearchOutcome, finish, stopped
 

@@ -35,6 +35,7 @@ from hpo_ray.storage import (
     write_file,
 )
 from hpo_ray.tuning.baseline import reference_points
+from hpo_ray.tuning.interrupt import stoppable
 from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.plan import TunePlan, ofat_plan, plan_warnings, search_plan
 from hpo_ray.tuning.runner import (
@@ -42,7 +43,6 @@ from hpo_ray.tuning.runner import (
     check_resources,
     make_trainable,
     ray_session,
-    stoppable,
 )
 from hpo_ray.workflows.prepare import (
     Inputs,
