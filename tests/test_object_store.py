@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -19,8 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from helpers import driver_env, tiny_config
+from pyarrow.fs import FileSelector
 
 from hpo_ray.config.loading import dump_config
+from hpo_ray.errors import ConfigError
 from hpo_ray.storage import WorkCopy, filesystem, holds_files, join
 
 pytestmark = pytest.mark.e2e
@@ -278,3 +281,44 @@ def test_a_missing_bucket_is_refused_before_ray(tmp_path, corpus_csv, tiny_model
     assert err.endswith("bucket 'no-such-bucket' does not exist; create it first"), err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "ray_results").exists() and not (tmp_path / "trained").exists()
+
+
+def test_a_key_that_would_leave_the_work_copy_is_refused(tmp_path, s3_env):
+    import boto3
+
+    exp = f"s3://{BUCKET}/unit/escape"
+    boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"]).put_object(
+        Bucket=BUCKET, Key="unit/escape/../../outside.txt", Body=b"planted"
+    )
+    os.environ["HPO_RAY_WORK_DIR"] = str(tmp_path / "work")
+    try:
+        copy = WorkCopy(exp)
+        with pytest.raises(ConfigError, match="outside the work copy"):
+            copy.pull()
+        assert not any(p.name == "outside.txt" for p in tmp_path.rglob("*"))
+        assert stat.S_IMODE(copy.local.parent.stat().st_mode) == 0o700
+    finally:
+        os.environ.pop("HPO_RAY_WORK_DIR", None)
+
+
+def test_the_old_model_goes_only_after_the_new_one_is_up(tmp_path, s3_env):
+    model = f"s3://{BUCKET}/unit/model"
+    os.environ["HPO_RAY_WORK_DIR"] = str(tmp_path / "work")
+    try:
+        old = WorkCopy(model)
+        old.local.mkdir(parents=True)
+        (old.local / "old_only.bin").write_text("old")
+        (old.local / "labels.json").write_text("[]")
+        old.push()
+        old.discard()
+        new = WorkCopy(model)
+        new.local.mkdir(parents=True)
+        (new.local / "labels.json").write_text('["a", "b"]')
+        new.push()
+        fs, base = filesystem(model)
+        assert fs.get_file_info(base + "/old_only.bin").size == 3  # still there after the push
+        assert new.prune() == ["old_only.bin"]
+        names = {i.base_name for i in fs.get_file_info(FileSelector(base, recursive=True))}
+        assert names == {"labels.json"}
+    finally:
+        os.environ.pop("HPO_RAY_WORK_DIR", None)
