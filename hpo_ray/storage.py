@@ -422,7 +422,9 @@ def held_lock(location: str | Path, make_parent: bool = False) -> Iterator[Path 
     (yields None)."""
     folder = Path(location)
     path = folder.with_name(folder.name + LOCK_SUFFIX)
+    made: list[Path] = []  # parents made here: removed again if left empty
     if make_parent and not is_uri(location):
+        made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
         path.parent.mkdir(parents=True, exist_ok=True)
     if is_uri(location) or not path.parent.is_dir():
         yield None
@@ -453,6 +455,9 @@ def held_lock(location: str | Path, make_parent: bool = False) -> Iterator[Path 
     finally:
         if _lock_holder(path) == (me, host):
             path.unlink(missing_ok=True)
+        for parent in made:  # deepest first: a refused run leaves no empty folders behind
+            with suppress(OSError):
+                parent.rmdir()
 
 
 def _lock_holder(path: Path) -> tuple[int, str] | None:
