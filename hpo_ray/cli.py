@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"hpo-ray: error: {exc}", file=sys.stderr)
+        print(f"hpo-ray: error: {brief(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except Exception:  # noqa: BLE001 - the last line of defence: report a bug as one
         traceback.print_exc()
@@ -229,6 +229,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+MAX_MESSAGE = 600
+"""The longest error line printed (a huge value echoed in a message is cut)."""
+
+
+def brief(message: str) -> str:
+    """``message`` on one line of at most ``MAX_MESSAGE`` characters."""
+    line = " ".join(message.split())
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 40] + " ... (message cut)"
 
 
 if __name__ == "__main__":

@@ -181,6 +181,39 @@ CASES: list[tuple[str, list[str], str]] = [
     ("trial_plots", ["search", "CFG", "run.trial_plots=-2"], "run.trial_plots=-2"),
     ("max_failures", ["search", "CFG", "run.max_failures=-2"], "run.max_failures=-2"),
     ("run_name", ["search", "CFG", "run.name=a/b"], "plain folder name"),
+    ("run_name_mark", ["search", "CFG", "run.name=a?b"], "run.name='a?b' must be at most"),
+    ("run_name_long", ["search", "CFG", "run.name=" + "n" * 300], "must be at most 100"),
+    ("run_name_dot", ["search", "CFG", "run.name=.hidden"], "not starting with '.'"),
+    # values every trial would fail on
+    ("lr_inf", ["search", "CFG", "training.learning_rate=.inf"], "must be a finite number"),
+    ("grad_norm", ["search", "CFG", "training.max_grad_norm=-1"], "training.max_grad_norm=-1"),
+    ("grad_nan", ["search", "CFG", "training.max_grad_norm=.nan"], "must be a finite number"),
+    ("threshold_nan", ["search", "CFG", "data.threshold=.nan"], "data.threshold=nan"),
+    ("nul_path", ["search", "nul.yaml"], "holds a NUL character"),
+    (
+        "space_warmup",
+        ["search", "CFG", "search.space.warmup_ratio={type: float, low: 0, high: 2}"],
+        "search.space.warmup_ratio.high=2.0: training.warmup_ratio=2.0 must be in [0, 1)",
+    ),
+    (
+        "space_lr_negative",
+        ["search", "CFG", "search.space.learning_rate={type: float, low: -1, high: 1}"],
+        "search.space.learning_rate.low=-1.0",
+    ),
+    (
+        "space_inf",
+        ["search", "CFG", "search.space.weight_decay={type: float, low: 0, high: .inf}"],
+        "must be a finite number",
+    ),
+    (
+        "space_batch_zero",
+        ["search", "CFG", "search.space.per_device_train_batch_size={type: int, low: 0, high: 8}"],
+        "per_device_train_batch_size=0 must be >= 1",
+    ),
+    ("space_int_key", ["search", "intkey.yaml"], "the key 3 is not a name"),
+    ("cfg_deep", ["search", "deep.yaml"], "nested too deep"),
+    ("override_deep", ["search", "CFG", "search.space=" + "[" * 3000 + "]" * 3000], "too deep"),
+    ("alias_bomb", ["search", "bomb.yaml"], "run.name"),
     # object stores: the cases' S3 endpoint is a closed port on 127.0.0.1
     ("storage_s3", ["search", "CFG", "run.storage=s3://bucket/x"], "the store does not answer"),
     ("trained_s3", ["search", "CFG", "run.trained_dir=s3://b/t"], "the store does not answer"),
@@ -190,7 +223,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("storage_file", ["search", "CFG", "run.storage=afile"], "is a file, not a folder"),
     ("trained_file", ["search", "CFG", "run.trained_dir=afile"], "is a file, not a folder"),
     ("cache_file", ["search", "CFG", "data.cache_dir=afile"], "is a file, not a folder"),
-    ("exists", ["search", "CFG"], "already holds results"),
+    ("exists", ["search", "CFG"], "hpo_ray did not write"),
     ("mlflow_empty", ["search", "CFG", "tracking.mlflow={}"], "tracking.mlflow.uri is required"),
     ("mlflow_uri", ["search", "CFG", "tracking.mlflow.uri=folder"], "must be a tracking URI"),
     # models
@@ -273,6 +306,19 @@ def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None
     (folder / "list.yaml").write_text("- search\n- data\n")
     (folder / "section.yaml").write_text("search: 5\n")
     (folder / "emptydir").mkdir()
+    base = base_config(model)
+    (folder / "nul.yaml").write_text(
+        yaml.safe_dump({**base, "data": {**base["data"], "path": "data\0.csv"}})
+    )
+    intkey = {**base, "search": {**base.get("search", {}), "space": {3: {"type": "float"}}}}
+    (folder / "intkey.yaml").write_text(yaml.safe_dump(intkey))
+    (folder / "deep.yaml").write_text("search:\n  space: " + "[" * 5000 + "]" * 5000 + "\n")
+    levels = ["a: &a [" + ", ".join(["x"] * 10) + "]"]
+    for i, name in enumerate("bcdef"):
+        prev = "abcdef"[i]
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    bomb = "run:\n  name: {" + ", ".join(levels) + "}\n"
+    (folder / "bomb.yaml").write_text(bomb)
     (folder / "broken_exp").mkdir()
     (folder / "broken_exp" / "hpo_config.yaml").write_text("data: {path: [\n")
     (folder / "no_state_exp").mkdir()
@@ -337,6 +383,10 @@ def outcomes(tmp_path_factory, tiny_model) -> dict[str, dict[str, Any]]:
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = pool.map(lambda case: run_case(root / case[0], case[1]), CASES)
         return {case[0]: result for case, result in zip(CASES, results, strict=True)}
+
+
+def test_a_huge_value_is_cut_in_the_message(outcomes):
+    assert len(outcomes["alias_bomb"]["stderr"]) < 1000
 
 
 def test_there_are_many_distinct_cases():

@@ -115,6 +115,8 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: a binary file, not YAML; pass a YAML config")
     try:
         return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deep to be a config; flatten it") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -132,6 +134,8 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         raise ConfigError(f"override {item!r} is not key=value; write e.g. search.num_samples=4")
     try:
         value = yaml.safe_load(text) if text.strip() else None
+    except RecursionError:
+        raise ConfigError(f"override {key.strip()}=...: nested too deep; flatten it") from None
     except yaml.YAMLError:
         value = text
     node = raw
@@ -243,5 +247,11 @@ def convert_field(value: Any, tp: Any, key: str) -> Any:
     if origin is dict and args and args[1] is ParamSpec:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        for k in value:
+            if not isinstance(k, str):
+                raise ConfigError(
+                    f"{key}: the key {k!r} is not a name; search.space keys are training "
+                    "parameters such as learning_rate"
+                )
         return {k: build(ParamSpec, v, f"{key}.{k}.") for k, v in value.items()}
     return convert_value(value, tp, key)

@@ -45,7 +45,8 @@ class RunConfig:
     """Where outputs land and how the run behaves."""
 
     name: str = ""
-    """Experiment name (default: the config file's stem)."""
+    """Experiment name (default: the config file's stem): at most 100 letters, digits and
+    ``. _ - + = @ ,``, not starting with ``.``."""
     storage: str = "ray_results"
     """Where experiment folders live: a folder every node sees, or an object-store URI
     (``s3://bucket/prefix``)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import typing
 from typing import Any
 
@@ -52,6 +54,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Check values and cross-field rules; raises ``ConfigError`` on the first problem.
 
     Returns the config normalised (a new object)."""
+    check_plain_values(cfg, "")  # before any rule compares a NaN
     d, t, s, r = cfg.data, cfg.training, cfg.search, cfg.resources
     _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
     _one_of("data.format", d.format, DATA_FORMATS)
@@ -203,10 +206,67 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     name = cfg.run.name
     check_config(
         not name or ("/" not in name and name not in (".", "..")),
-        f"run.name={name!r} must be a plain folder name without '/'",
+        f"run.name={short(name)} must be a plain folder name without '/'",
     )
+    check_config(
+        not name or (bool(RUN_NAME.fullmatch(name)) and len(name) <= MAX_NAME),
+        f"run.name={short(name)} must be at most {MAX_NAME} letters, digits and . _ - + = @ , "
+        "(not starting with '.'); pick a plain name",
+    )
+    for param, spec in space.items():  # a searched value obeys the training value's rules
+        check_space_values(param, spec, t)
     search = dataclasses.replace(s, metric=metric, space=space)
     return dataclasses.replace(cfg, search=search, ofat=ofat)
+
+
+RUN_NAME = re.compile(r"[^\W.][\w.+=@,-]*")
+"""What ``run.name`` may be: it names folders, a lock file and a SQLite URI."""
+MAX_NAME = 100
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a huge value in a message is one line)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'" + f" ({len(text)} chars)"
+
+
+def check_plain_values(node: Any, where: str) -> None:
+    """Every number of the config finite and no text holding a NUL, in every section."""
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            check_plain_values(getattr(node, f.name), f"{where}.{f.name}" if where else f.name)
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            check_plain_values(value, f"{where}.{key}")
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            check_plain_values(value, f"{where}[{i}]")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"{where}={node} must be a finite number")
+    elif isinstance(node, str) and "\0" in node:
+        raise ConfigError(f"{where}={short(node)} holds a NUL character; remove it")
+
+
+def check_space_values(name: str, spec: ParamSpec, base: TrainingConfig) -> None:
+    """The bounds (or values) of ``search.space.<name>`` checked as training values."""
+    if name not in {f.name for f in dataclasses.fields(TrainingConfig)}:
+        return
+    if spec.type == "categorical":
+        values = [("values", v) for v in spec.values or []]
+    else:
+        whole = spec.type == "int"
+        values = [
+            (p, int(v) if whole and v is not None else v)
+            for p, v in (("low", spec.low), ("high", spec.high))
+        ]
+    for part, value in values:
+        try:
+            validate_training(dataclasses.replace(base, **{name: value}), "training")
+        except ConfigError as exc:
+            raise ConfigError(f"search.space.{name}.{part}={short(value)}: {exc}") from None
+        except TypeError:
+            continue  # compared with a value of another type: its own check names it
 
 
 def validate_soup(cfg: ExperimentConfig) -> None:
@@ -272,6 +332,10 @@ def validate_param(name: str, spec: ParamSpec) -> ParamSpec:
 def validate_training(t: TrainingConfig, where: str) -> None:
     """Check training values; ``where`` names them in messages (``training`` or an OFAT value)."""
     check_config(t.learning_rate > 0, f"{where}.learning_rate={t.learning_rate} must be > 0")
+    check_config(
+        t.max_grad_norm >= 0,
+        f"{where}.max_grad_norm={t.max_grad_norm} must be >= 0 (0: no clipping)",
+    )
     check_config(
         t.num_train_epochs >= 1, f"{where}.num_train_epochs={t.num_train_epochs} must be >= 1"
     )
