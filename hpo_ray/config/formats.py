@@ -186,8 +186,8 @@ class ModelScores:
     def as_dict(self) -> dict[str, Any]:
         """The record as written (fields left empty are left out)."""
         out: dict[str, Any] = {"made_by": self.made_by} if self.made_by else {}
-        out["validation"] = self.validation
         optional = {
+            "validation": self.validation,
             "test": self.test,
             "soup": self.soup,
             "comparisons": self.comparisons,

@@ -113,24 +113,25 @@ def run_experiment(
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
     preflight(cfg)
+    # The data is read and checked before Ray starts; its tokenizing (and the transformers
+    # import) then runs while Ray starts or is joined.
+    split = check_data(cfg) if inputs is None else None
     # The lock: a second search of this name is refused.
     with held_lock(cfg.experiment_location, make_parent=True):
         check_outputs(cfg, overwrite)  # again: another search may have begun meanwhile
-        return locked_experiment(cfg, plan, overwrite, trainer_callbacks, callbacks, inputs)
+        return locked_experiment(cfg, plan, split, overwrite, trainer_callbacks, callbacks, inputs)
 
 
 def locked_experiment(
     cfg: ExperimentConfig,
     plan: TunePlan,
+    split: Any,
     overwrite: bool,
     trainer_callbacks: Sequence[Any],
     callbacks: list[Any] | None,
     inputs: Inputs | None,
 ) -> SearchOutcome:
     """``run_experiment`` once its checks passed and it holds the experiment's lock."""
-    # The data is read and checked before Ray starts; its tokenizing (and the transformers
-    # import) then runs while Ray starts or is joined.
-    split = check_data(cfg) if inputs is None else None
     if plan.kind is Kind.SEARCH:
         for warning in plan_warnings(cfg):
             log.warning(warning)
