@@ -38,6 +38,7 @@ if str(SCRIPTS) not in sys.path:  # loaded from elsewhere
 from benchlib import (  # noqa: E402 - shared by the benchmark scripts
     DEMO_CSV,
     REPO,
+    RESULTS_DIR,
     child_env,
     event_files,
     experiment_raw,
@@ -114,7 +115,7 @@ def measure(code: Path, work: Path, runs: int, address: str | None) -> dict[str,
             ray_tmp = work / f"ray-{i}"
             ray_tmp.mkdir()
             start, end = one_run(code, config, name, {**env, "RAY_TMPDIR": str(ray_tmp)}, address)
-            exp = work / "ray_results" / name
+            exp = work / RESULTS_DIR / name
             first_step, last_event = event_times(exp)
             trial_made = min((t / "params.json").stat().st_mtime for t in trial_folders(exp))
             row: dict[str, Any] = {

@@ -35,6 +35,9 @@ from tree_memory import TreeRss  # noqa: E402 - the sampler the child runner use
 REPO = SCRIPTS.parent
 DEMO_CSV = REPO / "datasets" / "dataset.csv"
 """The demo corpus (``hpo-ray prepare-data``)."""
+RESULTS_DIR, TRAINED_DIR, CACHE_DIR = "ray_results", "trained", "cache"
+"""The folders of a work folder that ``experiment_raw`` points run.storage, run.trained_dir
+and data.cache_dir at."""
 EVENTS_GLOB = "events.out.tfevents*"
 """TensorBoard's event files (a trial writes its own in its folder)."""
 LOG_TAIL = 4000
@@ -144,7 +147,7 @@ def experiment_raw(
     cores). What a section gives overrides these; ``sections`` adds others (``ofat``)."""
     raw: dict[str, Any] = {}
     if data is not None:
-        raw["data"] = {**data, "cache_dir": data.get("cache_dir", str(work / "cache"))}
+        raw["data"] = {**data, "cache_dir": data.get("cache_dir", str(work / CACHE_DIR))}
     if model is not None:
         raw["model"] = {"name": model}
     if training is not None:
@@ -154,8 +157,8 @@ def experiment_raw(
     raw.update({k: dict(v) for k, v in sections.items()})
     raw["resources"] = {"cpu": 1, **(resources or {})}
     raw["run"] = {
-        "storage": str(work / "ray_results"),
-        "trained_dir": str(work / "trained"),
+        "storage": str(work / RESULTS_DIR),
+        "trained_dir": str(work / TRAINED_DIR),
         "dashboard": False,
         **(run or {}),
     }

@@ -12,6 +12,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from hpo_ray.layout import CONFIG_FILE, MODEL_METRICS
+
 pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_quality.py"
@@ -107,13 +109,13 @@ def test_refits_hold_test_scores_and_outputs_stay_in_work(
     _, out, work, _ = bench
     rows = pd.read_csv(out / "quality.csv")
     for row in rows.to_dict("records"):
-        metrics = json.loads((Path(row["trained_dir"]) / "metrics.json").read_text())
+        metrics = json.loads((Path(row["trained_dir"]) / MODEL_METRICS).read_text())
         if row["method"] == "pbt":  # the search's own model; the replay is reported beside it
             assert metrics["test"]["test_f1"] == pytest.approx(row["replay_test_f1"])
             metrics = metrics["search_model"]
         assert metrics["test"]["test_f1"] == pytest.approx(row["refit_test_f1"])
         assert Path(row["trained_dir"]).is_relative_to(work)
-    assert (work / "ray_results" / "auto_soup-s7" / "hpo_config.yaml").is_file()
+    assert (work / "ray_results" / "auto_soup-s7" / CONFIG_FILE).is_file()
 
 
 def test_summary_json_and_plot(bench: tuple[ModuleType, Path, Path, float]) -> None:

@@ -14,6 +14,8 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
+from hpo_ray.layout import SEARCH_ARTIFACTS, TRIALS_CSV, trial_dir_name
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,13 +65,13 @@ def test_scale_smoke(scale: ModuleType, tmp_path: Path, ray_local: None) -> None
         assert s["whole_s"] > s["fit_s"] + s["report_s"]
         assert s["mb_by_part"]["trials"] > 0 and s["mb_by_part"]["study_db"] > 0
         exp = tmp_path / "ray_results" / f"scale{n}"
-        table = pd.read_csv(exp / "hpo_artifacts" / "hpo_trials.csv")
+        table = pd.read_csv(exp / SEARCH_ARTIFACTS / TRIALS_CSV)
         assert len(table) == n
         assert table["objective"].notna().all() and (table["objective"] > 0).all()
         assert (table["objective"] >= table["eval_f1"] - 1e-9).all()
         assert (table.loc[table["status"] == "completed", "epochs_run"] == 3).all()
-        assert len(list(exp.glob("trial_*"))) == n
-        assert (exp / "hpo_artifacts" / "optimization_history.png").is_file()
+        assert len(list(exp.glob(trial_dir_name("*")))) == n
+        assert (exp / SEARCH_ARTIFACTS / "optimization_history.png").is_file()
     verdict = report["verdict"]
     assert set(verdict["metrics"]) == set(scale.METRICS)
     assert verdict["method"].startswith("per-trial ratio")
