@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,17 @@ def start_search(config_path: Path) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def terminated_trials(exp_dir: Path) -> set[str]:
+    """Ids of the trials the newest Tune experiment state records as finished (empty before
+    the first state, or when it is caught mid-write)."""
+    states = sorted(exp_dir.glob("experiment_state-*.json"))
+    if not states:
+        return set()
+    try:
+        data = json.loads(states[-1].read_text())
+    except (json.JSONDecodeError, OSError):
+        return set()
+    trials = [json.loads(t[0]) for t in data["trial_data"]]
+    return {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from faults import PoisonWeights
-from helpers import driver_env, start_search, tiny_config
+from helpers import driver_env, start_search, terminated_trials, tiny_config
 
 from hpo_ray.cli import main
 from hpo_ray.config.loading import dump_config
@@ -69,19 +69,6 @@ def test_a_request_no_node_can_satisfy_is_refused(tmp_path, corpus_csv, tiny_mod
         check_resources(cfg)
 
 
-def _terminated(exp_dir: Path) -> set[str]:
-    """Ids of the trials the experiment state records as finished."""
-    states = sorted(exp_dir.glob("experiment_state-*.json"))
-    if not states:
-        return set()
-    try:
-        data = json.loads(states[-1].read_text())
-    except (json.JSONDecodeError, OSError):
-        return set()  # caught mid-write
-    trials = [json.loads(t[0]) for t in data["trial_data"]]
-    return {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}
-
-
 def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tiny_model, ray_local):
     cfg = tiny_config(
         tmp_path,
@@ -97,7 +84,7 @@ def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tin
     driver = start_search(path)
     deadline = time.time() + 300
     early: dict[str, bytes] = {}
-    while len(_terminated(exp)) < 2 and driver.poll() is None and time.time() < deadline:
+    while len(terminated_trials(exp)) < 2 and driver.poll() is None and time.time() < deadline:
         early = early or _searcher_snapshot(exp)
         time.sleep(0.2)
     assert driver.poll() is None, "the search ended before it could be killed"
@@ -113,7 +100,7 @@ def test_driver_killed_then_resume_finishes_the_search(tmp_path, corpus_csv, tin
     for name, content in early.items():
         (exp / name).write_bytes(content)
     before = SearchResults.load(exp).frame
-    finished = _terminated(exp)
+    finished = terminated_trials(exp)
     done_before = before[before["trial_id"].isin(finished)].set_index("trial_id")
     assert len(done_before) >= 2
     assert len(before) < 6 or (before["status"] != "completed").any(), "nothing left to resume"

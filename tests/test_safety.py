@@ -6,7 +6,6 @@ the Ctrl-C run is a real search in its own process."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import stat
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import driver_env, tiny_config
+from helpers import driver_env, terminated_trials, tiny_config
 
 from hpo_ray.cli import main
 from hpo_ray.config.loading import dump_config
@@ -161,16 +160,6 @@ def _umask() -> int:
     return mask
 
 
-def _finished(exp: Path) -> set[str]:
-    states = sorted(exp.glob("experiment_state-*.json"))
-    try:
-        data = json.loads(states[-1].read_text()) if states else {"trial_data": []}
-    except (json.JSONDecodeError, OSError):
-        return set()
-    trials = [json.loads(t[0]) for t in data["trial_data"]]
-    return {t["trial_id"] for t in trials if t["status"] == "TERMINATED"}
-
-
 def _cli(*args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hpo_ray.cli", *args],
@@ -209,10 +198,10 @@ def test_ctrl_c_stops_the_search_and_resume_finishes_it(tmp_path, corpus_csv, ti
             timeout=120,
         )
         assert second.returncode == 2 and "in use by process" in second.stderr, second.stderr
-        while not _finished(exp) and driver.poll() is None and time.time() < deadline:
+        while not terminated_trials(exp) and driver.poll() is None and time.time() < deadline:
             time.sleep(0.2)
         assert driver.poll() is None, "the search ended before Ctrl-C"
-        done_first = _finished(exp)
+        done_first = terminated_trials(exp)
         driver.send_signal(signal.SIGINT)
         _, err = driver.communicate(timeout=180)
     finally:
