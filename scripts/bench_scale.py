@@ -1,17 +1,13 @@
 """Scale benchmark: many trials of a trivial trainable through hpo_ray's real search path.
 
 What grows with the number of trials when training costs nothing? Each size runs in a fresh
-subprocess that does what ``hpo_ray.workflows.search.run_experiment`` does, minus the data and
-the model:
-
-  config via ``hpo_ray.config.loading.from_dict`` + ``resolve_paths`` (Optuna TPE, ASHA, a
-  3-parameter space: learning_rate, weight_decay, warmup_ratio; 3 epochs),
-  ``search_plan(cfg)``, inside
-  ``ray_session`` (private local Ray, 2 CPUs, no dashboard) ``dump_config`` into the
-  experiment folder, ``build_tuner(cfg, plan, trivial).fit()`` (same
-  searcher, scheduler, StudyMirror callback, checkpoint policy, reuse_actors; the trivial
-  trainable wrapped in ``tune.with_parameters`` + ``tune.with_resources`` as the HF one is),
-  then ``hpo_ray.report.writer.write_report`` (trial CSV, plots, summary, SQLite Optuna study).
+subprocess ``hpo_ray.workflows.search.run_experiment`` itself, with the benchmark's trivial
+trainable in place of the HF one (its ``trainable=`` argument: no data, no model, no refit):
+the validated config (Optuna TPE, ASHA, a 3-parameter space: learning_rate, weight_decay,
+warmup_ratio; 3 epochs), inside ``ray_session`` (private local Ray, 2 CPUs, no dashboard),
+the run's checks, lock and folder files, the Tuner (same searcher, scheduler, StudyMirror
+callback, checkpoint policy, reuse_actors, resources), then the report (trial CSV, plots,
+summary, SQLite Optuna study). A Tune callback marks where the fit began and ended.
 
 The trivial trainable reports 3 evaluations of a smooth synthetic objective of its config with
 every key the report path reads (objective, eval_f1/accuracy/macro_f1/loss, epoch, step,
@@ -19,7 +15,8 @@ train_done, node_id, trainable_params on the last one) and, like the HF trainabl
 ``run.checkpoint: model``, a small checkpoint (``--checkpoint-kb``) with every non-final
 report. No model, no data, no sleep: what is measured is Tune + hpo_ray overhead.
 
-Per size: whole wall (subprocess start to exit), fit wall, report wall, wall per trial, driver
+Per size: whole wall (subprocess start to exit), fit wall, report wall (fit end to the run's
+return: the report, drawn as the run draws it), wall per trial, driver
 peak RSS (``ru_maxrss`` of the driver), peak RSS of the driver's whole process tree (raylet,
 GCS, workers; psutil sampling every 0.5 s), experiment folder size and file count.
 
@@ -47,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sqlite3
 import sys
@@ -105,39 +101,43 @@ def synthetic_f1(config: dict[str, Any], epoch: int) -> float:
 
 
 def trivial_trainable(config: dict[str, Any], checkpoint_kb: int = 0) -> None:
-    """Three evaluations of ``synthetic_f1``, reported as the HF trainable reports them."""
+    """Three evaluations of ``synthetic_f1``, reported as the HF trainable reports them (a
+    ``TrialReport``); with ``checkpoint_kb`` a checkpoint of that size with each non-final one."""
     import ray
     from ray import tune
 
+    from hpo_ray.config.formats import TrialReport, eval_key
+
     node = str(ray.get_runtime_context().get_node_id())
-    kb = checkpoint_kb
     best = -math.inf
     for epoch in range(1, EPOCHS + 1):
         f1 = synthetic_f1(config, epoch)
         best = max(best, f1)
         done = epoch == EPOCHS
-        result: dict[str, Any] = {
-            "eval_loss": 1.0 - f1 + 0.1,
-            "eval_accuracy": min(1.0, f1 + 0.01),
-            "eval_f1": f1,
-            "eval_macro_f1": f1 - 0.005,
-            "eval_runtime": 0.01,
-            "eval_samples_per_second": 1000.0,
-            "eval_steps_per_second": 100.0,
-            "epoch": float(epoch),
-            "objective": best,
-            "step": epoch * STEPS_PER_EPOCH,
-            "train_done": done,
-            "node_id": node,
+        scores = {
+            eval_key("loss"): 1.0 - f1 + 0.1,
+            eval_key("accuracy"): min(1.0, f1 + 0.01),
+            eval_key("f1"): f1,
+            eval_key("macro_f1"): f1 - 0.005,
+            eval_key("runtime"): 0.01,
+            eval_key("samples_per_second"): 1000.0,
+            eval_key("steps_per_second"): 100.0,
         }
-        if done:
-            result["trainable_params"] = 1000
-        if done or kb <= 0:
+        result = TrialReport(
+            scores=scores,
+            objective=best,
+            train_done=done,
+            epoch=float(epoch),
+            step=epoch * STEPS_PER_EPOCH,
+            node_id=node,
+            trainable_params=1000 if done else None,
+        ).as_result()
+        if done or checkpoint_kb <= 0:
             tune.report(result)
             continue
         folder = tempfile.mkdtemp(prefix="scale-ckpt-")
         try:
-            Path(folder, "model.safetensors").write_bytes(b"\0" * (kb * 1024))
+            Path(folder, "model.safetensors").write_bytes(b"\0" * (checkpoint_kb * 1024))
             Path(folder, "trainer_state.json").write_text(json.dumps({"global_step": epoch}))
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
         finally:
@@ -202,7 +202,8 @@ def folder_stats(exp: Path) -> dict[str, Any]:
 def run_one(
     n: int, root: Path, cpus: int, checkpoint_kb: int, address: str = "local"
 ) -> dict[str, Any]:
-    """Search + report for ``n`` trials in this process; the timings and what it left.
+    """``run_experiment`` of ``n`` stand-in trials in this process; the timings and what it
+    left.
 
     ``address`` other than ``local`` joins that Ray cluster instead of starting one (and
     ``cpus`` is the cluster's business); a Ray already initialised in this process is reused.
@@ -211,39 +212,45 @@ def run_one(
     import pandas as pd
     from ray import tune
 
-    from hpo_ray.config.loading import dump_config
-    from hpo_ray.layout import CONFIG_FILE, SEARCH_ARTIFACTS, STUDY_FILE, TRIALS_CSV
-    from hpo_ray.report.writer import write_report
+    from hpo_ray.config.formats import OBJECTIVE
+    from hpo_ray.layout import SEARCH_ARTIFACTS, STUDY_FILE, TRIALS_CSV
+    from hpo_ray.tuning.kinds import Kind
     from hpo_ray.tuning.plan import search_plan
-    from hpo_ray.tuning.runner import build_tuner, check_resources, ray_session
+    from hpo_ray.tuning.runner import ray_session, run_callbacks
+    from hpo_ray.workflows.search import run_experiment
 
-    # As run_experiment: Tune warns on every snapshot with num_to_keep=1 otherwise.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    class FitClock(tune.Callback):  # type: ignore[misc]
+        """When the Tuner's fit began and ended (Tune calls it in this process)."""
+
+        began = ended = math.nan
+
+        def setup(self, **info: Any) -> None:
+            self.began = time.perf_counter()
+
+        def on_experiment_end(self, trials: Any, **info: Any) -> None:
+            self.ended = time.perf_counter()
+
     cfg = scale_config(n, root, checkpoint_kb)
-    plan = search_plan(cfg)
     exp = cfg.experiment_dir
     out: dict[str, Any] = {"trials": n, "import_s": time.perf_counter() - t0}
     ray_tmp = Path(tempfile.mkdtemp(prefix="hpo-scale-ray-", dir="/tmp"))
+    clock = FitClock()
     try:
         t = time.perf_counter()
         private = {"num_cpus": cpus, "_temp_dir": str(ray_tmp)} if address == "local" else {}
         with ray_session(address, False, **private):
             out["ray_start_s"] = time.perf_counter() - t
-            check_resources(cfg)
-            exp.mkdir(parents=True, exist_ok=True)
-            dump_config(cfg, exp / CONFIG_FILE)
-            # Wrapped as make_trainable wraps the HF trainable.
-            trivial = tune.with_resources(
-                tune.with_parameters(trivial_trainable, checkpoint_kb=checkpoint_kb),
-                {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu},
+            t = time.perf_counter()
+            run_experiment(
+                cfg,
+                search_plan,
+                callbacks=[*run_callbacks(cfg, Kind.SEARCH), clock],
+                trainable=tune.with_parameters(trivial_trainable, checkpoint_kb=checkpoint_kb),
             )
-            tuner = build_tuner(cfg, plan, trivial)
-            t = time.perf_counter()
-            tuner.fit()
-            out["fit_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            write_report(exp, final=True)
-            out["report_s"] = time.perf_counter() - t
+            done = time.perf_counter()
+            out["before_fit_s"] = clock.began - t  # checks, the folder's files
+            out["fit_s"] = clock.ended - clock.began
+            out["report_s"] = done - clock.ended  # the report (trials CSV, plots, study)
             t = time.perf_counter()
         out["ray_shutdown_s"] = time.perf_counter() - t
     finally:
@@ -253,7 +260,7 @@ def run_one(
     table = pd.read_csv(exp / SEARCH_ARTIFACTS / TRIALS_CSV)
     out["csv_rows"] = len(table)
     out["statuses"] = trial_statuses(exp)
-    out["best_objective"] = float(table["objective"].max())
+    out["best_objective"] = float(table[OBJECTIVE].max())
     with sqlite3.connect(exp / STUDY_FILE) as db:
         out["study_trials"] = int(db.execute("select count(*) from trials").fetchone()[0])
     out.update(folder_stats(exp))

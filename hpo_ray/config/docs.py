@@ -8,7 +8,7 @@ entries (``search.space.<name>``). Types come from ``typing.get_type_hints``, de
 the source (the string statement right after the annotated assignment).
 
 Run ``python -m hpo_ray.config.docs`` to print it, ``--write`` to write
-``docs/configuration.md``; ``tests/test_config_docs.py`` fails when that file is stale.
+``docs/configuration.md``; ``tests/unit/test_config_docs.py`` fails when that file is stale.
 
 Example::
 

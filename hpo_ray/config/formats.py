@@ -149,7 +149,9 @@ def numeric_scores(metrics: Mapping[str, Any], prefix: str = EVAL_PREFIX) -> dic
     }
 
 
-_SCORE_FIELDS = ("made_by", "validation", "test", "soup", "comparisons", "validation_se")
+MADE_BY = "made_by"
+"""The key of how a model's weights were made (in its scores and in a soup's record)."""
+_SCORE_FIELDS = (MADE_BY, "validation", "test", "soup", "comparisons", "validation_se")
 
 
 @dataclass
@@ -185,7 +187,7 @@ class ModelScores:
 
     def as_dict(self) -> dict[str, Any]:
         """The record as written (fields left empty are left out)."""
-        out: dict[str, Any] = {"made_by": self.made_by} if self.made_by else {}
+        out: dict[str, Any] = {MADE_BY: self.made_by} if self.made_by else {}
         optional = {
             "validation": self.validation,
             "test": self.test,
@@ -202,7 +204,7 @@ class ModelScores:
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> ModelScores:
         return cls(
-            made_by=str(record.get("made_by") or ""),
+            made_by=str(record.get(MADE_BY) or ""),
             validation=dict(record.get("validation") or {}),
             test=None if record.get("test") is None else dict(record["test"]),
             soup=record.get("soup") or None,

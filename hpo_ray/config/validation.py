@@ -16,6 +16,7 @@ import typing
 from typing import Any
 
 from hpo_ray.config.convert import convert_value
+from hpo_ray.config.formats import EVAL_PREFIX
 from hpo_ray.config.run import CHECKPOINT_POLICIES, REFIT_MODES
 from hpo_ray.config.schema import (
     AVERAGES,
@@ -110,7 +111,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
 
     validate_training(t, "training")
 
-    metric = s.metric.removeprefix("eval_")
+    metric = s.metric.removeprefix(EVAL_PREFIX)
     _one_of("search.metric", metric, METRICS)
     check_config(
         isinstance(s.baseline, bool) or s.baseline in REFERENCES,

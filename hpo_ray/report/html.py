@@ -94,7 +94,7 @@ def write_html(
         best = {
             "trial": int(row["trial"]),
             "trial_id": row["trial_id"],
-            "objective": float(row[OBJECTIVE]),
+            OBJECTIVE: float(row[OBJECTIVE]),
             "params": {k: plain(row[k]) for k in cfg.search.space if k in row},
         }
     study = exp_dir / STUDY_FILE

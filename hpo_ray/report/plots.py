@@ -8,11 +8,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpo_ray.config.formats import EPOCH, STEP, TRAIN_EXAMPLES, TRAIN_SECONDS
+from hpo_ray.config.formats import (
+    EPOCH,
+    EVAL_PREFIX,
+    STEP,
+    TRAIN_EXAMPLES,
+    TRAIN_SECONDS,
+    eval_key,
+)
 from hpo_ray.config.schema import MODEL_NAME, OBJECTIVE, ParamSpec
 from hpo_ray.config.trials import same_value
 from hpo_ray.results.compare import model_label
 from hpo_ray.storage import replacing
+
+F1, ACCURACY, LOSS = eval_key("f1"), eval_key("accuracy"), eval_key("loss")
 
 
 def pyplot() -> Any:
@@ -82,18 +91,18 @@ def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path
         ax.set_xticks(range(len(choices)), names, rotation=20)
     kinds = trial_kinds(frame)
     full, stopped = kinds["full"], kinds["stopped"]
-    ax.scatter(x[full], frame["eval_f1"][full], marker="o", label="F1 (weighted)", alpha=0.8)
-    ax.scatter(x[full], frame["eval_accuracy"][full], marker="^", label="accuracy", alpha=0.8)
+    ax.scatter(x[full], frame[F1][full], marker="o", label="F1 (weighted)", alpha=0.8)
+    ax.scatter(x[full], frame[ACCURACY][full], marker="^", label="accuracy", alpha=0.8)
     if stopped.any():
         ax.scatter(
             x[stopped],
-            frame["eval_f1"][stopped],
+            frame[F1][stopped],
             marker="x",
             color="0.45",
             label="F1, cut by the scheduler",
         )
-        epochs = frame["epochs_run"] if "epochs_run" in frame else frame["eval_f1"] * float("nan")
-        for xi, yi, ep in zip(x[stopped], frame["eval_f1"][stopped], epochs[stopped], strict=True):
+        epochs = frame["epochs_run"] if "epochs_run" in frame else frame[F1] * float("nan")
+        for xi, yi, ep in zip(x[stopped], frame[F1][stopped], epochs[stopped], strict=True):
             if pd.notna(ep):
                 ax.annotate(
                     f"{ep:g} ep",
@@ -107,7 +116,7 @@ def plot_metrics_vs_param(frame: pd.DataFrame, param: str, spec: ParamSpec, path
     if base.any():
         ax.scatter(
             x[base],
-            frame["eval_f1"][base],
+            frame[F1][base],
             s=160,
             facecolors="none",
             edgecolors="black",
@@ -264,9 +273,9 @@ def plot_losses(log_history: list[dict[str, Any]], per_step: Path, per_epoch: Pa
     if not train.empty and EPOCH in train:
         by_epoch = train.groupby(np.ceil(train[EPOCH]))["loss"].mean()
         ax.plot(by_epoch.index, by_epoch.values, "o-", color="black", label="training (mean)")
-    if "eval_loss" in frame:
-        evals = frame.dropna(subset=["eval_loss"])
-        ax.plot(evals[EPOCH], evals["eval_loss"], "s--", color="0.45", label="validation")
+    if LOSS in frame:
+        evals = frame.dropna(subset=[LOSS])
+        ax.plot(evals[EPOCH], evals[LOSS], "s--", color="0.45", label="validation")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("loss per epoch")
@@ -290,7 +299,7 @@ def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
             table.groupby("group", sort=False), _cycle(), strict=False
         ):
             rows = rows.sort_values(TRAIN_EXAMPLES)
-            for ax, col in zip(axes, ["eval_accuracy", metric], strict=True):
+            for ax, col in zip(axes, [ACCURACY, metric], strict=True):
                 ax.plot(
                     rows[TRAIN_EXAMPLES],
                     rows[col],
@@ -300,7 +309,7 @@ def plot_train_size(table: pd.DataFrame, metric: str, path: Path) -> None:
                     color="black",
                     label=str(group),
                 )
-        for ax, col in zip(axes, ["accuracy", metric.removeprefix("eval_")], strict=True):
+        for ax, col in zip(axes, ["accuracy", metric.removeprefix(EVAL_PREFIX)], strict=True):
             ax.set_xlabel("training examples")
             ax.set_ylabel(f"validation {col} (best epoch)")
             ax.set_title(f"{col} vs training-set size")

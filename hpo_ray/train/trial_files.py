@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from hpo_ray.config.formats import whole_epochs
+from hpo_ray.config.formats import EVAL_PREFIX, whole_epochs
 from hpo_ray.layout import (
     TRIAL_BEST_EPOCH,
     TRIAL_BEST_MODEL,
@@ -86,7 +86,7 @@ class KeptInfo:
         if not path.is_file():
             return None
         record = json.loads(path.read_text())
-        metric = next((k for k in record if k.startswith("eval_")), "")
+        metric = next((k for k in record if k.startswith(EVAL_PREFIX)), "")
         return cls(
             epoch=float(record["epoch"]),
             step=int(record.get("step", 0)),

@@ -6,7 +6,7 @@ boundary, median stopping's set of stopped trials, the variant generator's live 
 search generator's count. Only ``ray[tune]`` pinned exactly protects them, so every use lives
 here and ``CONTRACT`` lists each name this module relies on; ``broken_contract()`` builds the
 real Ray objects and names whatever moved (a test runs it in CI, and
-``tests/test_architecture.py`` fails if one of these names is used outside this module).
+``tests/unit/test_architecture.py`` fails if one of these names is used outside this module).
 
 The classes are made on first use (importing this module does not load Ray) and stay
 reachable under the module names they were pickled with in Tune's experiment state
@@ -74,7 +74,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 """The parameters of the private methods overridden here."""
 
 PRIVATE_NAMES = frozenset(name for names in CONTRACT.values() for name in names if name[0] == "_")
-"""The private attribute names only this module may use (``tests/test_architecture.py``)."""
+"""The private attribute names only this module may use (``tests/unit/test_architecture.py``)."""
 
 
 def contract_objects() -> dict[str, Any]:

@@ -118,10 +118,16 @@ def make_trainable(
         experiment_dir="" if is_uri(cfg.experiment_location) else str(cfg.experiment_dir),
         callbacks=tuple(trainer_callbacks),
     )
-    return tune.with_resources(
-        tune.with_parameters(train_trial, setup=setup, data=make_data_handles(data)),
-        {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu},
+    return with_trial_resources(
+        cfg, tune.with_parameters(train_trial, setup=setup, data=make_data_handles(data))
     )
+
+
+def with_trial_resources(cfg: ExperimentConfig, trainable: Any) -> Any:
+    """``trainable`` asking Tune for the configured CPUs and GPUs of one trial."""
+    from ray import tune
+
+    return tune.with_resources(trainable, {"cpu": cfg.resources.cpu, "gpu": cfg.resources.gpu})
 
 
 def run_callbacks(cfg: ExperimentConfig, kind: Kind) -> list[Any]:

@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from hpo_ray.config.formats import EPOCH
 from hpo_ray.config.schema import PBT_MUTABLE, ExperimentConfig
 from hpo_ray.errors import ConfigError, check_config
 from hpo_ray.tuning.population import KeepInRange
@@ -178,7 +179,7 @@ class Population(Scheduler):
         return {
             "baseline": references.get("training"),
             "judge": cfg.search.tune_metric,
-            "time_attr": "epoch",
+            "time_attr": EPOCH,
             "perturbation_interval": p.interval,
             "quantile_fraction": p.quantile_fraction,
             "custom_explore_fn": KeepInRange(cfg.search.space),

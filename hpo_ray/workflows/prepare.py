@@ -111,13 +111,15 @@ Inputs = tuple[dict[str, str], dict[str, PreparedData]]
 """Per candidate encoder: its resolved model path, and the data its tokenizer made."""
 
 
-def preflight(cfg: ExperimentConfig) -> None:
+def preflight(cfg: ExperimentConfig, *, data: bool = True) -> None:
     """Every check that needs no data and no Ray, made before either: output folders usable,
-    encoders loadable and long enough for ``data.max_length``, the data file there, and (for a
-    local Ray) the per-trial resources within this machine."""
+    encoders loadable and long enough for ``data.max_length``, the data file there (unless
+    ``data`` is false: a run of its own trainable), and (for a local Ray) the per-trial
+    resources within this machine."""
     check_folders(cfg)
-    resolve_models(cfg)
-    check_sources(cfg.data)
+    if data:
+        resolve_models(cfg)
+        check_sources(cfg.data)
     if not joins_cluster(cfg):
         check_local_resources(cfg)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from hpo_ray.config.formats import FLOAT_TOL, ModelScores, whole_epochs
+from hpo_ray.config.formats import FLOAT_TOL, MADE_BY, ModelScores, whole_epochs
 from hpo_ray.config.schema import MODEL_NAME, ExperimentConfig, eval_key
 from hpo_ray.config.task import task_metrics
 from hpo_ray.config.trials import same_value
@@ -452,7 +452,7 @@ def fit_and_score(
         extra: dict[str, Predictions] = {}
         if made.soup is not None:
             metrics.soup, extra = cook_soup(cfg, trainer, made.soup, data)
-            metrics.made_by = metrics.soup["made_by"]
+            metrics.made_by = metrics.soup[MADE_BY]
         predictions: Predictions = {}
         if not made.on_validation:
             metrics.validation = trainer.evaluate(data.validation)
@@ -509,7 +509,7 @@ def cook_soup(
         scores[name] = scored.as_dict()
     load_into(trainer, greedy)
     record = {
-        "made_by": f"greedy soup of trial{'s' if len(soup.greedy) > 1 else ''} "
+        MADE_BY: f"greedy soup of trial{'s' if len(soup.greedy) > 1 else ''} "
         f"{', '.join(soup.greedy)} (of {len(soup.ingredients)} candidates among the top "
         f"{cfg.run.soup_k}, each kept weights), no training; its validation score is "
         "optimistic (the soup was chosen on validation)",

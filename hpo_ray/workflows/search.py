@@ -43,6 +43,7 @@ from hpo_ray.tuning.runner import (
     check_resources,
     make_trainable,
     ray_session,
+    with_trial_resources,
 )
 from hpo_ray.workflows.prepare import (
     Inputs,
@@ -105,21 +106,29 @@ def run_experiment(
     trainer_callbacks: Sequence[Any] = (),
     callbacks: list[Any] | None = None,
     inputs: Inputs | None = None,
+    trainable: Callable[[dict[str, Any]], None] | None = None,
 ) -> SearchOutcome:
     """Checks, tokenized data, Ray, the Tuner; then report and refit from the folder.
 
     ``callbacks`` replace the run's Tune callbacks (``tuning.runner.run_callbacks``) and
-    ``inputs`` the data preparation (``prepare_inputs``): the benchmarks time both so."""
+    ``inputs`` the data preparation (``prepare_inputs``): the benchmarks time both so.
+    ``trainable`` replaces the HF trainable with a Tune function trainable of the caller's
+    (given the run's per-trial resources here): the run then reads no data and trains no
+    model, so it cannot refit (the scale benchmark's stand-in trials)."""
+    if trainable is not None and cfg.run.refits:
+        raise ValueError("a run with its own trainable has no model to refit: set run.refit false")
     check_outputs(cfg, overwrite)
     plan = make_plan(cfg)  # name and space errors before any data work
-    preflight(cfg)
+    preflight(cfg, data=trainable is None)
     # The data is read and checked before Ray starts; its tokenizing (and the transformers
     # import) then runs while Ray starts or is joined.
-    split = check_data(cfg) if inputs is None else None
+    split = check_data(cfg) if inputs is None and trainable is None else None
     # The lock: a second search of this name is refused.
     with held_lock(cfg.experiment_location, make_parent=True):
         check_outputs(cfg, overwrite)  # again: another search may have begun meanwhile
-        return locked_experiment(cfg, plan, split, overwrite, trainer_callbacks, callbacks, inputs)
+        return locked_experiment(
+            cfg, plan, split, overwrite, trainer_callbacks, callbacks, inputs, trainable
+        )
 
 
 def locked_experiment(
@@ -130,6 +139,7 @@ def locked_experiment(
     trainer_callbacks: Sequence[Any],
     callbacks: list[Any] | None,
     inputs: Inputs | None,
+    trainable: Callable[[dict[str, Any]], None] | None = None,
 ) -> SearchOutcome:
     """``run_experiment`` once its checks passed and it holds the experiment's lock."""
     if plan.kind is Kind.SEARCH:
@@ -151,7 +161,8 @@ def locked_experiment(
             check_resources(cfg)  # a cluster's resources: checked before any data is read
             if pending is not None:
                 inputs = pending.result()
-            models, data = prepare_inputs(cfg) if inputs is None else inputs
+            if trainable is None and inputs is None:
+                inputs = prepare_inputs(cfg)
             if overwrite:  # (an object store's work copy is fresh already)
                 delete(cfg.experiment_location)
             exp.mkdir(parents=True, exist_ok=True)
@@ -164,9 +175,14 @@ def locked_experiment(
             elif plan.kind is Kind.SEARCH:  # which trials are the references (report, refit)
                 write_file(exp / REFERENCES_FILE, json.dumps(reference_points(cfg), indent=2))
             copy.push()  # in the store before any trial: a resume starts from these
-            trainable = make_trainable(cfg, models, data, trainer_callbacks, kind=plan.kind)
+            if trainable is None:
+                assert inputs is not None
+                models, data = inputs
+                trial = make_trainable(cfg, models, data, trainer_callbacks, kind=plan.kind)
+            else:
+                trial = with_trial_resources(cfg, trainable)
             with stoppable() as stop:
-                build_tuner(cfg, plan, trainable, callbacks=callbacks).fit()
+                build_tuner(cfg, plan, trial, callbacks=callbacks).fit()
             copy.pull()  # an object store's trials, for the reseed, the report and the refit
             if stop.requested:
                 raise stopped(cfg)
@@ -174,7 +190,7 @@ def locked_experiment(
                 run_reseed(cfg)  # it trains on Ray: before Ray stops
             # The report is drawn while Ray stops (it reads the folder only).
             report = pool.submit(build_report, exp, final=not cfg.run.refits)
-        return finish(cfg, overwrite=overwrite, report=report.result(), inputs=(models, data))
+        return finish(cfg, overwrite=overwrite, report=report.result(), inputs=inputs)
 
 
 def stopped(cfg: ExperimentConfig) -> Interrupted:

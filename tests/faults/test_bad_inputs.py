@@ -22,7 +22,7 @@ import pytest
 import yaml
 from conftest import make_rows, write_csv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPACE = {"learning_rate": {"type": "float", "low": 1e-4, "high": 5e-3, "log": True}}
 
 

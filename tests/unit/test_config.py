@@ -7,7 +7,7 @@ from hpo_ray.config.schema import ParamSpec
 from hpo_ray.errors import ConfigError
 from hpo_ray.tuning.searchers import check_search as validate_search
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:

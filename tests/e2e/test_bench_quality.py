@@ -16,7 +16,7 @@ from hpo_ray.layout import CONFIG_FILE, MODEL_METRICS
 
 pytestmark = pytest.mark.e2e
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_quality.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_quality.py"
 BUDGET, EPOCHS, CONCURRENT = 4, 2, 2
 METHODS = ["default", "ofat", "auto_soup", "pbt"]
 """One of each code path of the script: refit only, the OFAT sweep, a budgeted search (hpo_ray's

@@ -9,7 +9,7 @@ from hpo_ray.cli import main
 from hpo_ray.config.cluster import check_cluster_config
 from hpo_ray.errors import ConfigError
 
-CLUSTER_DIR = Path(__file__).resolve().parents[1] / "configs" / "cluster"
+CLUSTER_DIR = Path(__file__).resolve().parents[2] / "configs" / "cluster"
 FILES = sorted(CLUSTER_DIR.glob("*.yaml"))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from faults import PoisonWeights
+from fault_callbacks import PoisonWeights
 from helpers import driver_env, start_search, terminated_trials, tiny_config
 
 from hpo_ray.cli import main
@@ -25,7 +25,7 @@ from hpo_ray.workflows.search import run_ofat, run_search
 
 pytestmark = pytest.mark.e2e
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, beside the helper scripts
 
 
 def test_a_diverging_trial_fails_alone_and_is_not_retried(

@@ -18,7 +18,7 @@ from hpo_ray.layout import SEARCH_ARTIFACTS, TRIALS_CSV, trial_dir_name
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def load_script(name: str) -> ModuleType:

@@ -1,6 +1,6 @@
 """On a CUDA machine: four trials packed on one GPU (0.25 each, fp16), the kept model saved.
 
-Skipped without CUDA (CI has none); run it where a GPU is: `python -m pytest tests/test_gpu.py`.
+Skipped without CUDA (CI has none); run it where a GPU is: `python -m pytest tests/e2e/test_gpu.py`.
 """
 
 from __future__ import annotations

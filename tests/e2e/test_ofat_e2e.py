@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from faults import FailOn
+from fault_callbacks import FailOn
 from helpers import tiny_config
 from PIL import Image
 

@@ -12,7 +12,7 @@ import pytest
 from hpo_ray.config import docs, run, schema
 from hpo_ray.tuning import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "configuration.md"
 
 

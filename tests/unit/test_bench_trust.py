@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from scipy.stats import t
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_trust.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_trust.py"
 
 
 def load():
