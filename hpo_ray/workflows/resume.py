@@ -12,8 +12,8 @@ from pathlib import Path
 
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
-from hpo_ray.layout import is_ofat
-from hpo_ray.storage import WorkCopy, held_lock, location_of, work_copy
+from hpo_ray.layout import OWNER_MARK, is_ofat
+from hpo_ray.storage import WorkCopy, held_lock, location_of, made_by_this_user, work_copy
 from hpo_ray.tuning.interrupt import stoppable
 from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
@@ -28,17 +28,22 @@ def resume_experiment(
     overwrite: bool = False,
     address: str | None = None,
     refit: bool | None = None,
+    trust_folder: bool = False,
 ) -> SearchOutcome:
     """Continue ``exp_dir`` (the folder is the truth about where the experiment lives).
 
     Finished trials are kept as they are; unfinished ones resume from their last checkpoint (or
     start over when they had none); failed ones stay failed unless ``retry_errored``. The
     searcher (Optuna's study, or the grid's position) comes back from the experiment folder.
+
+    Tune's restore unpickles the Tuner and the searcher it saved in the folder, which runs the
+    code they name: a folder not marked as made by this user (``storage.made_by_this_user``)
+    is refused unless ``trust_folder``.
     """
     location = location_of(exp_dir)
     with held_lock(location), work_copy(location) as copy:
         copy.pull()  # an object store's: the config, the study mirror, the trials' files
-        return resume_from(location, copy, retry_errored, overwrite, address, refit)
+        return resume_from(location, copy, retry_errored, overwrite, address, refit, trust_folder)
 
 
 def resume_from(
@@ -48,6 +53,7 @@ def resume_from(
     overwrite: bool,
     address: str | None,
     refit: bool | None,
+    trust_folder: bool = False,
 ) -> SearchOutcome:
     from ray import tune
 
@@ -63,6 +69,12 @@ def resume_from(
         raise ExperimentError(
             f"{location} holds no Tune experiment state to resume (the search never started a "
             f"trial); start it again with `hpo-ray search ... --overwrite`"
+        )
+    if not trust_folder and not made_by_this_user(copy.local):
+        raise ExperimentError(
+            f"{location} was not made by hpo_ray for this user (its {OWNER_MARK} marker lacks "
+            "your id), and resuming runs the Python objects Tune pickled in it; resume it only "
+            "if you trust where it came from, with --trust-folder"
         )
     if cfg.run.refits:
         check_model_folder(cfg, overwrite, "skip the refit with --no-refit")

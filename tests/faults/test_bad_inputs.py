@@ -117,6 +117,18 @@ CASES: list[tuple[str, list[str], str]] = [
     ("val_size", ["search", "CFG", "data.validation_size=0"], "data.validation_size=0.0"),
     ("test_size", ["search", "CFG", "data.test_size=0.9"], "data.test_size=0.9"),
     ("folds", ["search", "CFG", "data.folds=1"], "data.folds=1"),
+    ("text_is_label", ["search", "CFG", "data.label_column=text"], "is a text column too"),
+    (
+        "val_one_class",
+        ["search", "CFG", "data.train_path=data.csv", "data.validation_path=oneclass.csv"],
+        "every row of the validation table has class 'positive'",
+    ),
+    (
+        "test_unseen_class",
+        ["search", "CFG", "data.train_path=ab.csv", "data.test_path=abc.csv"]
+        + ["data.label_rule=categorical", "data.test_size=0"],
+        "class 'c' is in the test table but not in the train table",
+    ),
     ("aggregate", ["search", "CFG", "data.fold_aggregate=mode"], "data.fold_aggregate"),
     ("max_length_small", ["search", "CFG", "data.max_length=4"], "data.max_length=4"),
     ("max_length_large", ["search", "CFG", "data.max_length=100000"], "64 positions"),
@@ -236,6 +248,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("model_no_tokenizer", ["search", "CFG", "model.name=no_tokenizer"], "has no tokenizer"),
     ("model_no_config", ["search", "CFG", "model.name=no_config"], "has no config.json"),
     ("model_missing", ["search", "CFG", "model.name=./nope"], "no such folder"),
+    ("pkg_parent", ["search", "CFG", "model.name=pkg:planted_parent.child"], "not installed"),
+    ("model_empty_weights", ["search", "CFG", "model.name=empty_weights"], "is empty (0 bytes)"),
+    ("model_bad_json", ["search", "CFG", "model.name=bad_json"], "not a readable JSON object"),
+    ("hub_offline", ["search", "CFG", "model.name=bert-base-uncased"], "local Hugging Face cache"),
+    ("hub_like_folder", ["search", "CFG", "model.name=models/mine"], "local Hugging Face cache"),
     # the config file itself
     ("cfg_missing", ["search", "missing.yaml"], "not found"),
     ("cfg_binary", ["search", "binary.yaml"], "not a UTF-8 text file"),
@@ -256,6 +273,13 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume_no_state", ["resume", "no_state_exp"], "holds no Tune experiment state"),
     ("refit_empty", ["refit", "emptydir"], "is not an hpo_ray experiment folder"),
     ("refit_no_state", ["refit", "no_state_exp"], "has no Tune experiment state"),
+    # experiment folders from elsewhere: read as plain JSON, a planted pickle never loaded
+    ("report_planted", ["report", "planted_exp"], "holds a pickled Python object"),
+    ("refit_planted", ["refit", "planted_exp"], "holds a pickled Python object"),
+    ("resume_foreign", ["resume", "planted_exp"], "lacks your id), and resuming runs"),
+    ("report_half_state", ["report", "half_state_exp"], "is not valid JSON (line"),
+    ("report_no_trial", ["report", "no_trial_exp"], "the experiment holds no trial"),
+    ("refit_no_trial", ["refit", "no_trial_exp"], "the experiment holds no trial"),
     ("cluster_missing", ["check-cluster", "missing.yaml"], "not found"),
     ("cluster_broken", ["check-cluster", "syntax.yaml"], "not valid YAML"),
     ("no_command", [], "required: command"),
@@ -279,6 +303,26 @@ def make_datasets_dict(folder: Path, rows: list[tuple[str, float]]) -> None:
     ).save_to_disk(str(folder))
 
 
+class Planted:
+    """Unpickled, it writes PLANTED in the working folder (the case's): code from a folder."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (exec, ("open('PLANTED', 'w').write('ran')",))
+
+
+def tune_state(trials: list[dict[str, Any]]) -> str:
+    """An experiment state as Tune writes it: each trial a JSON string with its metadata's."""
+    entries = [[json.dumps(t), json.dumps({"last_result": {}})] for t in trials]
+    return json.dumps({"trial_data": entries, "runner_data": {}})
+
+
+def experiment_folder(folder: Path, model: Path, state: str) -> None:
+    """An experiment folder with a valid config and ``state`` as Tune's experiment state."""
+    folder.mkdir()
+    (folder / "hpo_config.yaml").write_text(yaml.safe_dump(base_config(model)))
+    (folder / "experiment_state-2026-12-04_00-00-00.json").write_text(state)
+
+
 def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None:
     """The case folder: a valid config, data files, broken models, broken configs."""
     folder.mkdir(parents=True)
@@ -287,12 +331,20 @@ def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None
     (folder / "words.csv").write_text("text,sent\nfine film,good\ndull film,bad\n" * 10)
     three = ["text,sent"] + [f"film number {i},{('a', 'b', 'c')[i % 3]}" for i in range(60)]
     (folder / "three.csv").write_text("\n".join(three) + "\n")
+    (folder / "ab.csv").write_text("\n".join(three[:1] + [r for r in three[1:] if r[-1] != "c"]))
+    (folder / "abc.csv").write_text("\n".join(three[:21]) + "\n")
+    write_csv(folder / "oneclass.csv", [r for r in rows if r[1] > 0][:20])
     (folder / "empty.csv").write_text("")
     (folder / "broken.parquet").write_bytes(b"PAR1 not really parquet")
     (folder / "broken.jsonl").write_text('{"text": "a", "sent": 1}\n{"text": \n')
     make_datasets_dict(folder / "dsdict", rows)
     (folder / "afile").write_text("not a folder\n")
+    planted = folder / "planted_parent"  # importing it (not its child) would run this:
+    planted.mkdir()
+    (planted / "__init__.py").write_text("open('PLANTED', 'w').write('ran')\n")
     for name, files in (
+        ("empty_weights", ["config.json", "tokenizer.json"]),
+        ("bad_json", ["model.safetensors", "tokenizer.json"]),
         ("only_config", ["config.json"]),
         ("no_tokenizer", ["config.json", "model.safetensors"]),
         ("no_config", ["model.safetensors", "tokenizer.json"]),
@@ -300,6 +352,8 @@ def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None
         (folder / name).mkdir()
         for f in files:
             (folder / name / f).write_bytes((model / f).read_bytes())
+    (folder / "empty_weights" / "model.safetensors").write_bytes(b"")
+    (folder / "bad_json" / "config.json").write_text("{not json")
     (folder / "binary.yaml").write_bytes(bytes(range(256)))
     (folder / "syntax.yaml").write_text("search:\n  space: [a\n")
     (folder / "twice.yaml").write_text("search:\n  num_samples: 2\nsearch:\n  metric: f1\n")
@@ -323,6 +377,15 @@ def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None
     (folder / "broken_exp" / "hpo_config.yaml").write_text("data: {path: [\n")
     (folder / "no_state_exp").mkdir()
     (folder / "no_state_exp" / "hpo_config.yaml").write_text(yaml.safe_dump(base_config(model)))
+    import pickle
+
+    payload = {"_type": "CLOUDPICKLE_FALLBACK", "value": pickle.dumps(Planted()).hex()}
+    trial = {"trial_id": "a1", "status": "TERMINATED", "experiment_tag": "1_lr=0.001"}
+    planted = tune_state([{**trial, "config": {"learning_rate": payload}}])
+    experiment_folder(folder / "planted_exp", model, planted)
+    (folder / "planted_exp" / "tuner.pkl").write_bytes(pickle.dumps(Planted()))  # resume's
+    experiment_folder(folder / "half_state_exp", model, planted[: len(planted) // 2])
+    experiment_folder(folder / "no_trial_exp", model, tune_state([]))
     (folder / "ray_results" / "exp").mkdir(parents=True)
     (folder / "ray_results" / "exp" / "earlier.txt").write_text("a result to keep\n")
 
@@ -383,6 +446,15 @@ def outcomes(tmp_path_factory, tiny_model) -> dict[str, dict[str, Any]]:
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = pool.map(lambda case: run_case(root / case[0], case[1]), CASES)
         return {case[0]: result for case, result in zip(CASES, results, strict=True)}
+
+
+def test_a_planted_pickle_is_a_real_one_that_would_run(tmp_path, monkeypatch):
+    """The planted payload runs when unpickled (so its cases show the readers never do)."""
+    import pickle
+
+    monkeypatch.chdir(tmp_path)
+    pickle.loads(pickle.dumps(Planted()))
+    assert (tmp_path / "PLANTED").read_text() == "ran"
 
 
 def test_a_huge_value_is_cut_in_the_message(outcomes):

@@ -239,3 +239,21 @@ def test_ctrl_c_stops_the_search_and_resume_finishes_it(tmp_path, corpus_csv, ti
     summary.symlink_to(target)
     assert main(["report", str(exp)]) == 0
     assert target.read_text() == "keep" and not summary.is_symlink()
+
+
+def test_a_folder_is_trusted_for_resume_only_with_this_users_id(tmp_path, monkeypatch):
+    from hpo_ray.storage import made_by_this_user, mark_owned, user_id
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "me"))
+    assert user_id(make=False) is None
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    assert not made_by_this_user(folder)  # no marker
+    mark_owned(folder, "experiment")
+    me = user_id(make=False)
+    assert me is not None and len(me) == 32 and user_id() == me  # kept, not remade
+    assert made_by_this_user(folder)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "someone-else"))
+    assert not made_by_this_user(folder)  # another user: no id yet
+    user_id()
+    assert not made_by_this_user(folder)  # another user's own id
