@@ -35,6 +35,7 @@ from hpo_ray.config.schema import (
     ParamSpec,
     TrainingConfig,
 )
+from hpo_ray.config.secrets import take_credentials
 from hpo_ray.config.task import check_metric, task_metrics
 from hpo_ray.errors import ConfigError, check_config
 from hpo_ray.storage import is_uri
@@ -56,6 +57,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
 
     Returns the config normalised (a new object)."""
     check_plain_values(cfg, "")  # before any rule compares a NaN
+    cfg = take_credentials(cfg)  # before any message could echo a credential
     d, t, s, r = cfg.data, cfg.training, cfg.search, cfg.resources
     _one_of("data.label_rule", d.label_rule, ("threshold", "categorical"))
     _one_of("data.format", d.format, DATA_FORMATS)

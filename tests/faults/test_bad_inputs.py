@@ -232,6 +232,16 @@ CASES: list[tuple[str, list[str], str]] = [
     ("storage_scheme", ["search", "CFG", "run.storage=nosuch://b/x"], "pyarrow cannot open"),
     ("cache_s3", ["search", "CFG", "data.cache_dir=s3://b/c"], "token cache is a local folder"),
     ("resume_s3", ["resume", "s3://bucket/x/exp"], "the store does not answer"),
+    (
+        "storage_secret",
+        ["search", "CFG", "run.storage=s3://bucket/x?secret_key=SEKRIT"],
+        "run.storage='s3://bucket/x': the store does not answer",
+    ),
+    (
+        "mlflow_secret",
+        ["search", "CFG", "tracking.mlflow.uri=https://me:SEKRIT@ml.example.com?api_key=SEKRIT"],
+        "carries a credential (api_key)",
+    ),
     ("storage_file", ["search", "CFG", "run.storage=afile"], "is a file, not a folder"),
     ("trained_file", ["search", "CFG", "run.trained_dir=afile"], "is a file, not a folder"),
     ("cache_file", ["search", "CFG", "data.cache_dir=afile"], "is a file, not a folder"),
@@ -455,6 +465,11 @@ def test_a_planted_pickle_is_a_real_one_that_would_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pickle.loads(pickle.dumps(Planted()))
     assert (tmp_path / "PLANTED").read_text() == "ran"
+
+
+def test_a_credential_in_a_uri_is_never_echoed(outcomes):
+    for case in ("storage_secret", "mlflow_secret"):
+        assert "SEKRIT" not in outcomes[case]["stderr"] + outcomes[case]["stdout"]
 
 
 def test_a_huge_value_is_cut_in_the_message(outcomes):
