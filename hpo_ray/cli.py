@@ -24,7 +24,15 @@ from hpo_ray.config.run import REFIT_MODES
 from hpo_ray.data.corpus import CORPORA, CORPUS_LABELS, DEMO, prepare_corpus, split_corpus
 from hpo_ray.errors import UserError
 from hpo_ray.layout import SUMMARY
-from hpo_ray.storage import WorkCopy, held_lock, join, location_of, work_copy
+from hpo_ray.storage import (
+    WorkCopy,
+    held_lock,
+    join,
+    location_of,
+    made_elsewhere,
+    trust,
+    work_copy,
+)
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -74,6 +82,7 @@ def _report(args: argparse.Namespace) -> int:
         out = write_report(copy.local)
         print(f"results: {join(copy.location, out.name)}")
         print((out / SUMMARY).read_text(), end="")
+        _tell_if_made_elsewhere(copy.location, load_experiment_config(copy.location))
     return 0
 
 
@@ -84,7 +93,27 @@ def _refit(args: argparse.Namespace) -> int:
         cfg = load_experiment_config(copy.location)
         refit_best(cfg, overwrite=args.overwrite, how=args.how)
         print(f"tuned model: {cfg.trained_location}")
+        _tell_if_made_elsewhere(copy.location, cfg)
     return 0
+
+
+FOREIGN_HELP = (
+    "use the paths saved in a folder made by another user or machine (its trained_dir, "
+    "cache_dir, trust_remote_code) instead of this machine's defaults; only for folders you trust"
+)
+
+
+def _tell_if_made_elsewhere(location: str, cfg: Any) -> None:
+    """Where a command on a folder made elsewhere read and wrote (its saved paths unused)."""
+    if not made_elsewhere(location):
+        return
+    d = cfg.data
+    tables = ", ".join([t for t in (d.train_path, d.validation_path, d.test_path) if t] or [d.path])
+    print(
+        f"note: {location} was made elsewhere (its marker lacks your hpo_ray id), so this "
+        f"machine's defaults were used: models in {cfg.run.trained_dir}, the token cache in "
+        f"{d.cache_dir}; data read from {tables}; --trust-folder uses the saved paths"
+    )
 
 
 @contextmanager
@@ -177,10 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="rewrite CSV, plots and summary of an experiment folder")
     p.add_argument("experiment", help="e.g. ray_results/demo")
+    p.add_argument("--trust-folder", action="store_true", help=FOREIGN_HELP)
     p.set_defaults(func=_report)
 
     p = sub.add_parser("refit", help="save the model of an experiment folder's best config")
     p.add_argument("experiment", help="e.g. ray_results/demo")
+    p.add_argument("--trust-folder", action="store_true", help=FOREIGN_HELP)
     p.add_argument(
         "--how",
         choices=[m for m in REFIT_MODES if m != "none"],
@@ -225,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "trust_folder", False):
+        trust(args.experiment)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -249,6 +249,25 @@ def mark_owned(folder: Path, kind: str) -> None:
     )
 
 
+_TRUSTED: set[str] = set()
+"""Locations this process was told to trust (``--trust-folder``)."""
+
+
+def trust(location: str | Path) -> None:
+    """Trust the experiment at ``location`` for this process as if this user made it (an
+    object store's: its work copy too)."""
+    place = location_of(location)
+    _TRUSTED.update({place, location_of(work_folder(place))})
+
+
+def made_elsewhere(location: str | Path) -> bool:
+    """Whether the experiment at ``location`` (its local folder or work copy) was made by
+    someone else, or by this user on another machine: its marker lacks this user's id and it
+    was not trusted (``trust``)."""
+    place = location_of(location)
+    return place not in _TRUSTED and not made_by_this_user(work_folder(place))
+
+
 def made_by_this_user(folder: Path) -> bool:
     """Whether ``folder`` (local) holds hpo_ray's marker with this user's id."""
     mark, me = folder / OWNER_MARK, user_id(make=False)

@@ -28,7 +28,7 @@ from hpo_ray.config.schema import HUB_PREFIX, MODEL_NAME, PKG_PREFIX, Experiment
 from hpo_ray.config.validation import validate
 from hpo_ray.errors import ConfigError, ExperimentError
 from hpo_ray.layout import CONFIG_FILE
-from hpo_ray.storage import is_uri, location_of, work_folder, write_file
+from hpo_ray.storage import is_uri, location_of, made_elsewhere, work_folder, write_file
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -80,7 +80,31 @@ def load_experiment_config(exp_dir: str | Path) -> ExperimentConfig:
     cfg = from_dict(raw)
     storage, name = location.rsplit("/", 1) if is_uri(location) else os.path.split(location)
     run = dataclasses.replace(cfg.run, storage=storage, name=name)
-    return dataclasses.replace(cfg, run=run)
+    cfg = dataclasses.replace(cfg, run=run)
+    return as_made_here(cfg, location) if made_elsewhere(location) else cfg
+
+
+def as_made_here(cfg: ExperimentConfig, location: str) -> ExperimentConfig:
+    """The config of a folder made elsewhere (``storage.made_elsewhere``), its outputs moved
+    to this machine's defaults: the saved ``run.trained_dir`` and ``data.cache_dir`` are its
+    author's (a refit would write, and ``--overwrite`` remove, there); the data tables are
+    read where the config names them (the CLI prints all three). A saved
+    ``model.trust_remote_code: true`` is refused: it would run code the model carries."""
+    trust = "pass --trust-folder to use the folder as saved, if you trust where it came from"
+    if cfg.model.trust_remote_code:
+        raise ConfigError(
+            f"{location} was made elsewhere with model.trust_remote_code: true (loading its "
+            f"model runs code the model folder carries); {trust}"
+        )
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg.run)}
+    trained = absolute(str(defaults["trained_dir"]))
+    cache = absolute(str({f.name: f.default for f in dataclasses.fields(cfg.data)}["cache_dir"]))
+    cfg = dataclasses.replace(
+        cfg,
+        run=dataclasses.replace(cfg.run, trained_dir=trained),
+        data=dataclasses.replace(cfg.data, cache_dir=cache),
+    )
+    return cfg
 
 
 class StrictLoader(yaml.SafeLoader):

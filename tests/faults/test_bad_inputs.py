@@ -289,7 +289,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume_foreign", ["resume", "planted_exp"], "lacks your id), and resuming runs"),
     ("report_half_state", ["report", "half_state_exp"], "is not valid JSON (line"),
     ("report_no_trial", ["report", "no_trial_exp"], "the experiment holds no trial"),
+    ("refit_remote_code", ["refit", "remote_code_exp"], "made elsewhere with model.trust_remote"),
     ("refit_no_trial", ["refit", "no_trial_exp"], "the experiment holds no trial"),
+    ("prepare_out_other", ["prepare-data", "--out", "other.csv"], "not the movie-snippets"),
+    ("prepare_out_split", ["prepare-data", "--out", "broken.jsonl", "--split"], "exists but"),
+    ("prepare_out_dir", ["prepare-data", "--out", "emptydir"], "is a folder"),
     ("cluster_missing", ["check-cluster", "missing.yaml"], "not found"),
     ("cluster_broken", ["check-cluster", "syntax.yaml"], "not valid YAML"),
     ("no_command", [], "required: command"),
@@ -345,6 +349,7 @@ def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None
     (folder / "abc.csv").write_text("\n".join(three[:21]) + "\n")
     write_csv(folder / "oneclass.csv", [r for r in rows if r[1] > 0][:20])
     (folder / "empty.csv").write_text("")
+    (folder / "other.csv").write_text("review,stars\nfine,5\ndull,1\n")
     (folder / "broken.parquet").write_bytes(b"PAR1 not really parquet")
     (folder / "broken.jsonl").write_text('{"text": "a", "sent": 1}\n{"text": \n')
     make_datasets_dict(folder / "dsdict", rows)
@@ -396,6 +401,9 @@ def setup_case(folder: Path, model: Path, rows: list[tuple[str, float]]) -> None
     (folder / "planted_exp" / "tuner.pkl").write_bytes(pickle.dumps(Planted()))  # resume's
     experiment_folder(folder / "half_state_exp", model, planted[: len(planted) // 2])
     experiment_folder(folder / "no_trial_exp", model, tune_state([]))
+    experiment_folder(folder / "remote_code_exp", model, planted)
+    remote = {**base_config(model), "model": {"name": str(model), "trust_remote_code": True}}
+    (folder / "remote_code_exp" / "hpo_config.yaml").write_text(yaml.safe_dump(remote))
     (folder / "ray_results" / "exp").mkdir(parents=True)
     (folder / "ray_results" / "exp" / "earlier.txt").write_text("a result to keep\n")
 

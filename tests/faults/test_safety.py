@@ -257,3 +257,40 @@ def test_a_folder_is_trusted_for_resume_only_with_this_users_id(tmp_path, monkey
     assert not made_by_this_user(folder)  # another user: no id yet
     user_id()
     assert not made_by_this_user(folder)  # another user's own id
+
+
+def test_a_folder_made_elsewhere_gets_this_machines_output_paths(tmp_path, monkeypatch):
+    """Its author's trained_dir and cache_dir are not used (a refit would write, and
+    --overwrite remove, there) unless trusted; a saved trust_remote_code is refused."""
+    import dataclasses
+
+    from hpo_ray.config.loading import dump_config, from_dict, load_experiment_config
+    from hpo_ray.errors import ConfigError
+    from hpo_ray.storage import mark_owned, trust
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "author"))
+    exp = tmp_path / "from-a-colleague" / "exp"
+    exp.mkdir(parents=True)
+    raw = {
+        "data": {"cache_dir": "/their/cache"},
+        "run": {"name": "exp", "storage": "/their/runs", "trained_dir": "/their/trained"},
+    }
+    cfg = from_dict(raw)
+    dump_config(cfg, exp / "hpo_config.yaml")
+    mark_owned(exp, "experiment")
+    assert load_experiment_config(exp).run.trained_dir == "/their/trained"  # the author's own
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "me"))
+    monkeypatch.chdir(tmp_path)
+    mine = load_experiment_config(exp)
+    assert mine.run.trained_dir == str(tmp_path / "trained")
+    assert mine.data.cache_dir == str(tmp_path / "datasets" / ".cache")
+    assert mine.run.storage == str(exp.parent)  # the folder is where it is
+
+    remote = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, trust_remote_code=True))
+    dump_config(remote, exp / "hpo_config.yaml")
+    with pytest.raises(ConfigError, match="made elsewhere with model.trust_remote_code"):
+        load_experiment_config(exp)
+    trust(exp)  # --trust-folder
+    trusted = load_experiment_config(exp)
+    assert trusted.model.trust_remote_code and trusted.run.trained_dir == "/their/trained"
