@@ -353,12 +353,13 @@ def run_one(base_yaml: Path, method: str, seed: int, budget: float) -> dict[str,
             curve=[[epochs, refit_val]],
         )
         return record
+    from hpo_ray.config.formats import OBJECTIVE
     from hpo_ray.results.trials import SearchResults
 
     results = SearchResults.load(cfg.experiment_dir)
     frame = results.frame
     record.update(
-        best_val_f1=float(results.best_row()["objective"]),
+        best_val_f1=float(results.best_row()[OBJECTIVE]),
         compute_epochs=float(frame["epochs_run"].fillna(0.0).sum()),
         trials=int((frame["evaluations"] > 0).sum()),
         experiment_dir=str(cfg.experiment_dir),

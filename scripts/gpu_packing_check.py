@@ -222,6 +222,8 @@ def read_events(trial_dir: Path) -> dict[str, Any]:
 
 
 def read_trials(exp: Path) -> list[dict[str, Any]]:
+    from hpo_ray.config.formats import EPOCH, STEP, TRAIN_DONE, eval_key
+
     trials = []
     for d in trial_folders(exp):
         rec: dict[str, Any] = {"trial": d.name}
@@ -236,12 +238,12 @@ def read_trials(exp: Path) -> list[dict[str, Any]]:
                     pid=last.get("pid"),
                     hostname=last.get("hostname"),
                     variant=variant,
-                    eval_f1=last.get("eval_f1"),
-                    eval_accuracy=last.get("eval_accuracy"),
-                    eval_loss=last.get("eval_loss"),
-                    epoch=last.get("epoch"),
-                    step=last.get("step"),
-                    train_done=last.get("train_done"),
+                    eval_f1=last.get(eval_key("f1")),
+                    eval_accuracy=last.get(eval_key("accuracy")),
+                    eval_loss=last.get(eval_key("loss")),
+                    epoch=last.get(EPOCH),
+                    step=last.get(STEP),
+                    train_done=last.get(TRAIN_DONE),
                     time_total_s=last.get("time_total_s"),
                     end_wall=last.get("timestamp"),
                 )

@@ -15,7 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from hpo_ray.config.formats import ModelScores
+from hpo_ray.config.formats import (
+    TRAIN_EXAMPLES,
+    TRAIN_SECONDS,
+    TRAINABLE_PARAMS,
+    ModelScores,
+    eval_key,
+)
 from hpo_ray.config.schema import METRICS, OBJECTIVE, ExperimentConfig
 from hpo_ray.config.trials import BASE, ofat_variants
 from hpo_ray.layout import BASELINE_METRICS, DATA_SPLITS, MODEL_METRICS
@@ -502,8 +508,8 @@ def comparison_summary(results: SearchResults, shown: pd.DataFrame) -> str:
         )
         lines.append(
             f"  {row['group']:<24} train {row['train_fraction']:>5.0%} "
-            f"({row['train_examples']:.0f} ex): {metric} {row[metric]:.4f}, "
-            f"accuracy {row['eval_accuracy']:.4f}, {row['trainable_params']:,.0f} trainable "
-            f"parameters, {row['train_seconds']:.1f} s training{setting}"
+            f"({row[TRAIN_EXAMPLES]:.0f} ex): {metric} {row[metric]:.4f}, "
+            f"accuracy {row[eval_key('accuracy')]:.4f}, {row[TRAINABLE_PARAMS]:,.0f} trainable "
+            f"parameters, {row[TRAIN_SECONDS]:.1f} s training{setting}"
         )
     return "\n".join(lines) + "\n"
