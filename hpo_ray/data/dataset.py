@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,10 +27,13 @@ import numpy as np
 
 from hpo_ray.config.schema import HUB_PREFIX, SPLITS, DataConfig
 from hpo_ray.data.folds import fold_indices
-from hpo_ray.data.sources import WHOLE, read_tables, sources
+from hpo_ray.data.sources import ROW, WHOLE, read_tables, read_texts, reads_lean, sources
 from hpo_ray.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+TOKENIZE_BATCH = 4096
+"""Texts tokenized per call (no padding: the result is the same as one call)."""
 
 
 @dataclass
@@ -42,6 +46,8 @@ class LabelledData:
     """The second text of each row (``data.text_pair_column``), or None."""
     origin: np.ndarray | None = None
     """With split tables: each row's given split (``SPLITS``), else None."""
+    rows: np.ndarray | None = None
+    """Read lean (``sources.lean``): each row's position in the file, its texts not read yet."""
 
     def select(self, idx: np.ndarray) -> LabelledData:
         return LabelledData(
@@ -51,6 +57,7 @@ class LabelledData:
             self.dropped,
             None if self.pairs is None else [self.pairs[i] for i in idx],
             None if self.origin is None else self.origin[idx],
+            None if self.rows is None else self.rows[idx],
         )
 
 
@@ -75,7 +82,8 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
     """Read the table(s), clean them and derive integer labels by the configured rule."""
     import pandas as pd
 
-    tables = read_tables(cfg)
+    lean = reads_lean(cfg)
+    tables = read_tables(cfg, lean=lean)
     located = sources(cfg)
     keyed = {"text_column": cfg.text_column, "label_column": cfg.label_column}
     if cfg.text_pair_column:
@@ -89,7 +97,7 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
                     f"data.{key}: column {column!r} not in {name} (columns: "
                     f"{', '.join(map(str, table.columns))}); set data.{key}"
                 )
-    columns = list(keyed.values())
+    columns = list(keyed.values()) + ([ROW] if lean else [])
     frame = pd.concat(
         [t[columns].assign(_origin=split) for split, t in tables.items()], ignore_index=True
     )
@@ -145,9 +153,13 @@ def read_labelled(cfg: DataConfig) -> LabelledData:
         dropped,
         frame[cfg.text_pair_column].astype(str).tolist() if cfg.text_pair_column else None,
         None if WHOLE in tables else origin,
+        frame[ROW].to_numpy() if lean else None,
     )
     if cfg.max_rows is not None and cfg.max_rows < len(out.texts):
         out = out.select(_subsample(out, cfg.max_rows, cfg.seed))
+    if out.rows is not None:  # the texts of the rows kept, read now
+        kept_texts, kept_pairs = read_texts(cfg, out.rows)
+        out = dataclasses.replace(out, texts=kept_texts, pairs=kept_pairs, rows=None)
     return out
 
 
@@ -337,10 +349,18 @@ def tokenize_cached(
         log.info("tokenized data from cache %s", target)
         return ds, key, True
 
-    enc = tokenizer(texts, pairs, truncation="longest_first", max_length=max_length)
-    ds = datasets.Dataset.from_dict(  # type: ignore[attr-defined]
-        {k: enc[k] for k in enc}
-    )
+    columns: dict[str, list[Any]] = {}
+    for start in range(0, len(texts), TOKENIZE_BATCH):  # the tokenizer's buffers stay small
+        stop = start + TOKENIZE_BATCH
+        enc = tokenizer(
+            texts[start:stop],
+            None if pairs is None else pairs[start:stop],
+            truncation="longest_first",
+            max_length=max_length,
+        )
+        for k in enc:
+            columns.setdefault(k, []).extend(enc[k])
+    ds = datasets.Dataset.from_dict(columns)  # type: ignore[attr-defined]
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
     try:

@@ -15,8 +15,11 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from hpo_ray.config.schema import HUB_PREFIX, SPLITS, DataConfig
 from hpo_ray.errors import ConfigError
@@ -81,9 +84,117 @@ def check_sources(cfg: DataConfig) -> None:
             )
 
 
-def read_tables(cfg: DataConfig) -> dict[str, pd.DataFrame]:
-    """The configured tables as frames, by split (``all`` for one table to be split)."""
+LEAN_BYTES = 64 * 2**20
+"""One CSV or TSV this big or bigger, with ``data.max_rows`` set, is read lean."""
+CHUNK_ROWS = 50_000
+"""Rows per chunk of a lean read."""
+KEPT = "x"
+"""What stands for a text that is there (not empty) in a lean read's first pass."""
+ROW = "_row"
+"""A lean read's column: the row's position in the file."""
+
+
+def reads_lean(cfg: DataConfig) -> bool:
+    """Whether the data is one big CSV or TSV cut to ``data.max_rows``: then it is read in
+    two passes of chunks, with the needed columns only. The first takes the labels and
+    whether each text is there; the second, after the subsample is drawn, only the texts of
+    the rows kept. Peak memory follows ``max_rows``, not the file's size."""
+    located = sources(cfg)
+    if cfg.max_rows is None or list(located) != [WHOLE]:
+        return False
+    path = Path(located[WHOLE])
+    fmt = table_format(str(path), cfg.format)
+    return fmt in ("csv", "tsv") and path.is_file() and path.stat().st_size >= LEAN_BYTES
+
+
+def text_columns(cfg: DataConfig) -> list[str]:
+    return [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
+
+
+def csv_chunks(
+    cfg: DataConfig, columns: list[str], rows: int | None = None
+) -> Iterator[pd.DataFrame]:
+    """``data.path`` (a CSV or TSV) in chunks of ``columns``, the texts read as text
+    (``rows``: one frame of that many rows instead, 0 for the header alone)."""
+    import pandas as pd
+
+    path = Path(cfg.path)
+    fmt = table_format(cfg.path, cfg.format)
+    texts = {c: str for c in text_columns(cfg)}
+    if cfg.label_rule == "categorical":
+        texts[cfg.label_column] = str  # every chunk alike (no int in one, float in another)
+    sep = "\t" if fmt == "tsv" else ","
+    try:
+        if rows is not None:
+            yield pd.read_csv(path, sep=sep, nrows=rows)
+            return
+        yield from pd.read_csv(
+            path, sep=sep, usecols=lambda c: c in columns, dtype=texts, chunksize=CHUNK_ROWS
+        )
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"data.path: {path} is empty; it needs a header and rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"data.path: {path} is not a readable {fmt} file ({first}); fix it or set data.format"
+        ) from None
+
+
+def read_lean(cfg: DataConfig) -> pd.DataFrame:
+    """The first pass of a lean read: the labels, each text as ``KEPT`` where it is there
+    (else as it was: empty or missing), and each row's position (``ROW``)."""
+    import pandas as pd
+
+    needed = [cfg.label_column, *text_columns(cfg)]
+    header = next(iter(csv_chunks(cfg, needed, rows=0))).columns
+    keys = {cfg.text_column: "text_column", cfg.label_column: "label_column"}
+    if cfg.text_pair_column:
+        keys[cfg.text_pair_column] = "text_pair_column"
+    for column in needed:
+        if column not in header:
+            raise ConfigError(
+                f"data.{keys[column]}: column {column!r} not in {Path(cfg.path).name}; set "
+                f"data.{keys[column]}"
+            )
+    parts, start = [], 0
+    for chunk in csv_chunks(cfg, needed):
+        for column in text_columns(cfg):
+            if column in chunk:
+                there = chunk[column].notna() & chunk[column].str.strip().ne("")
+                chunk[column] = chunk[column].where(~there, KEPT)
+        chunk[ROW] = np.arange(start, start + len(chunk))
+        start += len(chunk)
+        parts.append(chunk)
+    if not parts:
+        raise ConfigError(f"data.path: {cfg.path} has a header but no rows")
+    return pd.concat(parts, ignore_index=True)
+
+
+def read_texts(cfg: DataConfig, rows: np.ndarray) -> tuple[list[str], list[str] | None]:
+    """The second pass of a lean read: the texts (and pairs) of ``rows``, in their order."""
+    wanted = np.asarray(rows)
+    found: dict[int, tuple[str, str]] = {}
+    start = 0
+    pair = cfg.text_pair_column
+    for chunk in csv_chunks(cfg, text_columns(cfg)):
+        here = wanted[(wanted >= start) & (wanted < start + len(chunk))]
+        picked = chunk.iloc[here - start]
+        seconds = picked[pair].astype(str) if pair else [""] * len(picked)
+        for row, text, second in zip(
+            here.tolist(), picked[cfg.text_column].astype(str), seconds, strict=True
+        ):
+            found[row] = (text, second)
+        start += len(chunk)
+    texts = [found[r][0] for r in wanted.tolist()]
+    return texts, ([found[r][1] for r in wanted.tolist()] if pair else None)
+
+
+def read_tables(cfg: DataConfig, *, lean: bool = False) -> dict[str, pd.DataFrame]:
+    """The configured tables as frames, by split (``all`` for one table to be split);
+    ``lean``: ``data.path``'s first pass of a lean read (``reads_lean``)."""
     check_sources(cfg)
+    if lean:
+        return {WHOLE: read_lean(cfg)}
     out: dict[str, pd.DataFrame] = {}
     for split, location in sources(cfg).items():
         key = source_key(split)
