@@ -120,7 +120,7 @@ def main() -> None:
             json.dumps(run_way(args.way, args.csv, args.max_rows, args.lean_bytes))
         )
         return
-    report = bench(args.gb, args.max_rows, args.root, args.text_chars)
+    report = bench(args.gb, args.max_rows, args.root, args.text_chars, args.lean_bytes)
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text)

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,33 +112,22 @@ def text_columns(cfg: DataConfig) -> list[str]:
     return [cfg.text_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
 
 
-def csv_chunks(
-    cfg: DataConfig, columns: list[str], rows: int | None = None
-) -> Iterator[pd.DataFrame]:
-    """``data.path`` (a CSV or TSV) in chunks of ``columns``, the texts read as text
-    (``rows``: one frame of that many rows instead, 0 for the header alone)."""
+def csv_chunks(cfg: DataConfig, columns: list[str]) -> Iterator[pd.DataFrame]:
+    """``data.path`` (a CSV or TSV) in chunks of ``columns``, the texts read as text."""
     import pandas as pd
 
-    path = Path(cfg.path)
     fmt = table_format(cfg.path, cfg.format)
     texts = {c: str for c in text_columns(cfg)}
     if cfg.label_rule == "categorical":
         texts[cfg.label_column] = str  # every chunk alike (no int in one, float in another)
-    sep = "\t" if fmt == "tsv" else ","
-    try:
-        if rows is not None:
-            yield pd.read_csv(path, sep=sep, nrows=rows)
-            return
+    with readable(Path(cfg.path), fmt, "data.path"):
         yield from pd.read_csv(
-            path, sep=sep, usecols=lambda c: c in columns, dtype=texts, chunksize=CHUNK_ROWS
+            cfg.path,
+            sep=csv_sep(fmt),
+            usecols=lambda c: c in columns,
+            dtype=texts,
+            chunksize=CHUNK_ROWS,
         )
-    except pd.errors.EmptyDataError:
-        raise ConfigError(f"data.path: {path} is empty; it needs a header and rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"data.path: {path} is not a readable {fmt} file ({first}); fix it or set data.format"
-        ) from None
 
 
 def read_lean(cfg: DataConfig) -> pd.DataFrame:
@@ -146,7 +136,9 @@ def read_lean(cfg: DataConfig) -> pd.DataFrame:
     import pandas as pd
 
     needed = [cfg.label_column, *text_columns(cfg)]
-    header = next(iter(csv_chunks(cfg, needed, rows=0))).columns
+    fmt = table_format(cfg.path, cfg.format)
+    with readable(Path(cfg.path), fmt, "data.path"):
+        header = pd.read_csv(cfg.path, sep=csv_sep(fmt), nrows=0).columns
     keys = {cfg.text_column: "text_column", cfg.label_column: "label_column"}
     if cfg.text_pair_column:
         keys[cfg.text_pair_column] = "text_pair_column"
@@ -222,16 +214,17 @@ def read_tables(cfg: DataConfig, *, lean: bool = False) -> dict[str, pd.DataFram
     return out
 
 
-def read_file(path: Path, fmt: str, key: str) -> pd.DataFrame:
+def csv_sep(fmt: str) -> str:
+    return "\t" if fmt == "tsv" else ","
+
+
+@contextmanager
+def readable(path: Path, fmt: str, key: str) -> Iterator[None]:
+    """Reading ``path`` (``key`` names it): pandas' read errors become one line."""
     import pandas as pd
 
     try:
-        if fmt == "parquet":
-            frame = pd.read_parquet(path)
-        elif fmt == "jsonl":
-            frame = pd.read_json(path, lines=True)
-        else:
-            frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+        yield
     except pd.errors.EmptyDataError:
         raise ConfigError(f"{key}: {path} is empty; it needs a header and rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
@@ -239,6 +232,18 @@ def read_file(path: Path, fmt: str, key: str) -> pd.DataFrame:
         raise ConfigError(
             f"{key}: {path} is not a readable {fmt} file ({first}); fix it or set data.format"
         ) from None
+
+
+def read_file(path: Path, fmt: str, key: str) -> pd.DataFrame:
+    import pandas as pd
+
+    with readable(path, fmt, key):
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+        elif fmt == "jsonl":
+            frame = pd.read_json(path, lines=True)
+        else:
+            frame = pd.read_csv(path, sep=csv_sep(fmt))
     if frame.empty:
         raise ConfigError(f"{key}: {path} has a header but no rows")
     return frame
